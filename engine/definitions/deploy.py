@@ -1,0 +1,98 @@
+"""Deploying diagrams: validate, then store a new version unless the content is unchanged."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.config import forms_dir
+from engine.definitions.forms_source import FormLookup
+from engine.definitions.validation import ParsedDiagram, validate
+from engine.errors import DefinitionError, NotFound
+from engine.org.service import role_codes
+from engine.store.models import ProcessDefinition, ProcessVersion
+
+
+@dataclass
+class DeployResult:
+    version: ProcessVersion
+    created: bool
+    diagram: ParsedDiagram
+
+
+def check(xml: str | bytes, *, known_roles: set[str], forms: dict | None = None,
+          folder: Path | None = None) -> tuple[ParsedDiagram, dict]:
+    """Validate without storing: the diagram and the forms it uses."""
+    lookup = FormLookup(forms, folder if folder is not None else forms_dir())
+    diagram = validate(xml, form_exists=lookup.exists, known_roles=known_roles)
+    return diagram, {key: lookup.get(key) for key in sorted(diagram.form_keys)}
+
+
+def content_hash(xml: str, forms: dict) -> str:
+    digest = hashlib.sha256(xml.encode("utf-8"))
+    digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, folder: Path | None = None,
+           actor_id: int | None = None, note: str | None = None) -> DeployResult:
+    if isinstance(xml, bytes):
+        try:
+            xml = xml.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DefinitionError([{"element_id": None, "message": "文件不是 UTF-8 编码"}])
+    diagram, used_forms = check(xml, known_roles=role_codes(session), forms=forms, folder=folder)
+    digest = content_hash(xml, used_forms)
+
+    definition = session.get(ProcessDefinition, diagram.key, with_for_update=True)
+    if definition is None:
+        definition = ProcessDefinition(key=diagram.key, name=diagram.name, latest_version=0)
+        session.add(definition)
+    else:
+        latest = latest_version(session, diagram.key)
+        if latest is not None and latest.content_hash == digest:
+            return DeployResult(latest, False, diagram)
+    definition.name = diagram.name
+    definition.owner_role = diagram.owner_role
+    definition.category = diagram.category
+    definition.latest_version += 1
+    version = ProcessVersion(process_key=diagram.key, version=definition.latest_version, name=diagram.name,
+                             bpmn_xml=xml, forms=used_forms, content_hash=digest, deployed_by=actor_id,
+                             note=note)
+    session.add(version)
+    session.flush()
+    return DeployResult(version, True, diagram)
+
+
+def deploy_folder(session: Session, folder: Path, *, actor_id: int | None = None) -> list[DeployResult]:
+    """Deploy every diagram in a folder; all or nothing (the caller's transaction)."""
+    results, errors = [], []
+    for path in sorted(folder.glob("*.bpmn")):
+        try:
+            results.append(deploy(session, path.read_bytes(), folder=folder.parent / "forms",
+                                  actor_id=actor_id, note=f"部署自 {path.name}"))
+        except DefinitionError as exc:
+            errors.extend({**e, "file": path.name} for e in exc.errors)
+    if errors:
+        raise DefinitionError(errors)
+    return results
+
+
+def latest_version(session: Session, key: str) -> ProcessVersion | None:
+    return session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == key)
+                          .order_by(ProcessVersion.version.desc()).limit(1))
+
+
+def get_version(session: Session, key: str, version: int | None = None) -> ProcessVersion:
+    if version is None:
+        found = latest_version(session, key)
+    else:
+        found = session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == key,
+                                                            ProcessVersion.version == version))
+    if found is None:
+        raise NotFound(f"流程不存在：{key}" + (f" 版本 {version}" if version else ""))
+    return found

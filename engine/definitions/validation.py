@@ -1,0 +1,175 @@
+"""Static checks on a BPMN document: everything that would make a deployed diagram fail later.
+
+`validate()` returns a `ParsedDiagram` (the executable process, its SpiffWorkflow spec and what the
+engine needs from it) or raises `DefinitionError` with element-level messages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine import scripting
+from engine.errors import DefinitionError
+from engine.org.assignment import check_expression
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
+
+# Flow nodes SpiffWorkflow can execute and this engine can drive without a plug-in.
+EXECUTABLE = {
+    "startEvent", "endEvent", "userTask", "task", "manualTask", "scriptTask", "subProcess",
+    "callActivity", "transaction", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
+    "eventBasedGateway", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+    "receiveTask", "sendTask",
+}
+NOT_EXECUTABLE = {
+    "serviceTask": "服务任务（serviceTask）需要外部服务连接器，本系统尚不支持；请改用脚本任务或用户任务",
+    "businessRuleTask": "业务规则任务（businessRuleTask）尚不支持",
+    "complexGateway": "复杂网关（complexGateway）无法执行；请改用排他、并行或包容网关",
+    "adHocSubProcess": "自由子流程（adHocSubProcess）尚不支持",
+}
+_VALIDATOR = None
+
+
+def _xsd_validator() -> BpmnValidator:
+    global _VALIDATOR  # compiling the BPMN XSD takes ~100 ms: once per process
+    if _VALIDATOR is None:
+        _VALIDATOR = BpmnValidator()
+    return _VALIDATOR
+
+
+@dataclass
+class ParsedDiagram:
+    key: str
+    name: str
+    owner_role: str | None
+    category: str | None
+    documentation: str | None
+    form_keys: set[str]
+    spec: object = None
+    subprocess_specs: dict = field(default_factory=dict)
+
+
+def _error(element_id, message):
+    return {"element_id": element_id, "message": message}
+
+
+def parse_xml(xml: str | bytes) -> etree._Element:
+    if isinstance(xml, str):
+        xml = xml.encode("utf-8")
+    if not xml.strip():
+        raise DefinitionError([_error(None, "文件为空")])
+    try:
+        root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        raise DefinitionError([_error(None, f"XML 格式错误（第 {exc.lineno} 行）：{exc.msg}")])
+    if root.tag != f"{{{BPMN}}}definitions":
+        raise DefinitionError([_error(None, f"不是 BPMN 2.0 文件：根元素是 {etree.QName(root).localname}，"
+                                            f"应为 {BPMN} 命名空间中的 definitions")])
+    return root
+
+
+def _properties(node) -> dict[str, str]:
+    return {p.get("name"): p.get("value")
+            for p in node.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property",
+                                namespaces=NS)}
+
+
+def _scripts(process) -> list[tuple[str, str, bool]]:
+    """(element id, source, is_expression) for every piece of code in the process."""
+    found = []
+    for node in process.iter(f"{{{BPMN}}}scriptTask"):
+        for script in node.xpath("./bpmn:script", namespaces=NS):
+            found.append((node.get("id"), script.text or "", False))
+    for node in process.iter(f"{{{BPMN}}}sequenceFlow"):
+        for cond in node.xpath("./bpmn:conditionExpression", namespaces=NS):
+            found.append((node.get("id"), cond.text or "", True))
+    for node in process.xpath(".//spiffworkflow:preScript | .//spiffworkflow:postScript", namespaces=NS):
+        owner = node.getparent().getparent()
+        found.append((owner.get("id"), node.text or "", False))
+    for node in process.xpath(".//bpmn:completionCondition | .//bpmn:loopCardinality", namespaces=NS):
+        owner = node.getparent().getparent()
+        found.append((owner.get("id"), node.text or "", True))
+    return found
+
+
+def validate(xml: str | bytes, *, form_exists, known_roles: set[str]) -> ParsedDiagram:
+    root = parse_xml(xml)
+    errors: list[dict] = []
+
+    try:
+        _xsd_validator().validate(root)
+    except ValidationException as exc:
+        raise DefinitionError([_error(exc.id or None, f"不符合 BPMN 2.0 规范（第 {exc.line_number} 行）：{exc}")])
+
+    processes = root.xpath("./bpmn:process[@isExecutable='true']", namespaces=NS)
+    if not processes:
+        ids = [p.get("id") for p in root.xpath("./bpmn:process", namespaces=NS)]
+        hint = f"（文件中的流程 {', '.join(ids)} 未标记为可执行）" if ids else ""
+        raise DefinitionError([_error(None, f"没有可执行的流程：需要一个 isExecutable=\"true\" 的 process{hint}")])
+    if len(processes) > 1:
+        raise DefinitionError([_error(p.get("id"), "一个文件只能有一个可执行流程；请把其余流程拆分到单独的文件")
+                               for p in processes[1:]])
+    process = processes[0]
+    key = process.get("id")
+
+    for node in process.iter():
+        if not isinstance(node.tag, str):
+            continue
+        qname = etree.QName(node)
+        if qname.namespace == BPMN and qname.localname in NOT_EXECUTABLE:
+            errors.append(_error(node.get("id"), NOT_EXECUTABLE[qname.localname]))
+
+    lane_of = {}
+    for lane in process.xpath(".//bpmn:lane", namespaces=NS):
+        if lane.xpath("./bpmn:childLaneSet", namespaces=NS):
+            continue  # the inner lanes carry the roles
+        problem = check_expression(lane.get("name"), known_roles)
+        if problem:
+            errors.append(_error(lane.get("id"), problem))
+        for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
+            lane_of[(ref.text or "").strip()] = lane.get("name")
+
+    form_keys = set()
+    for task in process.iter(f"{{{BPMN}}}userTask"):
+        tid = task.get("id")
+        if tid not in lane_of:
+            errors.append(_error(tid, "用户任务不在任何泳道中：请把它放进名称为角色代码的泳道"))
+        form_key = _properties(task).get("formKey")
+        if not form_key:
+            errors.append(_error(tid, "用户任务没有指定表单（扩展属性 formKey）"))
+        elif not form_exists(form_key):
+            errors.append(_error(tid, f"表单不存在：{form_key}"))
+        else:
+            form_keys.add(form_key)
+
+    for element_id, source, is_expression in _scripts(process):
+        for problem in scripting.check(source, expression=is_expression):
+            errors.append(_error(element_id, problem))
+
+    if errors:
+        raise DefinitionError(errors)
+
+    parser = SpiffBpmnParser()
+    try:
+        parser.add_bpmn_xml(etree.ElementTree(root).getroot(), filename=f"{key}.bpmn")
+        spec = parser.get_spec(key)
+        subprocess_specs = parser.get_subprocess_specs(key)
+    except ValidationException as exc:
+        raise DefinitionError([_error(exc.id or None, str(exc))])
+    except SpiffWorkflowException as exc:
+        raise DefinitionError([_error(getattr(exc, "id", None), str(exc))])
+
+    props = _properties(process)
+    docs = process.xpath("./bpmn:documentation", namespaces=NS)
+    return ParsedDiagram(
+        key=key, name=process.get("name") or key, owner_role=props.get("ownerRole"),
+        category=props.get("category"), documentation=(docs[0].text or "").strip() if docs else None,
+        form_keys=form_keys, spec=spec, subprocess_specs=subprocess_specs,
+    )

@@ -1,0 +1,98 @@
+"""Resolve a lane's role expression to the people who may act on a task.
+
+Lane names are role expressions; no diagram names a person:
+  `gm`, `mgmt_rep`, ...   every holder of a global role
+  `dept_head`             the role within the initiator's department (department-scoped roles)
+  `dept_head@field`       the role within the department chosen in form field `field`
+  `initiator`             the person who started the case
+  `user@field`            the person (or people) chosen in form field `field`
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import AssignmentError
+from engine.store.models import Department, Role, User, UserRole
+
+PSEUDO_ROLES = {"initiator", "user"}
+_EXPR = re.compile(r"^(?P<role>[a-z][a-z0-9_]*)(?:@(?P<field>[a-z_][a-z0-9_]*))?$")
+
+
+@dataclass(frozen=True)
+class RoleExpr:
+    role: str
+    field: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> "RoleExpr | None":
+        match = _EXPR.match((text or "").strip())
+        return cls(match["role"], match["field"]) if match else None
+
+
+def check_expression(text: str | None, known_roles: set[str]) -> str | None:
+    """The problem with a lane name, or None if the engine can resolve it."""
+    expr = RoleExpr.parse(text)
+    if expr is None:
+        return f"泳道名称“{text}”不是角色代码（例如 gm、dept_head、dept_head@business_dept、user@field）"
+    if expr.role == "initiator" and expr.field:
+        return "initiator 不能带 @字段"
+    if expr.role == "user" and not expr.field:
+        return "user 泳道需要指明表单字段，例如 user@audit_leader"
+    if expr.role not in PSEUDO_ROLES and expr.role not in known_roles:
+        return f"未知角色“{expr.role}”"
+    return None
+
+
+def _values(value) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v not in (None, "")]
+    return [str(value)]
+
+
+def resolve(session: Session, text: str, *, initiator_id: int, initiator_department_id: int | None,
+            data: dict) -> list[int]:
+    expr = RoleExpr.parse(text)
+    if expr is None:
+        raise AssignmentError(f"无法解析泳道角色“{text}”")
+    if expr.role == "initiator":
+        return [initiator_id]
+    if expr.role == "user":
+        usernames = _values(data.get(expr.field))
+        if not usernames:
+            raise AssignmentError(f"表单字段 {expr.field} 未选择办理人")
+        ids = list(session.scalars(select(User.id).where(User.username.in_(usernames), User.active)))
+        if len(ids) != len(set(usernames)):
+            raise AssignmentError(f"表单字段 {expr.field} 中的用户不存在或已停用：{', '.join(usernames)}")
+        return ids
+
+    role = session.get(Role, expr.role)
+    if role is None:
+        raise AssignmentError(f"未知角色“{expr.role}”")
+    query = (select(User.id).join(UserRole, UserRole.user_id == User.id)
+             .where(UserRole.role_code == expr.role, User.active).order_by(User.id))
+    where = ""
+    if expr.field:
+        codes = _values(data.get(expr.field))
+        if not codes:
+            raise AssignmentError(f"表单字段 {expr.field} 未选择部门，无法确定“{role.name}”")
+        dept = session.scalar(select(Department).where(Department.code == codes[0]))
+        if dept is None:
+            raise AssignmentError(f"部门不存在：{codes[0]}")
+        query = query.where(User.department_id == dept.id)
+        where = f"（{dept.name}）"
+    elif role.scope == "department":
+        if initiator_department_id is None:
+            raise AssignmentError(f"发起人未归属任何部门，无法确定“{role.name}”")
+        query = query.where(User.department_id == initiator_department_id)
+        dept = session.get(Department, initiator_department_id)
+        where = f"（{dept.name}）" if dept else ""
+    ids = list(session.scalars(query))
+    if not ids:
+        raise AssignmentError(f"没有人担任“{role.name}”{where}，请管理员先配置该角色")
+    return ids

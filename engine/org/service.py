@@ -1,0 +1,85 @@
+"""Users, departments, roles and API tokens."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import AuthError, NotFound
+from engine.org.passwords import check_password, hash_password
+from engine.store.models import ApiToken, Department, Role, User, UserRole
+
+TOKEN_LIFETIME = timedelta(hours=12)
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户不存在：{username}")
+    return user
+
+
+def create_user(session: Session, *, username: str, display_name: str, password: str,
+                department: str | None = None, roles: tuple[str, ...] = (), email: str | None = None) -> User:
+    dept = None
+    if department:
+        dept = session.scalar(select(Department).where(Department.code == department))
+        if dept is None:
+            raise NotFound(f"部门不存在：{department}")
+    user = User(username=username, display_name=display_name, email=email,
+                password_hash=hash_password(password), department_id=dept.id if dept else None)
+    user.roles = [UserRole(role_code=code) for code in roles]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not check_password(user.password_hash, password):
+        raise AuthError("用户名或密码错误")
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token),
+                         expires_at=datetime.now(timezone.utc) + TOKEN_LIFETIME))
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User:
+    row = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _token_hash(token))
+    ).first()
+    if row is None:
+        raise AuthError("令牌无效")
+    api_token, user = row
+    expires = api_token.expires_at
+    if expires.tzinfo is None:  # SQLite returns naive datetimes
+        expires = expires.replace(tzinfo=timezone.utc)
+    if api_token.revoked or expires < datetime.now(timezone.utc) or not user.active:
+        raise AuthError("令牌已过期或已撤销")
+    return user
+
+
+def role_codes(session: Session) -> set[str]:
+    return set(session.scalars(select(Role.code)))
+
+
+def department_options(session: Session) -> list[dict]:
+    return [{"label": d.name, "value": d.code}
+            for d in session.scalars(select(Department).order_by(Department.id))]
+
+
+def user_options(session: Session) -> list[dict]:
+    users = session.scalars(select(User).where(User.active).order_by(User.id))
+    return [{"label": f"{u.display_name}（{u.username}）", "value": u.username} for u in users]

@@ -1,0 +1,124 @@
+"""One engine step: run the workflow as far as it goes, then mirror its state into indexed rows."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskState
+
+from engine import history
+from engine.definitions.cache import CompiledVersion
+from engine.errors import Conflict
+from engine.org import assignment
+from engine.runtime import state
+from engine.store.models import Instance, Task, TaskCandidate, utcnow
+
+
+def advance(session: Session, instance: Instance, workflow, compiled: CompiledVersion,
+            failure: WorkflowException | None = None) -> None:
+    """Run engine steps, sync task rows, save. Script errors put the instance in `error`;
+    what the user submitted before the failing step is kept."""
+    try:
+        if failure is not None:
+            raise failure
+        workflow.do_engine_steps()
+        instance.error = None
+    except WorkflowException as exc:
+        message = _error_message(exc)
+        instance.error = message
+        history.record(session, instance.id, history.ERROR, element_id=_element_of(exc), comment=message)
+    _sync_tasks(session, instance, workflow)
+    instance.data = _current_data(workflow)
+    if instance.error:
+        instance.status = "error"
+    elif workflow.completed:
+        instance.status = "completed"
+        instance.completed_at = utcnow()
+        history.record(session, instance.id, history.FINISHED)
+    else:
+        instance.status = "running"
+    save(session, instance, workflow)
+
+
+def save(session: Session, instance: Instance, workflow) -> None:
+    """Compare-and-set on lock_version: a writer that lost a race never overwrites the winner."""
+    expected = instance.lock_version
+    now = utcnow()
+    result = session.execute(
+        update(Instance).where(Instance.id == instance.id, Instance.lock_version == expected)
+        .values(state=state.dump(workflow), lock_version=expected + 1, status=instance.status,
+                data=instance.data, error=instance.error, completed_at=instance.completed_at, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("该案件刚被其他人更新，请刷新后重试")
+    instance.lock_version = expected + 1
+    instance.updated_at = now
+
+
+def _sync_tasks(session: Session, instance: Instance, workflow) -> None:
+    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    open_rows = {row.id: row for row in session.scalars(
+        select(Task).where(Task.instance_id == instance.id, Task.state == "open"))}
+    for task_id, row in open_rows.items():
+        if task_id not in ready:  # interrupted (boundary event, cancel): no longer actionable
+            row.state = "cancelled"
+            row.completed_at = utcnow()
+            history.record(session, instance.id, history.CANCELLED, task_id=task_id, element_id=row.element_id)
+    for task_id, spiff_task in ready.items():
+        if task_id in open_rows:
+            continue
+        _create_task(session, instance, spiff_task)
+
+
+def _create_task(session: Session, instance: Instance, spiff_task) -> Task:
+    spec = spiff_task.task_spec
+    props = (getattr(spec, "extensions", None) or {}).get("properties", {})
+    candidates = assignment.resolve(session, spec.lane, initiator_id=instance.initiator_id,
+                                    initiator_department_id=instance.initiator_department_id,
+                                    data=spiff_task.data)
+    row = Task(id=str(spiff_task.id), instance_id=instance.id, element_id=spec.bpmn_id,
+               name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get("formKey"),
+               state="open", assignee_id=candidates[0] if len(candidates) == 1 else None)
+    session.add(row)
+    session.flush()
+    session.add_all(TaskCandidate(task_id=row.id, user_id=uid) for uid in candidates)
+    return row
+
+
+def _current_data(workflow) -> dict:
+    if workflow.completed:
+        data = dict(workflow.data)
+        if workflow.last_task is not None:
+            DeepMerge.merge(data, workflow.last_task.data)
+        return _jsonable(data)
+    data: dict = {}
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR):
+        DeepMerge.merge(data, task.data)
+    return _jsonable(data)
+
+
+def _jsonable(data: dict) -> dict:
+    import json
+    return json.loads(json.dumps(data, default=str, ensure_ascii=False))
+
+
+def _error_message(exc: WorkflowException) -> str:
+    task = getattr(exc, "task", None)
+    where = f"{task.task_spec.bpmn_name or task.task_spec.bpmn_id}: " if task is not None else ""
+    return f"{where}{exc}"
+
+
+def _element_of(exc: WorkflowException) -> str | None:
+    task = getattr(exc, "task", None)
+    return task.task_spec.bpmn_id if task is not None else None
+
+
+def spiff_task(workflow, task_id: str):
+    task = workflow.get_task_from_id(UUID(task_id))
+    if task is None:
+        raise Conflict("任务已不在流程中")
+    return task

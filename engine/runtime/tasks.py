@@ -1,0 +1,113 @@
+"""Acting on tasks: read with its form, claim, complete. Every write locks the instance first."""
+from __future__ import annotations
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.exceptions import WorkflowException
+
+from engine import history
+from engine.definitions.cache import SPECS
+from engine.errors import Conflict, Forbidden, NotFound
+from engine.forms.schema import fill_options, validate_submission
+from engine.runtime import access, state
+from engine.runtime.step import advance, spiff_task
+from engine.store.db import lock_instance
+from engine.store.models import Instance, ProcessVersion, Task, TaskCandidate, User, utcnow
+
+
+def _is_candidate(session: Session, task_id: str, user_id: int) -> bool:
+    return session.get(TaskCandidate, (task_id, user_id)) is not None
+
+
+def get(session: Session, task_id: str, *, user: User) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"任务不存在：{task_id}")
+    if not (task.assignee_id == user.id or _is_candidate(session, task_id, user.id)
+            or access.can_view(session, user, session.get(Instance, task.instance_id))):
+        raise Forbidden("无权查看该任务")
+    return task
+
+
+def form_for(session: Session, task: Task) -> dict | None:
+    """The task's form-js schema, as frozen with the instance's version, options filled in."""
+    if not task.form_key:
+        return None
+    version = session.get(ProcessVersion, session.get(Instance, task.instance_id).version_id)
+    form = (version.forms or {}).get(task.form_key)
+    return fill_options(form, session) if form else None
+
+
+def _locked_open_task(session: Session, task_id: str, user: User) -> Task:
+    """Lock the task's instance, then check the task is still open and this user may act on it."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"任务不存在：{task_id}")
+    lock_instance(session, task.instance_id)
+    task = session.get(Task, task_id, populate_existing=True)
+    is_candidate = _is_candidate(session, task_id, user.id)
+    if task.state != "open":
+        if task.assignee_id == user.id or is_candidate or task.completed_by == user.id:
+            raise Conflict("任务已办理或已取消")
+        raise Forbidden("这不是你的任务")
+    if task.assignee_id is not None and task.assignee_id != user.id:
+        if is_candidate:
+            raise Conflict("任务已被他人认领")
+        raise Forbidden("这不是你的任务")
+    if task.assignee_id is None and not is_candidate:
+        raise Forbidden("这不是你的任务")
+    return task
+
+
+def claim(session: Session, task_id: str, *, user: User) -> Task:
+    task = _locked_open_task(session, task_id, user)
+    if task.assignee_id == user.id:
+        return task  # claiming twice (a double click) is harmless
+    task.assignee_id = user.id
+    history.record(session, task.instance_id, history.CLAIMED, actor_id=user.id, task_id=task.id,
+                   element_id=task.element_id)
+    session.flush()
+    return task
+
+
+def complete(session: Session, task_id: str, *, user: User, data: dict | None) -> Instance:
+    task = _locked_open_task(session, task_id, user)
+    instance = session.get(Instance, task.instance_id, populate_existing=True)
+    if instance.status != "running":
+        raise Conflict(f"案件状态为 {instance.status}，不能办理任务")
+    version = session.get(ProcessVersion, instance.version_id)
+    compiled = SPECS.get(version)
+    form = compiled.forms.get(task.form_key) if task.form_key else None
+    cleaned = validate_submission(fill_options(form, session), data or {}) if form else (data or {})
+
+    workflow = state.load(instance.state, compiled)
+    current = spiff_task(workflow, task.id)
+    current.data.update(cleaned)
+    failure = None
+    try:
+        current.run()
+    except WorkflowException as exc:  # a post-script: keep the submission, put the case in error
+        failure = exc
+    task.state, task.assignee_id, task.completed_by, task.completed_at = "completed", user.id, user.id, utcnow()
+    history.record(session, instance.id, history.COMPLETED, actor_id=user.id, task_id=task.id,
+                   element_id=task.element_id, decision=cleaned.get("decision"),
+                   comment=cleaned.get("comment"), data=cleaned)
+    session.flush()
+    advance(session, instance, workflow, compiled, failure)
+    return instance
+
+
+def list_for(session: Session, *, user: User, scope: str = "mine", state_: str = "open",
+             limit: int = 50, offset: int = 0) -> list[Task]:
+    """mine: assigned to me; group: unclaimed and I am a candidate; all: either (or every task for qg/admin)."""
+    query = select(Task).where(Task.state == state_)
+    mine = Task.assignee_id == user.id
+    group = and_(Task.assignee_id.is_(None),
+                 exists().where(TaskCandidate.task_id == Task.id, TaskCandidate.user_id == user.id))
+    if scope == "mine":
+        query = query.where(mine)
+    elif scope == "group":
+        query = query.where(group)
+    elif not access.sees_all(user):
+        query = query.where(or_(mine, group))
+    return list(session.scalars(query.order_by(Task.created_at.desc(), Task.id).limit(limit).offset(offset)))

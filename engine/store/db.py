@@ -1,0 +1,93 @@
+"""Database connection, sessions and the per-instance write lock."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, event, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.config import database_url
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        _configure_sqlite(eng)
+        return eng
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(eng: Engine) -> None:
+    # pysqlite's own transaction handling defers BEGIN until the first write, which breaks
+    # row-lock semantics; take control of BEGIN ourselves (SQLAlchemy's documented recipe).
+    @event.listens_for(eng, "connect")
+    def on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(eng, "begin")
+    def on_begin(conn):
+        # A unit of work that will write takes the write lock up front: upgrading a read
+        # transaction to a write one later fails at once in WAL mode if another writer committed.
+        immediate = conn.get_execution_options().get("sqlite_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """One per process: the engine and a session factory."""
+
+    def __init__(self, url: str | None = None, **engine_kwargs):
+        self.url = url or database_url()
+        self.engine = make_engine(self.url, **engine_kwargs)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        self.WriteSession = sessionmaker(self.engine.execution_options(sqlite_immediate=True),
+                                         expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """A unit of work: commit on success, roll back on any exception."""
+        session = self.WriteSession() if write else self.Session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def lock_instance(session: Session, instance_id: int) -> bool:
+    """Take the instance's write lock for the rest of the transaction; False if no such row.
+
+    On PostgreSQL this is a row lock (SELECT ... FOR UPDATE). On SQLite a no-op UPDATE as the
+    transaction's first statement takes the database write lock, which is SQLite's finest grain.
+    """
+    from engine.store.models import Instance
+
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(
+            text("SELECT id FROM instance WHERE id = :id FOR UPDATE"), {"id": instance_id}
+        ).first()
+        return row is not None
+    result = session.execute(
+        update(Instance).where(Instance.id == instance_id).values(lock_version=Instance.lock_version)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,173 @@
+"""SQLAlchemy models: the whole persistent state of the engine.
+
+The inbox and reports read `task`, `task_candidate` and `event` rows; only an engine step
+loads `instance.state` (the pruned, spec-less SpiffWorkflow serialization).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Timestamp = DateTime(timezone=True)
+
+
+class Department(Base):
+    __tablename__ = "department"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+
+
+class Role(Base):
+    __tablename__ = "role"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    # 'global': every holder is a candidate; 'department': resolved within one department.
+    scope: Mapped[str] = mapped_column(String(16), default="global")
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+    roles: Mapped[list["UserRole"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+    @property
+    def role_codes(self) -> set[str]:
+        return {r.role_code for r in self.roles}
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
+    role_code: Mapped[str] = mapped_column(ForeignKey("role.code"), primary_key=True)
+    __table_args__ = (Index("ix_user_role_role", "role_code"),)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ProcessDefinition(Base):
+    """One procedure of the library; its versions hold the content."""
+    __tablename__ = "process_definition"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    owner_role: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(64))
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProcessVersion(Base):
+    __tablename__ = "process_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(ForeignKey("process_definition.key"))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    # The forms this version uses, frozen with it: {form_id: form-js schema}.
+    forms: Mapped[dict] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    deployed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    deployed_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("process_key", "version"),)
+
+
+class Instance(Base):
+    __tablename__ = "instance"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(128))
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
+    status: Mapped[str] = mapped_column(String(16))  # running | completed | terminated | error
+    initiator_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    initiator_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    title: Mapped[str] = mapped_column(String(255))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Pruned SpiffWorkflow state without the spec: size is bounded by the live part of the tree.
+    state: Mapped[str | None] = mapped_column(Text)
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    parent_instance_id: Mapped[int | None] = mapped_column(ForeignKey("instance.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    __table_args__ = (
+        Index("ix_instance_initiator", "initiator_id", "created_at"),
+        Index("ix_instance_status", "status", "created_at"),
+    )
+
+
+class Task(Base):
+    """A user task an instance is waiting on (or was): what the inbox reads."""
+    __tablename__ = "task"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    element_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(128))
+    form_key: Mapped[str | None] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))  # open | completed | cancelled
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    completed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    due_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    __table_args__ = (
+        Index("ix_task_instance", "instance_id", "state"),
+        Index("ix_task_assignee", "assignee_id", "state", "created_at"),
+        Index("ix_task_state_created", "state", "created_at"),
+    )
+
+
+class TaskCandidate(Base):
+    __tablename__ = "task_candidate"
+    task_id: Mapped[str] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
+    __table_args__ = (Index("ix_task_candidate_user", "user_id", "task_id"),)
+
+
+class Event(Base):
+    """Append-only history: never updated, never deleted."""
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    type: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    decision: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict | None] = mapped_column(JSON)
+    __table_args__ = (Index("ix_event_instance", "instance_id", "id"),)
