@@ -63,10 +63,7 @@ def user_for_token(session: Session, token: str) -> User:
     if row is None:
         raise AuthError("令牌无效")
     api_token, user = row
-    expires = api_token.expires_at
-    if expires.tzinfo is None:  # SQLite returns naive datetimes
-        expires = expires.replace(tzinfo=timezone.utc)
-    if api_token.revoked or expires < datetime.now(timezone.utc) or not user.active:
+    if api_token.revoked or api_token.expires_at < datetime.now(timezone.utc) or not user.active:
         raise AuthError("令牌已过期或已撤销")
     return user
 

@@ -22,11 +22,7 @@ _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 def start(session: Session, *, process_key: str, user: User, data: dict | None = None,
           parent_instance_id: int | None = None) -> Instance:
     data = data or {}
-    if not isinstance(data, dict):
-        raise InvalidData({"data": ["必须是 JSON 对象"]})
-    bad = [k for k in data if not _DATA_KEY.match(str(k))]
-    if bad:
-        raise InvalidData({k: ["字段名只能由字母、数字和下划线组成，且以字母开头"] for k in bad})
+    _check_keys(data)
     version = get_version(session, process_key)
     compiled = SPECS.get(version)
     instance = Instance(process_key=process_key, version_id=version.id, status="running",
@@ -43,6 +39,14 @@ def start(session: Session, *, process_key: str, user: User, data: dict | None =
     return instance
 
 
+def _check_keys(data) -> None:
+    if not isinstance(data, dict):
+        raise InvalidData({"data": ["必须是 JSON 对象"]})
+    bad = [k for k in data if not _DATA_KEY.match(str(k))]
+    if bad:
+        raise InvalidData({k: ["字段名只能由字母、数字和下划线组成，且以字母开头"] for k in bad})
+
+
 def get(session: Session, instance_id: int, *, user: User) -> Instance:
     instance = session.get(Instance, instance_id)
     if instance is None:
@@ -52,8 +56,8 @@ def get(session: Session, instance_id: int, *, user: User) -> Instance:
     return instance
 
 
-def retry(session: Session, instance_id: int, *, user: User) -> Instance:
-    """Run the failed step again (after the cause was fixed: data, organisation, a new version)."""
+def retry(session: Session, instance_id: int, *, user: User, data: dict | None = None) -> Instance:
+    """Run the failed step again, optionally with corrected data (after the cause was fixed)."""
     if not lock_instance(session, instance_id):
         raise NotFound(f"案件不存在：{instance_id}")
     instance = session.get(Instance, instance_id, populate_existing=True)
@@ -64,9 +68,11 @@ def retry(session: Session, instance_id: int, *, user: User) -> Instance:
     version = session.get(ProcessVersion, instance.version_id)
     compiled = SPECS.get(version)
     workflow = state.load(instance.state, compiled)
+    _check_keys(data or {})
     for task in workflow.get_tasks(state=TaskState.ERROR):
+        task.data.update(data or {})
         task._set_state(TaskState.READY)
-    history.record(session, instance.id, history.RETRIED, actor_id=user.id)
+    history.record(session, instance.id, history.RETRIED, actor_id=user.id, data=data or None)
     advance(session, instance, workflow, compiled)
     return instance
 

@@ -1,0 +1,41 @@
+# Quick start: `make run` (serves http://127.0.0.1:5000) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENDOR_STAMP := webapp/static/vendor/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install vendor init bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PYTHON))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(VENDOR_STAMP): package.json package-lock.json scripts/vendor.sh
+	sh scripts/vendor.sh
+	touch $(VENDOR_STAMP)
+
+vendor: $(VENDOR_STAMP)
+
+init: install vendor
+	$(BIN)/bpm init --demo
+
+run: init
+	$(BIN)/bpm serve --host $(HOST) --port $(PORT)
+
+test: install vendor
+	$(BIN)/bpm validate bpmn/
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules webapp/static/vendor instance

@@ -1,0 +1,137 @@
+"""Fixtures: one database per test session (SQLite file, or PostgreSQL when DATABASE_URL is set),
+with the schema migrated, the demo organisation loaded and the library deployed."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from engine.config import PROJECT_ROOT
+from engine.definitions.deploy import deploy_folder
+from engine.org.demo import load_demo
+from engine.store.db import Database
+from engine.store.schema import upgrade
+
+TEST_LIBRARY = Path(__file__).parent / "library" / "bpmn"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith("postgres") else None
+
+
+def fresh_postgres(url: str, suffix: str = "") -> str:
+    """A database of our own beside the one given, created anew for this run."""
+    base = make_url(url)
+    if base.drivername in ("postgres", "postgresql"):
+        base = base.set(drivername="postgresql+psycopg")
+    name = f"{base.database}_bpm_pytest{suffix}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory) -> str:
+    url = postgres_url()
+    if url:
+        return fresh_postgres(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'bpm.db'}"
+
+
+@pytest.fixture(scope="session")
+def db(db_url) -> Database:
+    database = _prepared(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(db):
+    from webapp import create_app
+
+    app = create_app({"TESTING": True, "BPM_DATABASE": db, "SECRET_KEY": "test"})
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Api:
+    """A thin JSON client that logs in as demo users (password `demo`)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        if username not in self.tokens:
+            r = self.client.post("/api/v1/auth/token", json={"username": username, "password": "demo"})
+            assert r.status_code == 200, r.json
+            self.tokens[username] = r.json["token"]
+        return self.tokens[username]
+
+    def call(self, method: str, path: str, as_: str, json=None, **kwargs):
+        headers = {"Authorization": f"Bearer {self.token(as_)}"}
+        return self.client.open(f"/api/v1{path}", method=method, json=json, headers=headers, **kwargs)
+
+    def get(self, path, as_, **kw):
+        return self.call("GET", path, as_, **kw)
+
+    def post(self, path, as_, json=None, **kw):
+        return self.call("POST", path, as_, json=json if json is not None else {}, **kw)
+
+    def start(self, key: str, as_: str, data=None) -> dict:
+        r = self.post(f"/processes/{key}/instances", as_, {"data": data or {}})
+        assert r.status_code == 201, r.json
+        return r.json
+
+    def open_task(self, instance_id: int, as_: str, element_id: str | None = None) -> dict:
+        body = self.get(f"/instances/{instance_id}", as_).json
+        tasks = [t for t in body["tasks"] if t["state"] == "open"
+                 and (element_id is None or t["element_id"] == element_id)]
+        assert tasks, f"no open task {element_id} in {body['tasks']}"
+        return tasks[0]
+
+    def complete(self, task_id: str, as_: str, data=None, expect=200) -> dict:
+        r = self.post(f"/tasks/{task_id}/complete", as_, {"data": data or {}})
+        assert r.status_code == expect, r.json
+        return r.json
+
+
+@pytest.fixture
+def api(client) -> Api:
+    return Api(client)
+
+
+def _prepared(url: str) -> Database:
+    database = Database(url)
+    upgrade(database)
+    with database.session(write=True) as session:
+        load_demo(session)
+        deploy_folder(session, PROJECT_ROOT / "bpmn")
+        deploy_folder(session, TEST_LIBRARY)
+    return database
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A fresh PostgreSQL database for tests that need one. They skip on a machine without
+    PostgreSQL, but never in CI, where a missing server is a failure."""
+    url = postgres_url() or os.environ.get("BPM_TEST_POSTGRES_URL")
+    if not url:
+        if IN_CI:
+            pytest.fail("CI must provide PostgreSQL: set DATABASE_URL or BPM_TEST_POSTGRES_URL")
+        pytest.skip("needs PostgreSQL: set BPM_TEST_POSTGRES_URL=postgresql://…")
+    fresh = fresh_postgres(url, suffix="_pg")
+    _prepared(fresh).dispose()
+    return fresh

@@ -1,0 +1,47 @@
+"""Flask app factory: the web pages and the REST API over the same engine."""
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask
+
+from engine.store.db import Database
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=os.environ.get("BPM_SECRET_KEY") or _secret_key(),
+        DATABASE_URL=os.environ.get("DATABASE_URL"),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        JSON_AS_ASCII=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+    )
+    if config:
+        app.config.update(config)
+    app.json.ensure_ascii = False
+    app.extensions["bpm_db"] = app.config.get("BPM_DATABASE") or Database(app.config.get("DATABASE_URL"))
+
+    from webapp import request_session
+    request_session.init_app(app)
+
+    from webapp.api import init_api
+    init_api(app)
+
+    from webapp.pages import bp as pages_bp
+    app.register_blueprint(pages_bp)
+    return app
+
+
+def _secret_key() -> str:
+    """A stable key per installation, so sessions survive restarts and are shared by workers."""
+    from engine.config import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "instance" / "secret_key"
+    path.parent.mkdir(exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,124 @@
+"""Request and response bodies of the API."""
+from marshmallow import Schema, fields, validate
+
+
+class TokenRequest(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class TokenResponse(Schema):
+    token = fields.String()
+    expires_in = fields.Integer()
+
+
+class ProcessSummary(Schema):
+    key = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    owner_role = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    deployed_at = fields.DateTime()
+
+
+class ProcessDetail(ProcessSummary):
+    versions = fields.List(fields.Dict())
+    forms = fields.List(fields.String())
+
+
+class DeployRequest(Schema):
+    bpmn_xml = fields.String(required=True, validate=validate.Length(min=1))
+    forms = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=None,
+                        metadata={"description": "form-js schemas by form key; others come from forms/"})
+    note = fields.String(load_default=None)
+
+
+class DeployResponse(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    created = fields.Boolean()
+
+
+class VersionQuery(Schema):
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class StartRequest(Schema):
+    data = fields.Dict(load_default=dict)
+
+
+class TaskOut(Schema):
+    id = fields.String()
+    instance_id = fields.Integer()
+    name = fields.String()
+    element_id = fields.String()
+    role = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+    candidate_users = fields.List(fields.String())
+    state = fields.String()
+    form_key = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+
+
+class TaskDetail(TaskOut):
+    form = fields.Dict(allow_none=True)
+    data = fields.Dict()
+    process_key = fields.String()
+    instance_title = fields.String()
+
+
+class HistoryEntry(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    at = fields.DateTime()
+    task_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    actor = fields.String(allow_none=True)
+    actor_name = fields.String(allow_none=True)
+    decision = fields.String(allow_none=True)
+    comment = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+class InstanceOut(Schema):
+    id = fields.Integer()
+    process_key = fields.String()
+    version = fields.Integer()
+    title = fields.String()
+    status = fields.String()
+    initiator = fields.String()
+    data = fields.Dict()
+    error = fields.String(allow_none=True)
+    parent_instance_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    tasks = fields.List(fields.Nested(TaskOut))
+
+
+class InstanceDetail(InstanceOut):
+    history = fields.List(fields.Nested(HistoryEntry))
+
+
+class InstanceQuery(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(["running", "completed", "terminated", "error"]))
+    mine = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class TaskQuery(Schema):
+    scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "group", "all"]))
+    state = fields.String(load_default="open", validate=validate.OneOf(["open", "completed", "cancelled"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class CompleteRequest(Schema):
+    data = fields.Dict(load_default=dict)
+
+
+class RetryRequest(Schema):
+    data = fields.Dict(load_default=dict, metadata={"description": "corrections merged into the failed step's data"})
