@@ -113,3 +113,19 @@ def test_cases_are_visible_only_to_those_involved(api):
     task_id = case["tasks"][0]["id"]
     assert api.get(f"/tasks/{task_id}", "sales").status_code == 403
     assert api.get("/instances/999999", "gm").status_code == 404
+
+
+def test_history_is_append_only(api, db):
+    import pytest
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DatabaseError
+
+    from engine.store.models import Event
+
+    case = api.start("t_group", "emp")
+    for statement in (update(Event).where(Event.instance_id == case["id"]).values(comment="改写"),
+                      delete(Event).where(Event.instance_id == case["id"])):
+        with pytest.raises(DatabaseError, match="append-only"):
+            with db.session(write=True) as session:
+                session.execute(statement)
+    assert len(api.get(f"/instances/{case['id']}", "emp").json["history"]) >= 1
