@@ -115,13 +115,16 @@ def users():
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int):
-    """Serve the web app and API."""
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int):
+    """Serve the web app and API (waitress, a production WSGI server)."""
+    from waitress import serve as waitress_serve
+
     from webapp import create_app
 
     app = create_app()
-    click.echo(f"http://{host}:{port}/")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    click.echo(f"流程管理系统：http://{host}:{port}/  (Ctrl+C 停止)")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="bpm")
 
 
 if __name__ == "__main__":

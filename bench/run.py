@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 # create_app() would otherwise create instance/secret_key in the project; keep the bench self-contained.
 os.environ.setdefault("BPM_SECRET_KEY", "bench-secret-key")
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
@@ -404,6 +404,55 @@ def bench_loops_engine(db: Database, uids) -> dict:
     return out
 
 
+def bench_loops_api(client) -> dict:
+    """For reference: the same loops through the API, whose complete response is the instance
+    detail (every task row and the whole history), so the response itself grows with the loops."""
+    header(f"(d') the same through the REST API ({client.label}): POST /tasks/{{id}}/complete "
+           f"after N rejection loops")
+    headers = api_tokens(client)
+
+    class Case:
+        def __init__(self):
+            status, self.body = client.post(f"/api/v1/processes/{PROCESS}/instances", {"data": {}},
+                                            headers["emp"])
+            assert status == 201, self.body
+            self.pending = _open_from(self.body)
+            self.loops = 0
+
+        def one_loop(self, times=None):
+            for element, reject in (("apply", False), ("mr_review", True)):
+                task, = self.pending
+                assert task["element_id"] == element, (task, element)
+                username, data = data_for(element, reject=reject)
+                t0 = pc()
+                status, self.body = client.post(f"/api/v1/tasks/{task['id']}/complete", {"data": data},
+                                                headers[username])
+                if times is not None:
+                    times.append(pc() - t0)
+                assert status == 200, self.body
+                self.pending = _open_from(self.body)
+            self.loops += 1
+
+    warm = Case()
+    for _ in range(5):
+        warm.one_loop()
+    quiet_gc()
+    case, out = Case(), {}
+    for checkpoint in LOOP_CHECKPOINTS:
+        while case.loops < checkpoint:
+            case.one_loop()
+        times: list[float] = []
+        while len(times) < LOOP_MEASURE_STEPS:
+            case.one_loop(times)
+        body = case.body
+        size = len(json.dumps(body, ensure_ascii=False, default=str).encode("utf-8"))
+        out[checkpoint] = {"request": stats(times), "response_bytes": size, "response_tasks": len(body["tasks"]),
+                           "response_history": len(body["history"])}
+        row(f"after {checkpoint:>3} loops", out[checkpoint]["request"],
+            f"   last response {size:,} B ({len(body['tasks'])} tasks, {len(body['history'])} history entries)")
+    return out
+
+
 def bench_loops_raw() -> dict:
     header("(d) raw SpiffWorkflow, whole state reloaded per request (BpmnWorkflowSerializer "
            "deserialize_json -> step -> serialize_json, spec included, no pruning)")
@@ -513,16 +562,28 @@ def bench_breakdown(db: Database, uids, n_instances: int, loops: int) -> dict:
         bd.wrap(Session, meth, "SQL statements (incl. ORM loading)")
     bd.wrap(Session, "flush", "ORM flush (INSERT/UPDATE)")
     bd.wrap(Session, "commit", "COMMIT (WAL write)")
+    driver = {"seconds": 0.0, "statements": 0}
+
+    def before_cursor(conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_t0"] = pc()
+
+    def after_cursor(conn, cursor, statement, parameters, context, executemany):
+        driver["seconds"] += pc() - conn.info.pop("bench_t0")
+        driver["statements"] += 1
+
+    event.listen(db.engine, "before_cursor_execute", before_cursor)
+    event.listen(db.engine, "after_cursor_execute", after_cursor)
     steps_total, n_steps = 0.0, 0
     try:
         for _ in range(3):
             engine_instance(db, uids)  # warm the wrappers
         bd.totals.clear()
+        driver.update(seconds=0.0, statements=0)
         step_times: list[float] = []
         for _ in range(n_instances):
             engine_instance(db, uids, None, step_times)
         steps_total, n_steps = sum(step_times), len(step_times)
-        happy = dict(bd.totals)
+        happy, happy_driver = dict(bd.totals), dict(driver)
         bd.totals.clear()
         # the same after `loops` rejection loops
         _, pending = engine_start(db, uids)
@@ -530,17 +591,20 @@ def bench_breakdown(db: Database, uids, n_instances: int, loops: int) -> dict:
             _, pending = engine_step(db, uids, pending[0][0], "apply")
             _, pending = engine_step(db, uids, pending[0][0], "mr_review", reject=True)
         bd.totals.clear()
+        driver.update(seconds=0.0, statements=0)
         loop_times = []
         for _ in range(LOOP_MEASURE_STEPS // 2):
             for element, reject in (("apply", False), ("mr_review", True)):
                 t0 = pc()
                 _, pending = engine_step(db, uids, pending[0][0], element, reject=reject)
                 loop_times.append(pc() - t0)
-        looped = dict(bd.totals)
+        looped, looped_driver = dict(bd.totals), dict(driver)
     finally:
         bd.restore()
+        event.remove(db.engine, "before_cursor_execute", before_cursor)
+        event.remove(db.engine, "after_cursor_execute", after_cursor)
 
-    def table(totals: dict, wall: float, count: int, title: str) -> dict:
+    def table(totals: dict, wall: float, count: int, title: str, drv: dict) -> dict:
         rest = wall - sum(totals.values())
         rows = dict(sorted(totals.items(), key=lambda kv: -kv[1]))
         rows["other Python (engine, ORM units of work, session setup)"] = rest
@@ -550,11 +614,18 @@ def bench_breakdown(db: Database, uids, n_instances: int, loops: int) -> dict:
             share = secs / wall * 100
             out[name] = {"us_per_step": secs / count * 1e6, "share_pct": share}
             print(f"    {name:<58} {fmt_us(secs / count * 1e6):>10}  {share:5.1f}%")
+        per_stmt = drv["statements"] / count
+        in_driver = drv["seconds"] / count * 1e6
+        print(f"    (of the SQL/flush/commit rows: {per_stmt:.1f} statements per step, {fmt_us(in_driver)} "
+              f"per step inside the sqlite3 driver's execute = {drv['seconds'] / wall * 100:.1f}%; "
+              f"the rest is SQLAlchemy)")
+        out["_sql_statements_per_step"] = per_stmt
+        out["_sqlite3_execute_us_per_step"] = in_driver
         return out
 
-    return {"happy_path": table(happy, steps_total, n_steps, f"happy path x {n_instances}"),
+    return {"happy_path": table(happy, steps_total, n_steps, f"happy path x {n_instances}", happy_driver),
             f"after_{loops}_loops": table(looped, sum(loop_times), len(loop_times),
-                                          f"after {loops} rejection loops")}
+                                          f"after {loops} rejection loops", looped_driver)}
 
 
 def profile_engine(db: Database, uids, n: int) -> str:
@@ -641,10 +712,12 @@ def main(argv=None) -> int:
                 results["c_http"] = bench_api(http, n_eng, "")
             finally:
                 http.close()
-            results["c_test_client"] = bench_api(TestClient(app), n_eng, "'")
+            test_client = TestClient(app)
+            results["c_test_client"] = bench_api(test_client, n_eng, "'")
 
             results["d_engine"] = bench_loops_engine(db, uids)
             results["d_raw_reload"] = bench_loops_raw()
+            results["d_api"] = bench_loops_api(test_client)
 
             results["e_breakdown"] = bench_breakdown(db, uids, max(5, n_eng // 5), LOOP_CHECKPOINTS[-1])
             if args.profile:
@@ -677,12 +750,18 @@ def main(argv=None) -> int:
               f"{fmt_us(dr[n]['step_reload']['median_us']):>17}{dr[n]['state_bytes']:>10,} B"
               f"{fmt_us(dr[n]['step_in_memory']['median_us']):>20}")
 
+    da = results["d_api"]
+    ratio_api = da[last]["request"]["median_us"] / da[first]["request"]["median_us"]
+    print(f"\n  {'rejection loops':<16}{'API complete request':>22}{'response':>14}")
+    for n in LOOP_CHECKPOINTS:
+        print(f"  {n:<16}{fmt_us(da[n]['request']['median_us']):>22}{da[n]['response_bytes']:>12,} B")
+
     elapsed = pc() - began
     summary = {
         "ratio_c_http_over_a": ratio_c_a, "ratio_c_test_client_over_a": ratio_c2_a,
         "ratio_b_over_a": ratio_b_a,
         "ratio_engine_step_200_over_0": ratio_eng, "ratio_raw_reload_step_200_over_0": ratio_raw,
-        "ratio_raw_in_memory_step_200_over_0": ratio_mem,
+        "ratio_raw_in_memory_step_200_over_0": ratio_mem, "ratio_api_request_200_over_0": ratio_api,
         "target_c_over_a_le_3": verdict(ratio_c_a, 3), "target_engine_200_over_0_le_2": verdict(ratio_eng, 2),
         "elapsed_s": elapsed,
     }
@@ -692,6 +771,8 @@ def main(argv=None) -> int:
     print(f"  (c')/(a) per-instance time (test client vs raw): {ratio_c2_a:.1f}")
     print(f"  raw reload step({last})/step({first}): {ratio_raw:.2f}   "
           f"(raw in-memory step({last})/step({first}): {ratio_mem:.2f})")
+    print(f"  API complete request step({last})/step({first}) (test client; response carries all "
+          f"tasks + history): {ratio_api:.2f}")
     print(f"  target (c)/(a) <= 3: {ratio_c_a:.1f} {verdict(ratio_c_a, 3)}")
     print(f"  target engine step({last})/step({first}) <= 2: {ratio_eng:.2f} {verdict(ratio_eng, 2)}")
     print(f"  total bench time: {elapsed:.0f} s")

@@ -1,38 +1,63 @@
-"""The restricted environment for script tasks and conditions.
+"""The restricted environment for script tasks and every expression the engine evaluates.
 
-Checked at deploy (no imports, no dunder or private attributes, no dangerous builtins) and
-enforced at run time (an allow-list of builtins and a time limit).
+Scripts are compiled with RestrictedPython (no underscore names, no frame/code introspection,
+guarded attribute access, writes and iteration) and run with an allow-list of builtins and a
+time limit. `check()` runs the same compilation at deploy, plus our own rules with clear messages.
 """
 from __future__ import annotations
 
 import ast
-import builtins
 import datetime
+import functools
+import operator
 import sys
 import time
 
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence,
+                                     safe_builtins, safer_getattr)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
-SAFE_BUILTIN_NAMES = (
-    "abs all any bool dict divmod enumerate filter float format frozenset int isinstance len list "
-    "map max min next range reversed round set sorted str sum tuple zip True False None "
-    "ValueError KeyError TypeError Exception"
-).split()
-SAFE_BUILTINS = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+EXTRA_BUILTINS = ("all any dict enumerate filter list map max min reversed set sorted sum "
+                  "frozenset ValueError KeyError TypeError Exception").split()
 FORBIDDEN_NAMES = {
     "open", "exec", "eval", "compile", "getattr", "setattr", "delattr", "globals", "locals", "vars",
-    "__import__", "input", "breakpoint", "help", "memoryview", "type", "object", "super", "classmethod",
-    "staticmethod", "property", "dir", "id", "print", "exit", "quit",
-}
-SCRIPT_GLOBALS = {
-    "__builtins__": SAFE_BUILTINS,
-    "date": datetime.date, "datetime": datetime.datetime, "timedelta": datetime.timedelta,
+    "input", "breakpoint", "help", "memoryview", "type", "object", "super", "classmethod",
+    "staticmethod", "property", "dir", "print", "exit", "quit",
 }
 TIME_LIMIT_SECONDS = 2.0
 
+_INPLACE = {"+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+            "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow}
+
+
+def _inplacevar(op, x, y):
+    if op not in _INPLACE:
+        raise TypeError(f"不支持的运算 {op}")
+    return _INPLACE[op](x, y)
+
+
+def _builtins() -> dict:
+    import builtins
+    allowed = dict(safe_builtins)
+    allowed.update({name: getattr(builtins, name) for name in EXTRA_BUILTINS})
+    for name in FORBIDDEN_NAMES:
+        allowed.pop(name, None)
+    return allowed
+
+
+SCRIPT_GLOBALS = {
+    "__builtins__": _builtins(),
+    "_getattr_": safer_getattr, "_getitem_": default_guarded_getitem, "_getiter_": default_guarded_getiter,
+    "_write_": full_write_guard, "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence, "_inplacevar_": _inplacevar,
+    "date": datetime.date, "datetime": datetime.datetime, "timedelta": datetime.timedelta,
+}
+
 
 def check(source: str, *, expression: bool = False) -> list[str]:
-    """Problems that make a script or condition unsafe or unparsable; empty when it may run."""
+    """Problems that make a script or expression unsafe or unparsable; empty when it may run."""
     try:
         tree = ast.parse(source, mode="eval" if expression else "exec")
     except SyntaxError as exc:
@@ -47,11 +72,28 @@ def check(source: str, *, expression: bool = False) -> list[str]:
             problems.append(f"{where}脚本不允许 global/nonlocal")
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             problems.append(f"{where}不允许访问以下划线开头的属性 {node.attr}")
-        elif isinstance(node, ast.Name) and (node.id.startswith("__") or node.id in FORBIDDEN_NAMES):
+        elif isinstance(node, ast.Name) and (node.id.startswith("_") or node.id in FORBIDDEN_NAMES):
             problems.append(f"{where}不允许使用 {node.id}")
         elif isinstance(node, (ast.ClassDef, ast.AsyncFunctionDef, ast.Await, ast.Yield, ast.YieldFrom)):
             problems.append(f"{where}脚本不允许定义类或协程")
-    return problems
+    if problems:
+        return problems
+    result = (compile_restricted_eval if expression else compile_restricted_exec)(source)
+    return [_translate(msg) for msg in result.errors]
+
+
+def _translate(message: str) -> str:
+    if "is a restricted name" in message or "is an invalid attribute name" in message:
+        return f"不允许的名称或属性（{message}）"
+    return message
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(source: str, expression: bool):
+    result = (compile_restricted_eval if expression else compile_restricted_exec)(source)
+    if result.errors:
+        raise SyntaxError("; ".join(result.errors))
+    return result.code
 
 
 class TimeLimitExceeded(Exception):
@@ -75,15 +117,16 @@ def _run_with_time_limit(func, *args):
 
 
 class SandboxEnvironment(TaskDataEnvironment):
+    """SpiffWorkflow's task-data environment, given restricted code objects instead of source."""
+
     def __init__(self):
         super().__init__(dict(SCRIPT_GLOBALS))
 
     def evaluate(self, expression, context, external_context=None):
-        # Conditions are evaluated often; they were checked at deploy and have no loops.
-        return super().evaluate(expression, context, external_context)
+        return super().evaluate(_compiled(expression, True), context, external_context)
 
     def execute(self, script, context, external_context=None):
-        return _run_with_time_limit(super().execute, script, context, external_context)
+        return _run_with_time_limit(super().execute, _compiled(script, False), context, external_context)
 
 
 def script_engine() -> PythonScriptEngine:

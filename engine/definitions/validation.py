@@ -5,6 +5,7 @@ engine needs from it) or raises `DefinitionError` with element-level messages.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -81,21 +82,31 @@ def _properties(node) -> dict[str, str]:
                                 namespaces=NS)}
 
 
+# Elements whose text SpiffWorkflow evaluates as a Python expression at run time.
+EXPRESSION_TAGS = {"conditionExpression", "completionCondition", "loopCardinality", "timeDuration", "timeDate",
+                   "timeCycle", "condition", "messagePath", "dataPath", "messagePayload"}
+SCRIPT_TAGS = {"script", "preScript", "postScript"}
+# Timers written as other tools write them (plain ISO 8601) are not Python.
+_ISO_8601 = re.compile(r"^(R\d*/)?[P0-9][0-9A-Za-z:+\-./,]*$")
+
+
 def _scripts(process) -> list[tuple[str, str, bool]]:
-    """(element id, source, is_expression) for every piece of code in the process."""
+    """(element id, source, is_expression) for every piece of code the engine will run."""
     found = []
-    for node in process.iter(f"{{{BPMN}}}scriptTask"):
-        for script in node.xpath("./bpmn:script", namespaces=NS):
-            found.append((node.get("id"), script.text or "", False))
-    for node in process.iter(f"{{{BPMN}}}sequenceFlow"):
-        for cond in node.xpath("./bpmn:conditionExpression", namespaces=NS):
-            found.append((node.get("id"), cond.text or "", True))
-    for node in process.xpath(".//spiffworkflow:preScript | .//spiffworkflow:postScript", namespaces=NS):
-        owner = node.getparent().getparent()
-        found.append((owner.get("id"), node.text or "", False))
-    for node in process.xpath(".//bpmn:completionCondition | .//bpmn:loopCardinality", namespaces=NS):
-        owner = node.getparent().getparent()
-        found.append((owner.get("id"), node.text or "", True))
+    for node in process.iter():
+        if not isinstance(node.tag, str):
+            continue
+        name = etree.QName(node).localname
+        if name not in EXPRESSION_TAGS and name not in SCRIPT_TAGS:
+            continue
+        source = (node.text or "").strip()
+        if not source or (name.startswith("time") and _ISO_8601.match(source)):
+            continue
+        owner = node.getparent()  # the flow element people see, not its event definition
+        while owner is not None and (not owner.get("id")
+                                     or etree.QName(owner).localname.endswith("EventDefinition")):
+            owner = owner.getparent()
+        found.append((owner.get("id") if owner is not None else None, source, name in EXPRESSION_TAGS))
     return found
 
 
