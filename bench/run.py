@@ -6,7 +6,8 @@ One run prints:
   (c) the REST API over real HTTP (werkzeug threaded server on 127.0.0.1, keep-alive client),
       and the same through Flask's in-process test client
   (d) per-step cost after 0/10/50/200 rejection loops (mr_review -> apply), engine vs raw
-      SpiffWorkflow reloading its whole serialized state (spec included, no pruning) per request
+      SpiffWorkflow reloading its whole serialized state (spec included, no pruning) per request,
+      and (d') the same loops through the REST API (its complete response carries all tasks + history)
   (e) where an engine step's time goes (instrumented run, separate from the figures above)
 and writes the figures to bench/results/latest.json.
 
@@ -157,7 +158,7 @@ def raw_instance(spec, subs, start_times=None, step_times=None) -> None:
 
 
 def bench_raw(n: int) -> dict:
-    header(f"(a) raw SpiffWorkflow {SpiffWorkflowVersion()}, in memory, happy path x {n}")
+    header(f"(a) raw SpiffWorkflow {spiff_version()}, in memory, happy path x {n}")
     t0 = pc()
     spec, subs = parse_spec()
     parse_s = pc() - t0
@@ -179,7 +180,7 @@ def bench_raw(n: int) -> dict:
     return res
 
 
-def SpiffWorkflowVersion() -> str:
+def spiff_version() -> str:
     from importlib.metadata import version
     return version("SpiffWorkflow")
 
@@ -656,7 +657,7 @@ def environment() -> dict:
         commit = None
     import sqlalchemy
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "spiffworkflow": SpiffWorkflowVersion(), "sqlalchemy": sqlalchemy.__version__,
+            "spiffworkflow": spiff_version(), "sqlalchemy": sqlalchemy.__version__,
             "flask": _dist_version("flask"), "werkzeug": _dist_version("werkzeug"),
             "sqlite": sqlite3.sqlite_version, "git_commit": commit,
             "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}

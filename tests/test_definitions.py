@@ -584,3 +584,10 @@ def test_bpm_validate_passes_for_the_whole_library(folder):
     assert result.exit_code == 0, result.output
     for path in diagrams:
         assert f"{path}: 通过" in result.output, result.output
+
+
+def test_a_form_given_through_the_api_must_be_a_form_js_form(api):
+    key = unique_key()
+    r = api.post("/processes", "admin", {"bpmn_xml": one_task(key), "forms": {"t_note": {"type": "default"}}})
+    assert r.status_code == 400 and "components" in r.json["message"]
+    assert api.get(f"/processes/{key}", "admin").status_code == 404

@@ -129,3 +129,16 @@ def test_history_is_append_only(api, db):
             with db.session(write=True) as session:
                 session.execute(statement)
     assert len(api.get(f"/instances/{case['id']}", "emp").json["history"]) >= 1
+
+
+def test_lane_resolves_to_the_person_chosen_in_an_earlier_form(api):
+    case = api.start("t_chosen", "emp")
+    pick = case["tasks"][0]
+    form = api.get(f"/tasks/{pick['id']}", "emp").json["form"]
+    assert {"label": "审核人", "value": "hr_trainer"} != form["components"][0]["values"][0]
+    assert "hr_trainer" in [v["value"] for v in form["components"][0]["values"]]
+    r = api.post(f"/tasks/{pick['id']}/complete", "emp", {"data": {"reviewer": "nobody"}})
+    assert r.status_code == 400 and "reviewer" in r.json["errors"]
+    body = api.complete(pick["id"], "emp", {"reviewer": "hr_trainer"})
+    review = [t for t in body["tasks"] if t["state"] == "open"][0]
+    assert (review["element_id"], review["assignee"], review["candidate_users"]) == ("review", "hr_trainer", ["hr_trainer"])

@@ -13,8 +13,12 @@ def read_form_file(path: Path) -> dict:
     except json.JSONDecodeError as exc:
         raise DefinitionError([{"element_id": None,
                                 "message": f"表单文件 {path.name} 不是有效的 JSON（第 {exc.lineno} 行）：{exc.msg}"}])
+    return check_form(form, path.name)
+
+
+def check_form(form, name: str) -> dict:
     if not isinstance(form, dict) or not isinstance(form.get("components"), list):
-        raise DefinitionError([{"element_id": None, "message": f"表单文件 {path.name} 缺少 components 列表"}])
+        raise DefinitionError([{"element_id": None, "message": f"表单 {name} 不是 form-js 表单：缺少 components 列表"}])
     return form
 
 
@@ -31,7 +35,7 @@ class FormLookup:
 
     def get(self, form_key: str) -> dict | None:
         if form_key in self.given:
-            return self.given[form_key]
+            return check_form(self.given[form_key], form_key)
         if form_key not in self._read and self.folder is not None:
             path = self.folder / f"{form_key}.form"
             if path.is_file():
