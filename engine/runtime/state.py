@@ -9,6 +9,7 @@ so what is saved per step does not grow with the case's history.
 from __future__ import annotations
 
 import json
+import threading
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -49,8 +50,15 @@ def _make_serializer() -> BpmnWorkflowSerializer:
     return BpmnWorkflowSerializer(registry)
 
 
-_SERIALIZER = _make_serializer()
+# The registry keeps per-call mode flags, so each thread of a threaded server gets its own.
+_LOCAL = threading.local()
 _ENGINE = script_engine()
+
+
+def _serializer() -> BpmnWorkflowSerializer:
+    if not hasattr(_LOCAL, "serializer"):
+        _LOCAL.serializer = _make_serializer()
+    return _LOCAL.serializer
 
 
 def new_workflow(compiled: CompiledVersion) -> BpmnWorkflow:
@@ -100,19 +108,20 @@ def dump(workflow: BpmnWorkflow) -> str | None:
     if workflow.completed:
         return None
     prune(workflow)
-    _SERIALIZER.registry._encoder_mode = True
+    serializer = _serializer()
+    serializer.registry._encoder_mode = True
     try:
-        dct = _SERIALIZER.to_dict(workflow)
+        dct = serializer.to_dict(workflow)
     finally:
-        _SERIALIZER.registry._encoder_mode = False
+        serializer.registry._encoder_mode = False
     dct["format"] = FORMAT
-    return json.dumps(dct, cls=_SERIALIZER._encoder_cls, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(dct, cls=serializer._encoder_cls, ensure_ascii=False, separators=(",", ":"))
 
 
 def load(state: str, compiled: CompiledVersion) -> BpmnWorkflow:
     dct = json.loads(state)
     if dct.pop("format", None) != FORMAT:
         raise ValueError("unknown workflow state format")
-    workflow = _SERIALIZER.registry.restore(dct, spec=compiled.spec, subprocess_specs=compiled.subprocess_specs)
+    workflow = _serializer().registry.restore(dct, spec=compiled.spec, subprocess_specs=compiled.subprocess_specs)
     workflow.script_engine = _ENGINE
     return workflow

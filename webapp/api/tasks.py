@@ -1,8 +1,8 @@
 from engine.runtime import tasks as runtime
 from engine.store.models import Instance
 from webapp.api import Blueprint
-from webapp.api.present import instance_detail, tasks as present_tasks
-from webapp.api.schemas import CompleteRequest, InstanceDetail, TaskDetail, TaskOut, TaskQuery
+from webapp.api.present import instances as present_instances, tasks as present_tasks
+from webapp.api.schemas import CompleteRequest, InstanceOut, TaskDetail, TaskOut, TaskQuery
 from webapp.auth import current_user
 from webapp.request_session import db_session
 
@@ -40,8 +40,10 @@ def claim_task(task_id):
 
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
 @blp.arguments(CompleteRequest)
-@blp.response(200, InstanceDetail)
+@blp.response(200, InstanceOut)
 def complete_task(body, task_id):
-    """Submit the task's form. Approval forms take decision (approve|reject) and comment."""
+    """Submit the task's form. Approval forms take decision (approve|reject) and comment.
+    Answers with the case and its open tasks (the full history is at GET /instances/{id})."""
     session = db_session()
-    return instance_detail(session, runtime.complete(session, task_id, user=current_user(), data=body["data"]))
+    instance = runtime.complete(session, task_id, user=current_user(), data=body["data"])
+    return present_instances(session, [instance])[0]
