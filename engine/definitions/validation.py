@@ -169,7 +169,7 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str]) -> ParsedD
 
     parser = SpiffBpmnParser()
     try:
-        parser.add_bpmn_xml(etree.ElementTree(root).getroot(), filename=f"{key}.bpmn")
+        parser.add_bpmn_xml(root, filename=f"{key}.bpmn")
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     except ValidationException as exc:

@@ -5,7 +5,6 @@ The browser renders the same JSON with the form-js viewer, but the server never 
 from __future__ import annotations
 
 import copy
-import re
 from datetime import date, datetime, time
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema, RAISE

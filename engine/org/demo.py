@@ -60,9 +60,6 @@ USERS = [
     ("admin", "系统管理员", "qg", ("admin",)),
 ]
 
-# 运维中心 is these three departments (seed 000).
-OPS_CENTER = ("tech", "ops", "impl")
-
 
 def ensure_roles(session: Session) -> None:
     """The role catalogue is part of the schema's reference data, demo or not."""

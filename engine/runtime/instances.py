@@ -14,7 +14,7 @@ from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.runtime import access, state
 from engine.runtime.step import advance
 from engine.store.db import lock_instance
-from engine.store.models import Instance, ProcessVersion, Task, TaskCandidate, User
+from engine.store.models import Instance, ProcessVersion, User
 
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -88,20 +88,3 @@ def list_visible(session: Session, *, user: User, status: str | None = None, min
         query = query.where(Instance.status == status)
     return list(session.scalars(query))
 
-
-def tasks_of(session: Session, instance_ids: list[int]) -> dict[int, list[tuple[Task, list[str]]]]:
-    """Tasks of several cases with their candidates' usernames, in two queries."""
-    if not instance_ids:
-        return {}
-    tasks = list(session.scalars(select(Task).where(Task.instance_id.in_(instance_ids))
-                                 .order_by(Task.created_at, Task.id)))
-    candidates: dict[str, list[str]] = {}
-    if tasks:
-        for task_id, username in session.execute(
-                select(TaskCandidate.task_id, User.username).join(User, User.id == TaskCandidate.user_id)
-                .where(TaskCandidate.task_id.in_([t.id for t in tasks]))):
-            candidates.setdefault(task_id, []).append(username)
-    out: dict[int, list] = {i: [] for i in instance_ids}
-    for task in tasks:
-        out[task.instance_id].append((task, candidates.get(task.id, [])))
-    return out

@@ -1,6 +1,8 @@
 """One engine step: run the workflow as far as it goes, then mirror its state into indexed rows."""
 from __future__ import annotations
 
+import json
+
 from uuid import UUID
 
 from sqlalchemy import select, update
@@ -102,7 +104,6 @@ def _current_data(workflow) -> dict:
 
 
 def _jsonable(data: dict) -> dict:
-    import json
     return json.loads(json.dumps(data, default=str, ensure_ascii=False))
 
 
