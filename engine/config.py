@@ -28,3 +28,8 @@ def bpmn_dir() -> Path:
 
 def forms_dir() -> Path:
     return library_dir() / "forms"
+
+
+def timezone_name() -> str:
+    """The organisation's time zone: dates in forms, numbers by year and plain-text timers use it."""
+    return os.environ.get("BPM_TIMEZONE", "Asia/Shanghai")

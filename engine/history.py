@@ -9,6 +9,8 @@ from engine.store.models import Event, User
 STARTED, CLAIMED, COMPLETED, CANCELLED, ERROR, RETRIED, FINISHED = (
     "instance_started", "task_claimed", "task_completed", "task_cancelled", "error", "retried",
     "instance_completed")
+# Timers that fired, cases this case started, reminders and escalations it sent.
+TIMER_FIRED, CASE_STARTED, NOTIFIED = "timer_fired", "case_started", "notified"
 
 
 def record(session: Session, instance_id: int, type_: str, *, actor_id: int | None = None,

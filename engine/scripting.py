@@ -10,6 +10,7 @@ import ast
 import datetime
 import functools
 import operator
+import re
 import sys
 import time
 
@@ -18,6 +19,8 @@ from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getit
 from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence,
                                      safe_builtins, safer_getattr)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+from engine import numbering
 
 EXTRA_BUILTINS = ("all any dict enumerate filter list map max min reversed set sorted sum "
                   "frozenset ValueError KeyError TypeError Exception").split()
@@ -53,6 +56,8 @@ SCRIPT_GLOBALS = {
     "_write_": full_write_guard, "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence, "_inplacevar_": _inplacevar,
     "date": datetime.date, "datetime": datetime.datetime, "timedelta": datetime.timedelta,
+    # The engine's clock in the organisation's time zone, and document/record numbering.
+    "today": numbering.script_today, "now": numbering.script_now, "next_number": numbering.script_next_number,
 }
 
 
@@ -116,6 +121,16 @@ def _run_with_time_limit(func, *args):
         sys.settrace(previous)
 
 
+# Timers as other tools write them (`PT72H`, `2027-01-05T09:00:00+08:00`, `R/2027-01-01T09:00:00+08:00/P3M`)
+# are ISO 8601 text, not Python: SpiffWorkflow evaluates every timer, so they evaluate to themselves.
+ISO_8601_TIMER = re.compile(r"^(R\d*/)?(P(\d|T\d)[0-9YMWDTHS.,]*|\d{4}-\d{2}-\d{2}[0-9T:+\-.Z]*|\d{4}-?W\d{2}[0-9T:+\-.Z]*)"
+                            r"(/(P(\d|T\d)[0-9YMWDTHS.,]*|\d{4}-\d{2}-\d{2}[0-9T:+\-.Z]*))?$")
+
+
+def is_iso_8601_timer(text: str) -> bool:
+    return bool(ISO_8601_TIMER.match(text.strip()))
+
+
 class SandboxEnvironment(TaskDataEnvironment):
     """SpiffWorkflow's task-data environment, given restricted code objects instead of source."""
 
@@ -123,6 +138,8 @@ class SandboxEnvironment(TaskDataEnvironment):
         super().__init__(dict(SCRIPT_GLOBALS))
 
     def evaluate(self, expression, context, external_context=None):
+        if is_iso_8601_timer(expression):
+            return expression.strip()
         return super().evaluate(_compiled(expression, True), context, external_context)
 
     def execute(self, script, context, external_context=None):

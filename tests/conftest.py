@@ -135,3 +135,36 @@ def pg_url() -> str:
     fresh = fresh_postgres(url, suffix="_pg")
     _prepared(fresh).dispose()
     return fresh
+
+
+class Clock:
+    """The engine clock, moved by tests; `advance()` also fires whatever timers fell due."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def set(self, moment):
+        from engine import clock
+        clock.set_time(moment)
+
+    def now(self):
+        from engine import clock
+        return clock.now()
+
+    def advance(self, **delta) -> int:
+        from datetime import timedelta
+
+        from engine import clock, timers
+        clock.advance(timedelta(**delta))
+        return timers.fire_due(self.db)
+
+
+@pytest.fixture
+def clock(db):
+    """A controllable engine clock, frozen at 2026-11-23 09:00 Beijing time for each test."""
+    from datetime import datetime, timedelta, timezone
+
+    from engine import clock as engine_clock
+    engine_clock.set_time(datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc))
+    yield Clock(db)
+    engine_clock.set_time(None)

@@ -18,6 +18,7 @@ class CompiledVersion:
     spec: object
     subprocess_specs: dict
     forms: dict
+    starter_roles: frozenset = frozenset()
 
 
 class SpecCache:
@@ -39,11 +40,21 @@ class SpecCache:
     @staticmethod
     def _compile(version: ProcessVersion) -> CompiledVersion:
         parser = SpiffBpmnParser()
-        parser.add_bpmn_xml(etree.fromstring(version.bpmn_xml.encode("utf-8")),
-                            filename=f"{version.process_key}.bpmn")
+        for dmn_xml in set((version.decisions or {}).values()):
+            parser.add_dmn_xml(etree.fromstring(dmn_xml.encode("utf-8")))
+        root = etree.fromstring(version.bpmn_xml.encode("utf-8"))
+        parser.add_bpmn_xml(root, filename=f"{version.process_key}.bpmn")
         return CompiledVersion(version.id, version.process_key, version.version,
                                parser.get_spec(version.process_key),
-                               parser.get_subprocess_specs(version.process_key), version.forms or {})
+                               parser.get_subprocess_specs(version.process_key), version.forms or {},
+                               frozenset(_starter_roles(root, version.process_key)))
+
+
+def _starter_roles(root, key: str) -> set[str]:
+    from engine.definitions.validation import NS
+    values = root.xpath(f"./bpmn:process[@id='{key}']/bpmn:extensionElements/spiffworkflow:properties/"
+                        "spiffworkflow:property[@name='starterRoles']/@value", namespaces=NS)
+    return {r.strip() for r in (values[0] if values else "").split(",") if r.strip()}
 
 
 SPECS = SpecCache()

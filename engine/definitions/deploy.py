@@ -9,7 +9,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import timers
 from engine.config import forms_dir
+from engine.definitions.decisions import DecisionLookup
 from engine.definitions.forms_source import FormLookup
 from engine.definitions.validation import ParsedDiagram, validate
 from engine.errors import DefinitionError, NotFound
@@ -25,28 +27,34 @@ class DeployResult:
 
 
 def check(xml: str | bytes, *, known_roles: set[str], forms: dict | None = None,
-          folder: Path | None = None) -> tuple[ParsedDiagram, dict]:
-    """Validate without storing: the diagram and the forms it uses."""
-    lookup = FormLookup(forms, folder if folder is not None else forms_dir())
-    diagram = validate(xml, form_exists=lookup.exists, known_roles=known_roles)
+          folder: Path | None = None, decisions: dict | None = None) -> tuple[ParsedDiagram, dict]:
+    """Validate without storing: the diagram and the forms it uses. `folder` is the library's forms
+    folder; decision tables are looked up in the diagrams folder beside it."""
+    folder = folder if folder is not None else forms_dir()
+    lookup = FormLookup(forms, folder)
+    diagram = validate(xml, form_exists=lookup.exists, known_roles=known_roles,
+                       decision_lookup=DecisionLookup(decisions, folder.parent / "bpmn"))
     return diagram, {key: lookup.get(key) for key in sorted(diagram.form_keys)}
 
 
-def content_hash(xml: str, forms: dict) -> str:
+def content_hash(xml: str, forms: dict, decisions: dict | None = None) -> str:
     digest = hashlib.sha256(xml.encode("utf-8"))
     digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    if decisions:
+        digest.update(json.dumps(decisions, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
 
 
 def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, folder: Path | None = None,
-           actor_id: int | None = None, note: str | None = None) -> DeployResult:
+           decisions: dict | None = None, actor_id: int | None = None, note: str | None = None) -> DeployResult:
     if isinstance(xml, bytes):
         try:
             xml = xml.decode("utf-8")
         except UnicodeDecodeError:
             raise DefinitionError([{"element_id": None, "message": "文件不是 UTF-8 编码"}])
-    diagram, used_forms = check(xml, known_roles=role_codes(session), forms=forms, folder=folder)
-    digest = content_hash(xml, used_forms)
+    diagram, used_forms = check(xml, known_roles=role_codes(session), forms=forms, folder=folder,
+                                decisions=decisions)
+    digest = content_hash(xml, used_forms, diagram.decisions)
 
     definition = session.get(ProcessDefinition, diagram.key, with_for_update=True)
     if definition is None:
@@ -61,10 +69,12 @@ def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, fol
     definition.category = diagram.category
     definition.latest_version += 1
     version = ProcessVersion(process_key=diagram.key, version=definition.latest_version, name=diagram.name,
-                             bpmn_xml=xml, forms=used_forms, content_hash=digest, deployed_by=actor_id,
+                             bpmn_xml=xml, forms=used_forms, decisions=diagram.decisions or None, content_hash=digest, deployed_by=actor_id,
                              note=note)
     session.add(version)
     session.flush()
+    timers.sync_schedules(session, diagram.key, [spec for spec in diagram.spec.task_specs.values()
+                                                 if type(spec).__name__ == "StartEvent"])
     return DeployResult(version, True, diagram)
 
 

@@ -27,11 +27,10 @@ EXECUTABLE = {
     "startEvent", "endEvent", "userTask", "task", "manualTask", "scriptTask", "subProcess",
     "callActivity", "transaction", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
     "eventBasedGateway", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
-    "receiveTask", "sendTask",
+    "receiveTask", "sendTask", "businessRuleTask",
 }
 NOT_EXECUTABLE = {
     "serviceTask": "服务任务（serviceTask）需要外部服务连接器，本系统尚不支持；请改用脚本任务或用户任务",
-    "businessRuleTask": "业务规则任务（businessRuleTask）尚不支持",
     "complexGateway": "复杂网关（complexGateway）无法执行；请改用排他、并行或包容网关",
     "adHocSubProcess": "自由子流程（adHocSubProcess）尚不支持",
 }
@@ -53,6 +52,8 @@ class ParsedDiagram:
     category: str | None
     documentation: str | None
     form_keys: set[str]
+    decisions: dict[str, str] = field(default_factory=dict)  # decision id -> DMN XML
+    starter_roles: set[str] = field(default_factory=set)  # empty: anyone may start it by hand
     spec: object = None
     subprocess_specs: dict = field(default_factory=dict)
 
@@ -86,8 +87,6 @@ def _properties(node) -> dict[str, str]:
 EXPRESSION_TAGS = {"conditionExpression", "completionCondition", "loopCardinality", "timeDuration", "timeDate",
                    "timeCycle", "condition", "messagePath", "dataPath", "messagePayload"}
 SCRIPT_TAGS = {"script", "preScript", "postScript"}
-# Timers written as other tools write them (plain ISO 8601) are not Python.
-_ISO_8601 = re.compile(r"^(R\d*/)?[P0-9][0-9A-Za-z:+\-./,]*$")
 
 
 def _scripts(process) -> list[tuple[str, str, bool]]:
@@ -100,7 +99,7 @@ def _scripts(process) -> list[tuple[str, str, bool]]:
         if name not in EXPRESSION_TAGS and name not in SCRIPT_TAGS:
             continue
         source = (node.text or "").strip()
-        if not source or (name.startswith("time") and _ISO_8601.match(source)):
+        if not source or (name.startswith("time") and scripting.is_iso_8601_timer(source)):
             continue
         owner = node.getparent()  # the flow element people see, not its event definition
         while owner is not None and (not owner.get("id")
@@ -110,7 +109,7 @@ def _scripts(process) -> list[tuple[str, str, bool]]:
     return found
 
 
-def validate(xml: str | bytes, *, form_exists, known_roles: set[str]) -> ParsedDiagram:
+def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_lookup=None) -> ParsedDiagram:
     root = parse_xml(xml)
     errors: list[dict] = []
 
@@ -160,6 +159,23 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str]) -> ParsedD
         else:
             form_keys.add(form_key)
 
+    decisions: dict[str, str] = {}
+    for task in process.iter(f"{{{BPMN}}}businessRuleTask"):
+        ref = task.xpath("./bpmn:extensionElements/spiffworkflow:calledDecisionId", namespaces=NS)
+        decision_id = (ref[0].text or "").strip() if ref else ""
+        xml_of = decision_lookup.get(decision_id) if (decision_lookup and decision_id) else None
+        if not decision_id:
+            errors.append(_error(task.get("id"), "业务规则任务没有指定决策表（扩展元素 calledDecisionId）"))
+        elif xml_of is None:
+            errors.append(_error(task.get("id"), f"决策表不存在：{decision_id}（应在流程库的 .dmn 文件中）"))
+        else:
+            decisions[decision_id] = xml_of
+
+    props = _properties(process)
+    starter_roles = {r.strip() for r in (props.get("starterRoles") or "").split(",") if r.strip()}
+    for code in sorted(starter_roles - known_roles):
+        errors.append(_error(key, f"starterRoles 中的角色未知：{code}"))
+
     for element_id, source, is_expression in _scripts(process):
         for problem in scripting.check(source, expression=is_expression):
             errors.append(_error(element_id, problem))
@@ -169,6 +185,8 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str]) -> ParsedD
 
     parser = SpiffBpmnParser()
     try:
+        for dmn_xml in set(decisions.values()):
+            parser.add_dmn_xml(etree.fromstring(dmn_xml.encode("utf-8")))
         parser.add_bpmn_xml(root, filename=f"{key}.bpmn")
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
@@ -177,10 +195,9 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str]) -> ParsedD
     except SpiffWorkflowException as exc:
         raise DefinitionError([_error(getattr(exc, "id", None), str(exc))])
 
-    props = _properties(process)
     docs = process.xpath("./bpmn:documentation", namespaces=NS)
     return ParsedDiagram(
         key=key, name=process.get("name") or key, owner_role=props.get("ownerRole"),
         category=props.get("category"), documentation=(docs[0].text or "").strip() if docs else None,
-        form_keys=form_keys, spec=spec, subprocess_specs=subprocess_specs,
+        form_keys=form_keys, decisions=decisions, starter_roles=starter_roles, spec=spec, subprocess_specs=subprocess_specs,
     )

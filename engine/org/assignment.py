@@ -6,6 +6,11 @@ Lane names are role expressions; no diagram names a person:
   `dept_head@field`       the role within the department chosen in form field `field`
   `initiator`             the person who started the case
   `user@field`            the person (or people) chosen in form field `field`
+A field may also be a multi-instance item (`dept_head@dept` over a list of departments).
+Exclusions follow `!` and separate duties:
+  `dept_head!initiator`   the initiator's department head, unless that is the initiator
+  `user@team!dept@dept`   the chosen team, without members of the department in `dept`
+  `auditor!user@leader`   every auditor except the person chosen in `leader`
 """
 from __future__ import annotations
 
@@ -19,25 +24,37 @@ from engine.errors import AssignmentError
 from engine.store.models import Department, Role, User, UserRole
 
 PSEUDO_ROLES = {"initiator", "user"}
-_EXPR = re.compile(r"^(?P<role>[a-z][a-z0-9_]*)(?:@(?P<field>[a-z_][a-z0-9_]*))?$")
+_TERM = r"[a-z][a-z0-9_]*(?:@[a-z_][a-z0-9_]*)?"
+_EXPR = re.compile(rf"^(?P<role>[a-z][a-z0-9_]*)(?:@(?P<field>[a-z_][a-z0-9_]*))?(?P<excl>(?:!{_TERM})*)$")
+_EXCLUSION = re.compile(r"^(?P<kind>initiator|dept|user)(?:@(?P<field>[a-z_][a-z0-9_]*))?$")
 
 
 @dataclass(frozen=True)
 class RoleExpr:
     role: str
     field: str | None = None
+    exclusions: tuple[tuple[str, str | None], ...] = ()
 
     @classmethod
     def parse(cls, text: str | None) -> "RoleExpr | None":
         match = _EXPR.match((text or "").strip())
-        return cls(match["role"], match["field"]) if match else None
+        if not match:
+            return None
+        exclusions = []
+        for term in match["excl"].split("!")[1:]:
+            part = _EXCLUSION.match(term)
+            if part is None or (part["kind"] == "initiator") == bool(part["field"]):
+                return None
+            exclusions.append((part["kind"], part["field"]))
+        return cls(match["role"], match["field"], tuple(exclusions))
 
 
 def check_expression(text: str | None, known_roles: set[str]) -> str | None:
     """The problem with a lane name, or None if the engine can resolve it."""
     expr = RoleExpr.parse(text)
     if expr is None:
-        return f"泳道名称“{text}”不是角色代码（例如 gm、dept_head、dept_head@business_dept、user@field）"
+        return (f"泳道名称“{text}”不是角色表达式（例如 gm、dept_head、dept_head@business_dept、user@field、"
+                f"dept_head!initiator、user@team!dept@dept）")
     if expr.role == "initiator" and expr.field:
         return "initiator 不能带 @字段"
     if expr.role == "user" and not expr.field:
@@ -60,6 +77,41 @@ def resolve(session: Session, text: str, *, initiator_id: int, initiator_departm
     expr = RoleExpr.parse(text)
     if expr is None:
         raise AssignmentError(f"无法解析泳道角色“{text}”")
+    ids = _resolve_base(session, expr, initiator_id, initiator_department_id, data)
+    if not expr.exclusions:
+        return ids
+    excluded: set[int] = set()
+    reasons = []
+    for kind, field in expr.exclusions:
+        if kind == "initiator":
+            excluded.add(initiator_id)
+            reasons.append("申请人本人")
+        elif kind == "user":
+            usernames = _values(data.get(field))
+            excluded.update(session.scalars(select(User.id).where(User.username.in_(usernames))))
+            reasons.append(f"{field} 中选定的人")
+        else:
+            dept = _department(session, field, data, what="回避的部门")
+            excluded.update(session.scalars(select(User.id).where(User.department_id == dept.id)))
+            reasons.append(f"{dept.name}的人员")
+    remaining = [uid for uid in ids if uid not in excluded]
+    if not remaining:
+        raise AssignmentError(f"“{text}”排除{'、'.join(reasons)}后没有可办理的人（职责分离：不能审批/审核自己的申请或本部门）")
+    return remaining
+
+
+def _department(session: Session, field: str, data: dict, *, what: str) -> Department:
+    codes = _values(data.get(field))
+    if not codes:
+        raise AssignmentError(f"表单字段 {field} 未选择部门，无法确定{what}")
+    dept = session.scalar(select(Department).where(Department.code == codes[0]))
+    if dept is None:
+        raise AssignmentError(f"部门不存在：{codes[0]}")
+    return dept
+
+
+def _resolve_base(session: Session, expr: RoleExpr, initiator_id: int, initiator_department_id: int | None,
+                  data: dict) -> list[int]:
     if expr.role == "initiator":
         return [initiator_id]
     if expr.role == "user":
@@ -78,12 +130,7 @@ def resolve(session: Session, text: str, *, initiator_id: int, initiator_departm
              .where(UserRole.role_code == expr.role, User.active).order_by(User.id))
     where = ""
     if expr.field:
-        codes = _values(data.get(expr.field))
-        if not codes:
-            raise AssignmentError(f"表单字段 {expr.field} 未选择部门，无法确定“{role.name}”")
-        dept = session.scalar(select(Department).where(Department.code == codes[0]))
-        if dept is None:
-            raise AssignmentError(f"部门不存在：{codes[0]}")
+        dept = _department(session, expr.field, data, what=f"“{role.name}”")
         query = query.where(User.department_id == dept.id)
         where = f"（{dept.name}）"
     elif role.scope == "department":

@@ -37,6 +37,20 @@ def create_user(session: Session, *, username: str, display_name: str, password:
     return user
 
 
+SYSTEM_USERNAME = "system"
+
+
+def system_user(session: Session) -> User:
+    """The initiator of cases the scheduler starts. It cannot log in and is never assigned a task."""
+    user = session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
+    if user is None:
+        user = User(username=SYSTEM_USERNAME, display_name="系统（定时发起）", active=False,
+                    password_hash="!")  # no password hash matches "!"
+        session.add(user)
+        session.flush()
+    return user
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active or not check_password(user.password_hash, password):

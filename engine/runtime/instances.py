@@ -5,38 +5,125 @@ import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine import history
-from engine.definitions.cache import SPECS
+from engine.definitions.cache import SPECS, CompiledVersion
 from engine.definitions.deploy import get_version
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
+from engine.org import assignment
+from engine.org.service import system_user
 from engine.runtime import access, state
 from engine.runtime.step import advance
 from engine.store.db import lock_instance
-from engine.store.models import Instance, ProcessVersion, User
+from engine.store.models import Instance, ProcessVersion, Role, User
 
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
-def start(session: Session, *, process_key: str, user: User, data: dict | None = None,
-          parent_instance_id: int | None = None) -> Instance:
+def start(session: Session, *, process_key: str, user: User, data: dict | None = None) -> Instance:
+    """A case started by hand: at the none start event, or at the timer start event of a recurring
+    procedure (企管部 may start this quarter's self-check early). Only `starterRoles` may, if set."""
     data = data or {}
     _check_keys(data)
     version = get_version(session, process_key)
     compiled = SPECS.get(version)
-    instance = Instance(process_key=process_key, version_id=version.id, status="running",
+    if compiled.starter_roles and not (compiled.starter_roles & user.role_codes):
+        raise Forbidden(f"只有以下角色可以发起“{version.name}”：{'、'.join(sorted(compiled.starter_roles))}")
+    starts = state.start_events(compiled)
+    chosen = (next((s for s in starts if isinstance(s.event_definition, NoneEventDefinition)), None)
+              or next((s for s in starts if isinstance(s.event_definition, TimerEventDefinition)), None))
+    if chosen is None:
+        raise Conflict(f"“{version.name}”只能由其他流程发起（消息启动事件），不能手工发起")
+    return _start(session, version, compiled, chosen.bpmn_id, user, data)
+
+
+def start_by_timer(session: Session, *, process_key: str, element_id: str) -> Instance:
+    version = get_version(session, process_key)
+    return _start(session, version, SPECS.get(version), element_id, system_user(session), {})
+
+
+def start_by_message(session: Session, *, message: str, payload: dict, user: User,
+                     parent: Instance) -> Instance:
+    """A case another case started (`start:<process_key>` thrown with a payload)."""
+    process_key = message.split(":", 1)[1]
+    try:
+        version = get_version(session, process_key)
+    except NotFound:
+        raise Conflict(f"要发起的流程不存在：{process_key}（消息 {message}）")
+    compiled = SPECS.get(version)
+    chosen = next((s for s in state.start_events(compiled)
+                   if isinstance(s.event_definition, MessageEventDefinition) and s.event_definition.name == message),
+                  None)
+    if chosen is None:
+        raise Conflict(f"流程 {process_key} 没有接收消息“{message}”的启动事件")
+    data = {k: v for k, v in payload.items() if k != "initiator"}
+    _check_keys(data)
+    starter = user
+    if payload.get("initiator"):
+        starter = session.scalar(select(User).where(User.username == str(payload["initiator"]), User.active))
+        if starter is None:
+            raise Conflict(f"发起人不存在或已停用：{payload['initiator']}")
+    return _start(session, version, compiled, chosen.bpmn_id, starter, data, parent=parent)
+
+
+def _start(session: Session, version: ProcessVersion, compiled: CompiledVersion, start_event: str, user: User,
+           data: dict, parent: Instance | None = None) -> Instance:
+    _check_department_roles(session, compiled, user)
+    instance = Instance(process_key=version.process_key, version_id=version.id, status="running",
                         initiator_id=user.id, initiator_department_id=user.department_id,
                         title=f"{version.name} - {user.display_name}", data=data, lock_version=0,
-                        parent_instance_id=parent_instance_id)
+                        parent_instance_id=parent.id if parent else None)
     session.add(instance)
     session.flush()
-    history.record(session, instance.id, history.STARTED, actor_id=user.id, data=data or None)
-    workflow = state.new_workflow(compiled)
-    for task in workflow.get_tasks(state=TaskState.READY):
-        task.data.update(data)
-    advance(session, instance, workflow, compiled)
+    started = {"start_event": start_event}
+    if parent is not None:
+        started.update(parent_instance_id=parent.id, parent_process_key=parent.process_key)
+    history.record(session, instance.id, history.STARTED, actor_id=user.id, element_id=start_event,
+                   data={**data, **started} if data else started)
+    workflow = state.new_workflow(compiled, start_event, data)
+    advance(session, instance, workflow, compiled, actor_id=user.id)
     return instance
+
+
+def _check_department_roles(session: Session, compiled: CompiledVersion, user: User) -> None:
+    """A step for the initiator's own department head fails at start, not as a stuck task later."""
+    lanes = {spec.lane for spec in compiled.spec.task_specs.values() if getattr(spec, "lane", None)}
+    for specs in compiled.subprocess_specs.values():
+        lanes.update(spec.lane for spec in specs.task_specs.values() if getattr(spec, "lane", None))
+    for lane in sorted(lanes):
+        expr = assignment.RoleExpr.parse(lane)
+        if expr is None or expr.field or expr.role in assignment.PSEUDO_ROLES:
+            continue
+        role = session.get(Role, expr.role)
+        if role is None or role.scope != "department" or any(field for _, field in expr.exclusions):
+            continue  # global roles are checked when their step comes; fields are not filled in yet
+        assignment.resolve(session, lane, initiator_id=user.id, initiator_department_id=user.department_id,
+                           data={})
+
+
+def fire_timers(session: Session, instance_id: int, *, element_id: str, task_id: str) -> bool:
+    """Let the case's timer events that fell due fire; False if none did."""
+    if not lock_instance(session, instance_id):
+        return False
+    instance = session.get(Instance, instance_id, populate_existing=True)
+    if instance.status != "running":
+        return False
+    compiled = SPECS.get(session.get(ProcessVersion, instance.version_id))
+    workflow = state.load(instance.state, compiled)
+    ready_before = {t.id for t in workflow.get_tasks(state=TaskState.READY)}
+    workflow.refresh_waiting_tasks()
+    fired = [t for t in workflow.get_tasks(state=TaskState.READY) if t.id not in ready_before]
+    if not fired:
+        return False
+    for task in fired:
+        history.record(session, instance.id, history.TIMER_FIRED, task_id=str(task.id),
+                       element_id=task.task_spec.bpmn_id, comment=task.task_spec.bpmn_name)
+    advance(session, instance, workflow, compiled)
+    return True
 
 
 def _check_keys(data) -> None:

@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine.definitions.cache import CompiledVersion
@@ -61,8 +62,31 @@ def _serializer() -> BpmnWorkflowSerializer:
     return _LOCAL.serializer
 
 
-def new_workflow(compiled: CompiledVersion) -> BpmnWorkflow:
-    return BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=_ENGINE)
+def new_workflow(compiled: CompiledVersion, start_event: str | None = None, data: dict | None = None) -> BpmnWorkflow:
+    """A new case, started at one start event (the others are cancelled): by hand at the none start
+    event, by the scheduler at a timer start event, by another case at a message start event.
+    The engine, not SpiffWorkflow's clock or event routing, decides that the start event has fired."""
+    workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=_ENGINE)
+    root = workflow.get_tasks(state=TaskState.READY)[0]
+    root.data.update(data or {})
+    root.run()
+    for task in list(root.children):
+        if task.task_spec.bpmn_id == start_event:
+            if isinstance(getattr(task.task_spec, "event_definition", None), CycleTimerEventDefinition):
+                for output in task.task_spec.outputs:  # SpiffWorkflow adds these per cycle; we start once
+                    child = task._add_child(output, TaskState.FUTURE)
+                    child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+            task._set_internal_data(event_fired=True)
+            task.task_spec._update(task)
+        else:
+            task.cancel()
+    return workflow
+
+
+def start_events(compiled: CompiledVersion) -> list:
+    """The process's start event specs, in document order."""
+    return [spec for spec in compiled.spec.task_specs.values()
+            if type(spec).__name__ == "StartEvent" and spec.bpmn_id]
 
 
 def prune(workflow: BpmnWorkflow) -> None:

@@ -11,29 +11,32 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-from engine import history
+from engine import history, numbering, timers
 from engine.definitions.cache import CompiledVersion
 from engine.errors import Conflict
 from engine.org import assignment
-from engine.runtime import state
+from engine.runtime import messages, state
 from engine.store.models import Instance, Task, TaskCandidate, utcnow
 
 
 def advance(session: Session, instance: Instance, workflow, compiled: CompiledVersion,
-            failure: WorkflowException | None = None) -> None:
-    """Run engine steps, sync task rows, save. Script errors put the instance in `error`;
-    what the user submitted before the failing step is kept."""
+            failure: WorkflowException | None = None, *, actor_id: int | None = None) -> None:
+    """Run engine steps, sync task and timer rows, hand thrown messages on, save. Script errors put
+    the instance in `error`; what the user submitted before the failing step is kept."""
     try:
         if failure is not None:
             raise failure
-        workflow.do_engine_steps()
+        with numbering.scripts_use(session):
+            workflow.do_engine_steps()
         instance.error = None
     except WorkflowException as exc:
         message = _error_message(exc)
         instance.error = message
         history.record(session, instance.id, history.ERROR, element_id=_element_of(exc), comment=message)
     _sync_tasks(session, instance, workflow)
+    timers.sync(session, instance.id, workflow)
     instance.data = _current_data(workflow)
+    messages.dispatch(session, instance, workflow.get_events(), actor_id=actor_id)
     if instance.error:
         instance.status = "error"
     elif workflow.completed:
@@ -77,7 +80,7 @@ def _sync_tasks(session: Session, instance: Instance, workflow) -> None:
 
 
 def _create_task(session: Session, instance: Instance, spiff_task) -> Task:
-    spec = spiff_task.task_spec
+    spec = _element_spec(spiff_task)
     props = (getattr(spec, "extensions", None) or {}).get("properties", {})
     candidates = assignment.resolve(session, spec.lane, initiator_id=instance.initiator_id,
                                     initiator_department_id=instance.initiator_department_id,
@@ -89,6 +92,15 @@ def _create_task(session: Session, instance: Instance, spiff_task) -> Task:
     session.flush()
     session.add_all(TaskCandidate(task_id=row.id, user_id=uid) for uid in candidates)
     return row
+
+
+def _element_spec(spiff_task):
+    """The diagram's element: an instance of a multi-instance task has a copy without lane or form."""
+    spec = spiff_task.task_spec
+    parent = spiff_task.parent
+    if spec.lane is None and parent is not None and parent.task_spec.bpmn_id == spec.bpmn_id:
+        return parent.task_spec
+    return spec
 
 
 def _current_data(workflow) -> dict:

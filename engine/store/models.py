@@ -13,9 +13,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from engine import clock
+
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 class Base(DeclarativeBase):
@@ -113,6 +115,8 @@ class ProcessVersion(Base):
     bpmn_xml: Mapped[str] = mapped_column(Text)
     # The forms this version uses, frozen with it: {form_id: form-js schema}.
     forms: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The DMN decision tables it calls, frozen likewise: {decision_id: DMN XML}.
+    decisions: Mapped[dict | None] = mapped_column(JSON)
     content_hash: Mapped[str] = mapped_column(String(64))
     deployed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     deployed_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
@@ -187,3 +191,33 @@ class Event(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict | None] = mapped_column(JSON)
     __table_args__ = (Index("ix_event_instance", "instance_id", "id"),)
+
+
+class Timer(Base):
+    """A timer event an instance waits on, with its due time: what the scheduler scans."""
+    __tablename__ = "timer"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    task_id: Mapped[str] = mapped_column(String(36))  # the SpiffWorkflow task of the timer event
+    element_id: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime] = mapped_column(Timestamp)
+    __table_args__ = (UniqueConstraint("instance_id", "task_id"), Index("ix_timer_due", "due_at"))
+
+
+class StartSchedule(Base):
+    """A timer start event of the live version of a procedure: when it next starts a case."""
+    __tablename__ = "start_schedule"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(ForeignKey("process_definition.key"))
+    element_id: Mapped[str] = mapped_column(String(255))
+    expression: Mapped[str] = mapped_column(Text)
+    next_due_at: Mapped[datetime | None] = mapped_column(Timestamp)  # None: no further occurrence
+    last_fired_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    __table_args__ = (UniqueConstraint("process_key", "element_id"), Index("ix_start_schedule_due", "next_due_at"))
+
+
+class NumberSequence(Base):
+    """Document and record numbers: one counter per name, incremented under a row lock, never reused."""
+    __tablename__ = "number_sequence"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))

@@ -1,0 +1,57 @@
+"""Messages a case throws that no task inside it catches, handed on by the engine:
+
+  `start:<process_key>`  starts a case of that procedure at its message start event; the payload
+                         (a dict) becomes the new case's data; `initiator` in it names who starts it,
+                         by default the person whose action threw it (or the calling case's initiator).
+  `notify`               a reminder or escalation: payload `{"to": <lane expression>, "text": ...}`;
+                         without `to`, the people the case's open tasks wait on.
+Both cases' histories record the link.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import history
+from engine.errors import Conflict
+from engine.org import assignment
+from engine.store.models import Instance, Task, TaskCandidate, User
+
+START_PREFIX = "start:"
+NOTIFY = "notify"
+
+
+def dispatch(session: Session, instance: Instance, events, *, actor_id: int | None) -> None:
+    for event in events:
+        name = event.event_definition.name or ""
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        if name.startswith(START_PREFIX):
+            _start_case(session, instance, name, payload, actor_id)
+        elif name == NOTIFY:
+            _notify(session, instance, payload)
+        else:
+            raise Conflict(f"没有流程接收消息“{name}”：消息名应为 start:<流程标识> 或 notify")
+
+
+def _start_case(session: Session, parent: Instance, message: str, payload: dict, actor_id: int | None) -> None:
+    from engine.runtime import instances  # instances → step → messages → instances
+
+    user = session.get(User, actor_id or parent.initiator_id)
+    child = instances.start_by_message(session, message=message, payload=payload, user=user, parent=parent)
+    history.record(session, parent.id, history.CASE_STARTED, actor_id=actor_id,
+                   comment=f"发起 {child.title}",
+                   data={"instance_id": child.id, "process_key": child.process_key})
+
+
+def _notify(session: Session, instance: Instance, payload: dict) -> None:
+    target = payload.get("to")
+    if target:
+        ids = assignment.resolve(session, str(target), initiator_id=instance.initiator_id,
+                                 initiator_department_id=instance.initiator_department_id,
+                                 data={**(instance.data or {}), **payload})
+    else:
+        ids = list(session.scalars(select(TaskCandidate.user_id).join(Task, Task.id == TaskCandidate.task_id)
+                                   .where(Task.instance_id == instance.id, Task.state == "open").distinct()))
+    usernames = list(session.scalars(select(User.username).where(User.id.in_(ids)).order_by(User.id)))
+    history.record(session, instance.id, history.NOTIFIED, comment=str(payload.get("text") or ""),
+                   data={"to": usernames, "kind": payload.get("kind", "reminder")})

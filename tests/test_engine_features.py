@@ -1,0 +1,95 @@
+"""What the library's diagrams rely on: multi-instance per department, boundary timers driven by the
+engine clock, timer starts, DMN decisions, numbering, and cases that start other cases."""
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from engine import timers
+from engine.store.models import Instance, StartSchedule
+
+
+def _history(api, instance_id, type_=None):
+    events = api.get(f"/instances/{instance_id}", "admin").json["history"]
+    return [e for e in events if type_ is None or e["type"] == type_]
+
+
+def _start_features(api):
+    case = api.start("t_features", "qg_staff")
+    plan = api.open_task(case["id"], "qg_staff", "plan")
+    body = api.complete(plan["id"], "qg_staff", {"departments": ["tech", "ops"]})
+    return case, body
+
+
+def test_only_starter_roles_start_it_by_hand(api, clock):
+    r = api.post("/processes/t_features/instances", "emp", {"data": {}})
+    assert r.status_code == 403 and "qg" in r.json["message"]
+
+
+def test_one_task_per_department_for_its_head_then_rule_number_and_child_cases(api, clock):
+    case, body = _start_features(api)
+    checks = sorted((t["candidate_users"], t["element_id"]) for t in body["tasks"])
+    assert checks == [(["ops_head"], "check"), (["tech_head"], "check")]
+    for t in body["tasks"]:
+        user = t["candidate_users"][0]
+        dept = "tech" if user == "tech_head" else "ops"
+        api.complete(t["id"], user, {"report": {"department": dept, "score": 90 if dept == "tech" else 70,
+                                                "finding": f"{dept} 培训记录不全"}})
+    done = api.get(f"/instances/{case['id']}", "qg_staff").json
+    assert done["status"] == "completed", done["error"]
+    assert done["data"]["level"] == "低"  # min score 70 → the DMN's second rule
+    assert done["data"]["report_no"].startswith("SN2026")
+    children = [e["data"] for e in done["history"] if e["type"] == "case_started"]
+    assert len(children) == 2
+    for link in children:
+        child = api.get(f"/instances/{link['instance_id']}", "admin").json
+        assert child["process_key"] == "t_child" and child["parent_instance_id"] == case["id"]
+        head = {"tech": "tech_head", "ops": "ops_head"}[child["data"]["department"]]
+        assert child["tasks"][0]["candidate_users"] == [head]
+
+
+def test_numbers_are_consecutive_and_never_reused(api, clock):
+    numbers = []
+    for _ in range(2):
+        case, body = _start_features(api)
+        for t in body["tasks"]:
+            user = t["candidate_users"][0]
+            api.complete(t["id"], user, {"report": {"department": "tech", "score": 85}})
+        numbers.append(api.get(f"/instances/{case['id']}", "admin").json["data"]["report_no"])
+    first, second = (int(n[-3:]) for n in numbers)
+    assert second == first + 1
+
+
+def test_reminder_then_escalation_by_boundary_timers(api, clock):
+    case, body = _start_features(api)
+    assert clock.advance(days=4) == 0
+    clock.advance(days=1, minutes=1)  # day 5: the non-interrupting reminder
+    notes = _history(api, case["id"], "notified")
+    assert len(notes) == 1 and sorted(notes[0]["data"]["to"]) == ["ops_head", "tech_head"]
+    assert {t["element_id"] for t in api.get(f"/instances/{case['id']}", "admin").json["tasks"]
+            if t["state"] == "open"} == {"check"}
+    clock.advance(days=2)  # day 7: the interrupting escalation replaces the department checks
+    now = api.get(f"/instances/{case['id']}", "admin").json
+    open_tasks = [t for t in now["tasks"] if t["state"] == "open"]
+    assert [(t["element_id"], t["candidate_users"]) for t in open_tasks] == [("escalated", ["mr"])]
+    assert {t["state"] for t in now["tasks"] if t["element_id"] == "check"} == {"cancelled"}
+    assert [e["element_id"] for e in _history(api, case["id"], "timer_fired")] == ["remind", "late"]
+    assert clock.advance(days=30) == 0  # nothing fires twice
+
+
+def test_timer_start_fires_once_even_after_missed_quarters(api, clock, db):
+    with db.session() as session:
+        row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "t_features"))
+        assert row.next_due_at == datetime(2027, 1, 1, 1, 0, tzinfo=timezone.utc)
+    clock.set(datetime(2027, 4, 2, 0, 0, tzinfo=timezone.utc))  # down over two quarter starts (1 Jan, 1 Apr)
+    with db.session() as session:
+        before = session.scalar(select(Instance.id).order_by(Instance.id.desc()).limit(1))
+    assert timers.fire_due(db) >= 1
+    with db.session() as session:
+        started = list(session.scalars(select(Instance).where(Instance.id > before,
+                                                               Instance.process_key == "t_features")))
+        assert len(started) == 1
+        row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "t_features"))
+        assert row.next_due_at == datetime(2027, 7, 1, 1, 0, tzinfo=timezone.utc)
+    note = _history(api, started[0].id, "timer_fired")[0]
+    assert note["data"]["missed"] == 1 and "错过 2 次" in note["comment"]
+    assert timers.fire_due(db) == 0
