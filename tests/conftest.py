@@ -107,6 +107,26 @@ class Api:
         assert r.status_code == expect, r.json
         return r.json
 
+    def walk(self, instance_id: int, steps) -> None:
+        """Complete (element_id, user, data) in order, checking each task is offered to that user."""
+        for element_id, user, data in steps:
+            task = self.open_task(instance_id, user, element_id)
+            assert user in task["candidate_users"] or task["assignee"] == user, (element_id, user, task)
+            self.complete(task["id"], user, data)
+
+    def case(self, instance_id: int, as_: str = "admin") -> dict:
+        return self.get(f"/instances/{instance_id}", as_).json
+
+    def completions(self, instance_id: int) -> list[tuple]:
+        """(element_id, actor, decision) of every completed step, in order."""
+        return [(e["element_id"], e["actor"], e["decision"]) for e in self.case(instance_id)["history"]
+                if e["type"] == "task_completed"]
+
+    def children(self, instance_id: int) -> list[dict]:
+        """The cases this case started, in order."""
+        return [self.case(e["data"]["instance_id"]) for e in self.case(instance_id)["history"]
+                if e["type"] == "case_started"]
+
 
 @pytest.fixture
 def api(client) -> Api:
