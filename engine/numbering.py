@@ -7,22 +7,15 @@ fails takes its number back with it, and a number that was handed out is never h
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import re
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from engine import clock
-from engine.config import timezone_name
 from engine.store.models import NumberSequence
 
 _NAME = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")
-_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("numbering_session", default=None)
 
 
 def next_number(session: Session, name: str) -> int:
@@ -33,33 +26,3 @@ def next_number(session: Session, name: str) -> int:
     # The UPDATE takes the row lock: concurrent steps queue here, each gets its own value.
     return session.execute(update(NumberSequence).where(NumberSequence.name == name)
                            .values(value=NumberSequence.value + 1).returning(NumberSequence.value)).scalar_one()
-
-
-@contextlib.contextmanager
-def scripts_use(session: Session):
-    """Let scripts run in this block number things within `session`'s transaction."""
-    token = _session.set(session)
-    try:
-        yield
-    finally:
-        _session.reset(token)
-
-
-def local_now() -> datetime:
-    return clock.now().astimezone(ZoneInfo(timezone_name()))
-
-
-# Functions the library's scripts may call.
-def script_next_number(name: str) -> int:
-    session = _session.get()
-    if session is None:
-        raise RuntimeError("next_number 只能在流程运行时调用")
-    return next_number(session, name)
-
-
-def script_today():
-    return local_now().date()
-
-
-def script_now():
-    return local_now().replace(tzinfo=None, microsecond=0)

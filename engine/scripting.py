@@ -20,7 +20,7 @@ from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_seque
                                      safe_builtins, safer_getattr)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
-from engine import numbering
+from engine import script_functions
 
 EXTRA_BUILTINS = ("all any dict enumerate filter list map max min reversed set sorted sum "
                   "frozenset ValueError KeyError TypeError Exception").split()
@@ -56,8 +56,7 @@ SCRIPT_GLOBALS = {
     "_write_": full_write_guard, "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence, "_inplacevar_": _inplacevar,
     "date": datetime.date, "datetime": datetime.datetime, "timedelta": datetime.timedelta,
-    # The engine's clock in the organisation's time zone, and document/record numbering.
-    "today": numbering.script_today, "now": numbering.script_now, "next_number": numbering.script_next_number,
+    **script_functions.SCRIPT_FUNCTIONS,
 }
 
 

@@ -40,6 +40,7 @@ def test_one_task_per_department_for_its_head_then_rule_number_and_child_cases(a
     assert done["data"]["report_no"].startswith("SN2026")
     children = [e["data"] for e in done["history"] if e["type"] == "case_started"]
     assert len(children) == 2
+    assert sorted(c["id"] for c in done["children"]) == sorted(c["instance_id"] for c in children)
     for link in children:
         child = api.get(f"/instances/{link['instance_id']}", "admin").json
         assert child["process_key"] == "t_child" and child["parent_instance_id"] == case["id"]

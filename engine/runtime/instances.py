@@ -115,7 +115,7 @@ def fire_timers(session: Session, instance_id: int, *, element_id: str, task_id:
     compiled = SPECS.get(session.get(ProcessVersion, instance.version_id))
     workflow = state.load(instance.state, compiled)
     ready_before = {t.id for t in workflow.get_tasks(state=TaskState.READY)}
-    workflow.refresh_waiting_tasks()
+    workflow.refresh_timers()
     fired = [t for t in workflow.get_tasks(state=TaskState.READY) if t.id not in ready_before]
     if not fired:
         return False

@@ -11,7 +11,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-from engine import history, numbering, timers
+from engine import history, script_functions, timers
 from engine.definitions.cache import CompiledVersion
 from engine.errors import Conflict
 from engine.org import assignment
@@ -26,7 +26,7 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
     try:
         if failure is not None:
             raise failure
-        with numbering.scripts_use(session):
+        with script_functions.scripts_use(session):
             workflow.do_engine_steps()
         instance.error = None
     except WorkflowException as exc:

@@ -5,7 +5,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.exceptions import WorkflowException
 
-from engine import history
+from engine import history, script_functions
 from engine.definitions.cache import SPECS
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms.schema import fill_options, validate_submission
@@ -85,7 +85,8 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
     current.data.update(cleaned)
     failure = None
     try:
-        current.run()
+        with script_functions.scripts_use(session):
+            current.run()
     except WorkflowException as exc:  # a post-script: keep the submission, put the case in error
         failure = exc
     task.state, task.assignee_id, task.completed_by, task.completed_at = "completed", user.id, user.id, utcnow()

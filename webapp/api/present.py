@@ -55,4 +55,7 @@ def instances(session: Session, rows: list[Instance], *, open_tasks_only: bool =
 def instance_detail(session: Session, instance: Instance) -> dict:
     body = instances(session, [instance], open_tasks_only=False)[0]
     body["history"] = history.for_instance(session, instance.id)
+    body["children"] = [{"id": c.id, "process_key": c.process_key, "title": c.title, "status": c.status}
+                        for c in session.scalars(select(Instance).where(Instance.parent_instance_id == instance.id)
+                                                 .order_by(Instance.id))]
     return body

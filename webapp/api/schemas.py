@@ -98,8 +98,16 @@ class InstanceOut(Schema):
     tasks = fields.List(fields.Nested(TaskOut))
 
 
+class LinkedInstance(Schema):
+    id = fields.Int()
+    process_key = fields.Str()
+    title = fields.Str()
+    status = fields.Str()
+
+
 class InstanceDetail(InstanceOut):
     history = fields.List(fields.Nested(HistoryEntry))
+    children = fields.List(fields.Nested(LinkedInstance), metadata={"description": "本案件发起的案件"})
 
 
 class InstanceQuery(Schema):

@@ -1,0 +1,85 @@
+"""Functions the library's scripts may call, beyond plain Python.
+
+Some need the database (numbering, the annual report's figures): the engine step makes its session
+available to them for the duration of the step, so what they do is part of the step's transaction.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import clock, numbering
+from engine.config import timezone_name
+from engine.store.models import Instance, ProcessDefinition, ProcessVersion
+
+_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("script_session", default=None)
+
+
+@contextlib.contextmanager
+def scripts_use(session: Session):
+    """Let scripts run in this block read and number within `session`'s transaction."""
+    token = _session.set(session)
+    try:
+        yield
+    finally:
+        _session.reset(token)
+
+
+def _current_session(name: str) -> Session:
+    session = _session.get()
+    if session is None:
+        raise RuntimeError(f"{name} 只能在流程运行时调用")
+    return session
+
+
+def local_now() -> datetime:
+    return clock.now().astimezone(ZoneInfo(timezone_name()))
+
+
+def today():
+    return local_now().date()
+
+
+def now():
+    return local_now().replace(tzinfo=None, microsecond=0)
+
+
+def next_number(name: str) -> int:
+    return numbering.next_number(_current_session("next_number"), name)
+
+
+def process_statistics(year: int) -> dict:
+    """Per procedure, the year's figures from the engine's own rows: cases started, completed and
+    still running, versions deployed (the annual report of 第十六条 draws on this)."""
+    session = _current_session("process_statistics")
+    tz = ZoneInfo(timezone_name())
+    begin, end = datetime(int(year), 1, 1, tzinfo=tz), datetime(int(year) + 1, 1, 1, tzinfo=tz)
+
+    def counts(query) -> dict[str, int]:
+        return dict(session.execute(query).all())
+
+    in_year = Instance.created_at.between(begin, end)
+    started = counts(select(Instance.process_key, func.count()).where(in_year).group_by(Instance.process_key))
+    completed = counts(select(Instance.process_key, func.count()).where(Instance.completed_at.between(begin, end))
+                       .group_by(Instance.process_key))
+    running = counts(select(Instance.process_key, func.count()).where(Instance.status == "running")
+                     .group_by(Instance.process_key))
+    versions = counts(select(ProcessVersion.process_key, func.count())
+                      .where(ProcessVersion.deployed_at.between(begin, end)).group_by(ProcessVersion.process_key))
+    rows = []
+    for definition in session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key)):
+        rows.append({"key": definition.key, "name": definition.name, "version": definition.latest_version,
+                     "started": started.get(definition.key, 0), "completed": completed.get(definition.key, 0),
+                     "running": running.get(definition.key, 0),
+                     "versions_deployed": versions.get(definition.key, 0)})
+    totals = {k: sum(r[k] for r in rows) for k in ("started", "completed", "running", "versions_deployed")}
+    return {"year": int(year), "processes": rows, "totals": totals}
+
+
+SCRIPT_FUNCTIONS = {"today": today, "now": now, "next_number": next_number,
+                    "process_statistics": process_statistics}
