@@ -79,23 +79,31 @@ def deploy(file: Path):
 def validate(path: Path):
     """Validate a diagram or a folder of diagrams; exit 1 with element-level messages."""
     from engine.definitions.deploy import check
+    from engine.definitions.validation import check_links
     from engine.org.demo import ROLES
 
     files = sorted(path.glob("*.bpmn")) if path.is_dir() else [path]
     if not files:
         click.echo(f"{path}: 没有 .bpmn 文件", err=True)
         sys.exit(1)
-    failed = 0
+    failed, diagrams = 0, []
     for file in files:
         forms = (file.resolve().parent.parent / "forms")
         try:
             # No database needed: lanes are checked against the role catalogue.
-            check(file.read_bytes(), known_roles={code for code, _, _ in ROLES}, folder=forms)
+            diagram, _ = check(file.read_bytes(), known_roles={code for code, _, _ in ROLES}, folder=forms)
+            diagrams.append(diagram)
             click.echo(f"{file}: 通过")
         except DefinitionError as exc:
             failed += 1
             click.echo(f"{file}: 未通过", err=True)
             _print_errors(exc.errors)
+    if path.is_dir() and not failed:
+        links = check_links(diagrams)
+        if links:
+            failed += 1
+            click.echo(f"{path}: 流程之间的发起关系有误", err=True)
+            _print_errors(links)
     sys.exit(1 if failed else 0)
 
 

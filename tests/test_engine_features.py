@@ -94,3 +94,46 @@ def test_timer_start_fires_once_even_after_missed_quarters(api, clock, db):
     note = _history(api, started[0].id, "timer_fired")[0]
     assert note["data"]["missed"] == 1 and "错过 2 次" in note["comment"]
     assert timers.fire_due(db) == 0
+
+
+def _library_check(tmp_path, files: dict[str, str]):
+    from click.testing import CliRunner
+
+    import bpmcli
+    (tmp_path / "bpmn").mkdir()
+    (tmp_path / "forms").mkdir()
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "forms" / "t_note.form").write_text(
+        '{"id": "t_note", "type": "default", "components": []}', encoding="utf-8")
+    return CliRunner().invoke(bpmcli.main, ["validate", str(tmp_path / "bpmn")])
+
+
+def _thrower(key: str, message: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d_{key}" targetNamespace="x">
+  <bpmn:message id="m" name="{message}"/>
+  <bpmn:process id="{key}" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateThrowEvent id="throw"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:messageEventDefinition messageRef="m"/></bpmn:intermediateThrowEvent>
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="throw"/><bpmn:sequenceFlow id="f2" sourceRef="throw" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_message_nobody_receives_is_refused_at_the_element(tmp_path):
+    result = _library_check(tmp_path, {"bpmn/a.bpmn": _thrower("a", "hello")})
+    assert result.exit_code == 1
+    assert "throw" in result.output and "没有接收者" in result.output
+
+
+def test_a_case_started_from_a_procedure_missing_from_the_library_is_refused(tmp_path):
+    result = _library_check(tmp_path, {"bpmn/a.bpmn": _thrower("a", "start:nowhere")})
+    assert result.exit_code == 1 and "要发起的流程 nowhere 不在流程库中" in result.output
+
+
+def test_a_started_procedure_needs_a_matching_message_start(tmp_path):
+    result = _library_check(tmp_path, {"bpmn/a.bpmn": _thrower("a", "start:b"), "bpmn/b.bpmn": _thrower("b", "notify")})
+    assert result.exit_code == 1 and "没有接收“start:b”的消息启动事件" in result.output

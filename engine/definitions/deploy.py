@@ -13,7 +13,7 @@ from engine import timers
 from engine.config import forms_dir
 from engine.definitions.decisions import DecisionLookup
 from engine.definitions.forms_source import FormLookup
-from engine.definitions.validation import ParsedDiagram, validate
+from engine.definitions.validation import ParsedDiagram, check_links, validate
 from engine.errors import DefinitionError, NotFound
 from engine.org.service import role_codes
 from engine.store.models import ProcessDefinition, ProcessVersion
@@ -87,6 +87,8 @@ def deploy_folder(session: Session, folder: Path, *, actor_id: int | None = None
                                   actor_id=actor_id, note=f"部署自 {path.name}"))
         except DefinitionError as exc:
             errors.extend({**e, "file": path.name} for e in exc.errors)
+    if not errors:
+        errors.extend(check_links([r.diagram for r in results]))
     if errors:
         raise DefinitionError(errors)
     return results

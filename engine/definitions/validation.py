@@ -54,6 +54,8 @@ class ParsedDiagram:
     form_keys: set[str]
     decisions: dict[str, str] = field(default_factory=dict)  # decision id -> DMN XML
     starter_roles: set[str] = field(default_factory=set)  # empty: anyone may start it by hand
+    starts_cases: set[str] = field(default_factory=set)  # process keys it starts (`start:<key>` thrown)
+    started_by: set[str] = field(default_factory=set)  # message names its message start events catch
     spec: object = None
     subprocess_specs: dict = field(default_factory=dict)
 
@@ -107,6 +109,45 @@ def _scripts(process) -> list[tuple[str, str, bool]]:
             owner = owner.getparent()
         found.append((owner.get("id") if owner is not None else None, source, name in EXPRESSION_TAGS))
     return found
+
+
+START_PREFIX, NOTIFY = "start:", "notify"  # the messages the engine routes (engine.runtime.messages)
+
+
+def _messages(root, process) -> tuple[list[tuple[str, str]], set[str], set[str]]:
+    """(element id, message name) thrown; names caught inside the process; names its start events catch."""
+    names = {m.get("id"): m.get("name") or m.get("id") for m in root.xpath("./bpmn:message", namespaces=NS)}
+    thrown, caught, started_by = [], set(), set()
+    for node in process.iter():
+        if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN:
+            continue
+        kind = etree.QName(node).localname
+        if kind == "sendTask" and node.get("messageRef"):
+            thrown.append((node.get("id"), names.get(node.get("messageRef"), node.get("messageRef"))))
+        elif kind == "receiveTask" and node.get("messageRef"):
+            caught.add(names.get(node.get("messageRef"), node.get("messageRef")))
+        for definition in node.xpath("./bpmn:messageEventDefinition[@messageRef]", namespaces=NS):
+            name = names.get(definition.get("messageRef"), definition.get("messageRef"))
+            if kind in ("intermediateThrowEvent", "endEvent"):
+                thrown.append((node.get("id"), name))
+            elif kind == "startEvent" and node.getparent() is process:
+                started_by.add(name)
+            else:
+                caught.add(name)
+    return thrown, caught, started_by
+
+
+def check_links(diagrams: list[ParsedDiagram]) -> list[dict]:
+    """Across a library: every procedure a diagram starts exists and has a matching message start event."""
+    by_key = {d.key: d for d in diagrams}
+    errors = []
+    for diagram in diagrams:
+        for target in sorted(diagram.starts_cases):
+            if target not in by_key:
+                errors.append(_error(diagram.key, f"要发起的流程 {target} 不在流程库中"))
+            elif f"{START_PREFIX}{target}" not in by_key[target].started_by:
+                errors.append(_error(diagram.key, f"流程 {target} 没有接收“{START_PREFIX}{target}”的消息启动事件"))
+    return errors
 
 
 def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_lookup=None) -> ParsedDiagram:
@@ -171,6 +212,14 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
         else:
             decisions[decision_id] = xml_of
 
+    thrown, caught, started_by = _messages(root, process)
+    for element_id, name in thrown:
+        if not (name.startswith(START_PREFIX) or name == NOTIFY or name in caught):
+            errors.append(_error(element_id, f"消息“{name}”没有接收者：引擎只转交 {START_PREFIX}<流程标识>（发起另一流程）"
+                                             f"和 {NOTIFY}（提醒/督办），或由本流程中的事件接收"))
+        elif name.startswith(START_PREFIX) and not name[len(START_PREFIX):]:
+            errors.append(_error(element_id, f"消息“{name}”缺少要发起的流程标识"))
+
     props = _properties(process)
     starter_roles = {r.strip() for r in (props.get("starterRoles") or "").split(",") if r.strip()}
     for code in sorted(starter_roles - known_roles):
@@ -199,5 +248,7 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
     return ParsedDiagram(
         key=key, name=process.get("name") or key, owner_role=props.get("ownerRole"),
         category=props.get("category"), documentation=(docs[0].text or "").strip() if docs else None,
-        form_keys=form_keys, decisions=decisions, starter_roles=starter_roles, spec=spec, subprocess_specs=subprocess_specs,
+        form_keys=form_keys, decisions=decisions, starter_roles=starter_roles,
+        starts_cases={name[len(START_PREFIX):] for _, name in thrown if name.startswith(START_PREFIX)},
+        started_by=started_by, spec=spec, subprocess_specs=subprocess_specs,
     )
