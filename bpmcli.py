@@ -124,15 +124,32 @@ def users():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int):
-    """Serve the web app and API (waitress, a production WSGI server)."""
+@click.option("--no-scheduler", is_flag=True, help="不在本进程触发定时器（另行运行 bpm scheduler 时）")
+def serve(host: str, port: int, threads: int, no_scheduler: bool):
+    """Serve the web app and API (waitress, a production WSGI server), with the timer ticker."""
     from waitress import serve as waitress_serve
 
+    from engine import scheduler
     from webapp import create_app
 
     app = create_app()
+    if not no_scheduler:
+        scheduler.start_background(app.extensions["bpm_db"])
     click.echo(f"流程管理系统：http://{host}:{port}/  (Ctrl+C 停止)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="bpm")
+
+
+@main.command("scheduler")
+@click.option("--interval", default=5.0, show_default=True, type=float, help="秒")
+def scheduler_command(interval: float):
+    """Only fire timers (run one or more beside `bpm serve --no-scheduler`)."""
+    import logging
+
+    from engine import scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    click.echo(f"定时器触发进程已启动，每 {interval:g} 秒检查一次 (Ctrl+C 停止)")
+    scheduler.run_forever(_db(), interval)
 
 
 if __name__ == "__main__":
