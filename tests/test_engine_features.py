@@ -137,3 +137,17 @@ def test_a_case_started_from_a_procedure_missing_from_the_library_is_refused(tmp
 def test_a_started_procedure_needs_a_matching_message_start(tmp_path):
     result = _library_check(tmp_path, {"bpmn/a.bpmn": _thrower("a", "start:b"), "bpmn/b.bpmn": _thrower("b", "notify")})
     assert result.exit_code == 1 and "没有接收“start:b”的消息启动事件" in result.output
+
+
+def test_no_department_head_is_refused_at_start_not_left_as_a_stuck_task(api):
+    r = api.post("/processes/t_later_head/instances", "vp", {"data": {}})  # 公司领导 has no department head
+    assert r.status_code == 400
+    assert "部门负责人" in r.json["message"] and "公司领导" in r.json["message"]
+
+
+def test_an_applicant_never_approves_their_own_application(api):
+    r = api.post("/processes/t_later_head/instances", "ops_head", {"data": {}})
+    assert r.status_code == 400 and "申请人本人" in r.json["message"]
+    case = api.start("t_later_head", "emp")
+    api.walk(case["id"], [("apply", "emp", {"note": "申请"})])
+    assert api.open_task(case["id"], "ops_head", "approve")["candidate_users"] == ["ops_head"]
