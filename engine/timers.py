@@ -151,7 +151,8 @@ def _claim(session: Session, query):
 
 
 def fire_due(db: Database, *, limit: int = 1000) -> int:
-    """Fire everything due by the engine clock; returns how many timers and schedules fired."""
+    """Fire everything due by the engine clock; returns how many timers and schedules fired.
+    Each case fires in its own transaction; `limit` bounds one tick's work."""
     fired = 0
     skipped_timers: set[int] = set()
     while fired < limit:
@@ -163,18 +164,26 @@ def fire_due(db: Database, *, limit: int = 1000) -> int:
                 break
             _fire_schedule(session, row, now)
             fired += 1
-    while fired < limit:
-        with db.session(write=True) as session:
-            now = clock.now()
-            query = select(Timer).where(Timer.due_at <= now).order_by(Timer.due_at, Timer.id)
-            if skipped_timers:
-                query = query.where(Timer.id.not_in(skipped_timers))
-            row = _claim(session, query)
-            if row is None:
-                break
-            if not _fire_timer(session, row):
-                skipped_timers.add(row.id)
-            fired += 1
+    while len(skipped_timers) + fired < limit:
+        claimed = None
+        try:
+            with db.session(write=True) as session:
+                now = clock.now()
+                query = select(Timer).where(Timer.due_at <= now).order_by(Timer.due_at, Timer.id)
+                if skipped_timers:
+                    query = query.where(Timer.id.not_in(skipped_timers))
+                row = _claim(session, query)
+                if row is None:
+                    break
+                claimed = (row.id, row.instance_id, row.element_id)
+                if _fire_timer(session, row):
+                    fired += 1
+                else:
+                    skipped_timers.add(row.id)
+        except EngineError as exc:  # e.g. an escalation to a role nobody holds: the case shows it
+            skipped_timers.add(claimed[0])
+            with db.session(write=True) as session:
+                _record_failure(session, claimed[1], claimed[2], exc)
     return fired
 
 
@@ -210,5 +219,14 @@ def _fire_timer(session: Session, row: Timer) -> bool:
     return instances.fire_timers(session, row.instance_id, element_id=row.element_id, task_id=row.task_id)
 
 
-def remove_for(session: Session, instance_id: int) -> None:
-    session.execute(delete(Timer).where(Timer.instance_id == instance_id))
+def _record_failure(session: Session, instance_id: int, element_id: str, exc: EngineError) -> None:
+    from engine.store.db import lock_instance
+    from engine.store.models import Instance
+
+    lock_instance(session, instance_id)
+    instance = session.get(Instance, instance_id, populate_existing=True)
+    message = f"定时器 {element_id} 触发失败：{exc}"
+    instance.status, instance.error = "error", message
+    instance.lock_version += 1
+    history.record(session, instance_id, history.ERROR, element_id=element_id, comment=message)
+    log.error("instance %s: %s", instance_id, message)

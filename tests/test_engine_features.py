@@ -151,3 +151,24 @@ def test_an_applicant_never_approves_their_own_application(api):
     case = api.start("t_later_head", "emp")
     api.walk(case["id"], [("apply", "emp", {"note": "申请"})])
     assert api.open_task(case["id"], "ops_head", "approve")["candidate_users"] == ["ops_head"]
+
+
+def test_an_escalation_nobody_can_take_puts_the_case_in_error_and_other_timers_still_fire(api, clock, db):
+    from engine.store.models import User
+
+    stuck, _ = _start_features(api)
+    other = api.start("t_quick", "emp")  # a reminder due after one second
+
+    def set_mr_active(active):
+        with db.session(write=True) as session:
+            session.scalar(select(User).where(User.username == "mr")).active = active
+
+    set_mr_active(False)
+    try:
+        clock.advance(days=8)
+    finally:
+        set_mr_active(True)
+    case = api.case(stuck["id"])
+    assert case["status"] == "error" and "定时器" in case["error"] and "管理者代表" in case["error"]
+    assert [e["type"] for e in _history(api, other["id"], "notified")] == ["notified"]
+    assert clock.advance(minutes=1) == 0  # the failed case is not retried on every tick
