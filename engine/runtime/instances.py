@@ -160,7 +160,7 @@ def retry(session: Session, instance_id: int, *, user: User, data: dict | None =
         task.data.update(data or {})
         task._set_state(TaskState.READY)
     history.record(session, instance.id, history.RETRIED, actor_id=user.id, data=data or None)
-    advance(session, instance, workflow, compiled)
+    advance(session, instance, workflow, compiled, actor_id=user.id)
     return instance
 
 

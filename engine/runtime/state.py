@@ -70,10 +70,15 @@ def new_workflow(compiled: CompiledVersion, start_event: str | None = None, data
     root = workflow.get_tasks(state=TaskState.READY)[0]
     root.data.update(data or {})
     root.run()
-    for task in list(root.children):
+    starts = list(root.children)
+    if len(starts) == 1 and type(starts[0].task_spec).__name__ == "StartEventSplit":
+        starts[0].run()  # several start events: SpiffWorkflow puts a split above them
+        starts = list(starts[0].children)
+    for task in starts:
         if task.task_spec.bpmn_id == start_event:
-            if isinstance(getattr(task.task_spec, "event_definition", None), CycleTimerEventDefinition):
-                for output in task.task_spec.outputs:  # SpiffWorkflow adds these per cycle; we start once
+            if (isinstance(getattr(task.task_spec, "event_definition", None), CycleTimerEventDefinition)
+                    and not task.children):  # the cycle had not come round yet: we start once, now
+                for output in task.task_spec.outputs:
                     child = task._add_child(output, TaskState.FUTURE)
                     child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
             task._set_internal_data(event_fired=True)
@@ -100,6 +105,8 @@ def prune(workflow: BpmnWorkflow) -> None:
     for task in live[1:]:
         common.intersection_update(_path_to_root(task))
     new_root = next(t for t in ancestors if t in common)  # deepest common ancestor
+    if new_root.parent is not None:  # keep its parent: a waiting event inherits data from it
+        new_root = new_root.parent
     if new_root is workflow.task_tree:
         return
     keep = {t.id for t in _subtree(new_root)}

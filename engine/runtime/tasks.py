@@ -94,7 +94,7 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
                    element_id=task.element_id, decision=cleaned.get("decision"),
                    comment=cleaned.get("comment"), data=cleaned)
     session.flush()
-    advance(session, instance, workflow, compiled, failure)
+    advance(session, instance, workflow, compiled, failure, actor_id=user.id)
     return instance
 
 
