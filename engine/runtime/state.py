@@ -76,8 +76,9 @@ def new_workflow(compiled: CompiledVersion, start_event: str | None = None, data
         starts = list(starts[0].children)
     for task in starts:
         if task.task_spec.bpmn_id == start_event:
-            if (isinstance(getattr(task.task_spec, "event_definition", None), CycleTimerEventDefinition)
-                    and not task.children):  # the cycle had not come round yet: we start once, now
+            if isinstance(getattr(task.task_spec, "event_definition", None), CycleTimerEventDefinition):
+                # SpiffWorkflow adds a branch per cycle that has come round; a case starts once, now.
+                task._drop_children(force=True)
                 for output in task.task_spec.outputs:
                     child = task._add_child(output, TaskState.FUTURE)
                     child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
