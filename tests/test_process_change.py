@@ -103,3 +103,52 @@ def test_rejection_returns_to_the_applicant_then_finishes(api, rejecter, element
     assert [s[0] for s in steps].count("apply") == 2
     reject = next(e for e in body["history"] if e["decision"] == "reject")
     assert reject["comment"] == "请补充变更影响分析"
+
+
+def _publish_case(api, apply, publish):
+    case = api.start("process_change", "emp")
+    api.walk(case["id"], [
+        ("apply", "emp", apply),
+        ("mr_review", "mr", {"decision": "approve"}),
+        ("qg_review", "qg_staff", QG_REVIEW),
+        ("organise_review", "qg_staff", ORGANISE),
+        ("chair_review", "tech_head", CHAIR),
+        ("gm_approve", "gm", {"decision": "approve"}),
+        ("publish", "qg_staff", publish),
+    ])
+    return api.case(case["id"])
+
+
+def test_a_change_affecting_procedure_documents_starts_a_document_change(api):
+    done = _publish_case(api, {**APPLY, "affects_documents": True, "affected_documents": "《事件和服务请求管理程序》"},
+                         {**PUBLISH, "doc_title": "事件和服务请求管理程序"})
+    assert done["status"] == "completed", done["error"]
+    assert [e["element_id"] for e in done["history"] if e["type"] == "task_completed"][-1] == "publish"
+    children = api.children(done["id"])
+    assert len(children) == 1
+    child = children[0]
+    assert child["process_key"] == "document_change" and child["parent_instance_id"] == done["id"]
+    assert child["initiator"] == "qg_staff"                  # the 企管部 member who published
+    assert {k: child["data"][k] for k in ("doc_title", "doc_level", "department")} == {
+        "doc_title": "事件和服务请求管理程序", "doc_level": "procedure", "department": "ops"}
+    assert "事件管理流程" in child["data"]["change_reason"] and "V1.1" in child["data"]["change_reason"]
+    # The responsible department of the process confirms the 《文件更改申请(通知)单》, then 企管部 drafts.
+    api.walk(child["id"], [("confirm_request", "ops_head", {
+        "change_type": "revise", "doc_title": "事件和服务请求管理程序", "doc_level": "procedure",
+        "department": "ops", "current_doc_no": "XX-ITSMS-CX-017-A", "current_revision": "A/0",
+        "change_reason": child["data"]["change_reason"], "change_content": "增加升级步骤",
+        "change_method": "page"})])
+    assert api.open_task(child["id"], "qg_staff", "qg_draft")["state"] == "open"
+
+
+def test_the_document_title_falls_back_to_the_documents_named_in_the_application(api):
+    done = _publish_case(api, {**APPLY, "affects_documents": True, "affected_documents": "《问题管理程序》"}, PUBLISH)
+    (child,) = api.children(done["id"])
+    assert child["data"]["doc_title"] == "《问题管理程序》"
+
+
+def test_a_change_not_affecting_documents_starts_nothing(api):
+    done = _publish_case(api, APPLY, PUBLISH)
+    assert done["status"] == "completed", done["error"]
+    assert api.children(done["id"]) == []
+    assert not [e for e in done["history"] if e["type"] == "case_started"]
