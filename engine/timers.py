@@ -8,14 +8,14 @@ any number of scheduler processes can tick at once and each timer fires once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition, DurationTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition,
+    CycleTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition,
 )
 from SpiffWorkflow.util.task import TaskState
 
@@ -77,7 +77,6 @@ class Occurrences:
     start: datetime
     period: relativedelta | None = None
     count: int | None = None  # None: repeats for ever
-    _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def parse(cls, expression: str, anchor: datetime) -> "Occurrences":
@@ -153,6 +152,8 @@ def _claim(session: Session, query):
 def fire_due(db: Database, *, limit: int = 1000) -> int:
     """Fire everything due by the engine clock; returns how many timers and schedules fired.
     Each case fires in its own transaction; `limit` bounds one tick's work."""
+    from engine.runtime import instances  # the runtime depends on timers, not the other way round
+
     fired = 0
     skipped_timers: set[int] = set()
     while fired < limit:
@@ -176,7 +177,7 @@ def fire_due(db: Database, *, limit: int = 1000) -> int:
                 if row is None:
                     break
                 claimed = (row.id, row.instance_id, row.element_id)
-                if _fire_timer(session, row):
+                if instances.fire_timers(session, row.instance_id):
                     fired += 1
                 else:
                     skipped_timers.add(row.id)
@@ -210,13 +211,6 @@ def _fire_schedule(session: Session, row: StartSchedule, now: datetime) -> None:
 def _index_of(occurrences: Occurrences, moment: datetime) -> int:
     _, passed = occurrences.after(moment - timedelta(microseconds=1))
     return passed
-
-
-def _fire_timer(session: Session, row: Timer) -> bool:
-    """Run the case's waiting timers; False if nothing fired (the row stays for a later tick)."""
-    from engine.runtime import instances
-
-    return instances.fire_timers(session, row.instance_id, element_id=row.element_id, task_id=row.task_id)
 
 
 def _record_failure(session: Session, instance_id: int, element_id: str, exc: EngineError) -> None:

@@ -221,7 +221,7 @@ class Layout:
     def loop(self, s, t):
         """A flow back to an earlier column: up into the corridor above the source row, left along it, through
         the gap right of the target's column to the corridor above the target's row, down into the target."""
-        (sx, sy, sw, sh), (tx, ty, tw, th) = self.box[s], self.box[t]
+        (sx, sy, sw, sh), (tx, ty, tw, _) = self.box[s], self.box[t]
         scx, tcx, boundary, k = sx + sw / 2, tx + tw / 2, kind(self.el[s]) == "boundaryEvent", 0
         while True:  # the lowest track free in both corridors
             vx = self.col[t][1] + 8 + TRACK * k

@@ -182,7 +182,7 @@ class Clock:
 @pytest.fixture
 def clock(db):
     """A controllable engine clock, frozen at 2026-11-23 09:00 Beijing time for each test."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timezone
 
     from engine import clock as engine_clock
     engine_clock.set_time(datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc))

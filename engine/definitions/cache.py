@@ -5,7 +5,10 @@ import threading
 from dataclasses import dataclass
 
 from lxml import etree
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine.definitions.validation import BPMN, starter_roles_of
 
 from engine.store.models import ProcessVersion
 
@@ -19,6 +22,7 @@ class CompiledVersion:
     subprocess_specs: dict
     forms: dict
     starter_roles: frozenset = frozenset()
+    has_timers: bool = False  # any timer event a case can wait on (timer starts are schedules)
 
 
 class SpecCache:
@@ -44,17 +48,25 @@ class SpecCache:
             parser.add_dmn_xml(etree.fromstring(dmn_xml.encode("utf-8")))
         root = etree.fromstring(version.bpmn_xml.encode("utf-8"))
         parser.add_bpmn_xml(root, filename=f"{version.process_key}.bpmn")
-        return CompiledVersion(version.id, version.process_key, version.version,
-                               parser.get_spec(version.process_key),
-                               parser.get_subprocess_specs(version.process_key), version.forms or {},
-                               frozenset(_starter_roles(root, version.process_key)))
+        spec = parser.get_spec(version.process_key)
+        subprocess_specs = parser.get_subprocess_specs(version.process_key)
+        process = root.find(f"{{{BPMN}}}process[@id='{version.process_key}']")
+        return CompiledVersion(version.id, version.process_key, version.version, spec, subprocess_specs,
+                               version.forms or {}, frozenset(starter_roles_of(process)),
+                               _waits_on_timers([spec, *subprocess_specs.values()]))
 
 
-def _starter_roles(root, key: str) -> set[str]:
-    from engine.definitions.validation import NS
-    values = root.xpath(f"./bpmn:process[@id='{key}']/bpmn:extensionElements/spiffworkflow:properties/"
-                        "spiffworkflow:property[@name='starterRoles']/@value", namespaces=NS)
-    return {r.strip() for r in (values[0] if values else "").split(",") if r.strip()}
+def start_event_specs(spec) -> list:
+    """A process spec's start events, in document order."""
+    return [task_spec for task_spec in spec.task_specs.values()
+            if type(task_spec).__name__ == "StartEvent" and task_spec.bpmn_id]
+
+
+def _waits_on_timers(specs) -> bool:
+    starts = {id(s) for spec in specs for s in start_event_specs(spec)}
+    return any(isinstance(getattr(task_spec, "event_definition", None), TimerEventDefinition)
+               and id(task_spec) not in starts
+               for spec in specs for task_spec in spec.task_specs.values())
 
 
 SPECS = SpecCache()

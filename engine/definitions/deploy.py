@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine import timers
 from engine.config import forms_dir
+from engine.definitions.cache import start_event_specs
 from engine.definitions.decisions import DecisionLookup
 from engine.definitions.forms_source import FormLookup
 from engine.definitions.validation import ParsedDiagram, check_links, validate
@@ -73,8 +74,7 @@ def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, fol
                              note=note)
     session.add(version)
     session.flush()
-    timers.sync_schedules(session, diagram.key, [spec for spec in diagram.spec.task_specs.values()
-                                                 if type(spec).__name__ == "StartEvent"])
+    timers.sync_schedules(session, diagram.key, start_event_specs(diagram.spec))
     return DeployResult(version, True, diagram)
 
 

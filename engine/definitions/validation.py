@@ -5,7 +5,6 @@ engine needs from it) or raises `DefinitionError` with element-level messages.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -77,6 +76,12 @@ def parse_xml(xml: str | bytes) -> etree._Element:
         raise DefinitionError([_error(None, f"不是 BPMN 2.0 文件：根元素是 {etree.QName(root).localname}，"
                                             f"应为 {BPMN} 命名空间中的 definitions")])
     return root
+
+
+def starter_roles_of(process) -> set[str]:
+    """The `starterRoles` property: who may start the procedure by hand (empty: anyone)."""
+    value = _properties(process).get("starterRoles") or ""
+    return {role.strip() for role in value.split(",") if role.strip()}
 
 
 def _properties(node) -> dict[str, str]:
@@ -221,7 +226,7 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
             errors.append(_error(element_id, f"消息“{name}”缺少要发起的流程标识"))
 
     props = _properties(process)
-    starter_roles = {r.strip() for r in (props.get("starterRoles") or "").split(",") if r.strip()}
+    starter_roles = starter_roles_of(process)
     for code in sorted(starter_roles - known_roles):
         errors.append(_error(key, f"starterRoles 中的角色未知：{code}"))
 

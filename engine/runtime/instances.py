@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 
 from engine import history
-from engine.definitions.cache import SPECS, CompiledVersion
+from engine.definitions.cache import SPECS, CompiledVersion, start_event_specs
 from engine.definitions.deploy import get_version
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.org import assignment
@@ -33,7 +33,7 @@ def start(session: Session, *, process_key: str, user: User, data: dict | None =
     compiled = SPECS.get(version)
     if compiled.starter_roles and not (compiled.starter_roles & user.role_codes):
         raise Forbidden(f"只有以下角色可以发起“{version.name}”：{'、'.join(sorted(compiled.starter_roles))}")
-    starts = state.start_events(compiled)
+    starts = start_event_specs(compiled.spec)
     chosen = (next((s for s in starts if isinstance(s.event_definition, NoneEventDefinition)), None)
               or next((s for s in starts if isinstance(s.event_definition, TimerEventDefinition)), None))
     if chosen is None:
@@ -55,7 +55,7 @@ def start_by_message(session: Session, *, message: str, payload: dict, user: Use
     except NotFound:
         raise Conflict(f"要发起的流程不存在：{process_key}（消息 {message}）")
     compiled = SPECS.get(version)
-    chosen = next((s for s in state.start_events(compiled)
+    chosen = next((s for s in start_event_specs(compiled.spec)
                    if isinstance(s.event_definition, MessageEventDefinition) and s.event_definition.name == message),
                   None)
     if chosen is None:
@@ -105,8 +105,8 @@ def _check_department_roles(session: Session, compiled: CompiledVersion, user: U
                            data={})
 
 
-def fire_timers(session: Session, instance_id: int, *, element_id: str, task_id: str) -> bool:
-    """Let the case's timer events that fell due fire; False if none did."""
+def fire_timers(session: Session, instance_id: int) -> bool:
+    """Let the case's timer events that fell due fire; False if none did (its rows wait for a later tick)."""
     if not lock_instance(session, instance_id):
         return False
     instance = session.get(Instance, instance_id, populate_existing=True)

@@ -89,12 +89,6 @@ def new_workflow(compiled: CompiledVersion, start_event: str | None = None, data
     return workflow
 
 
-def start_events(compiled: CompiledVersion) -> list:
-    """The process's start event specs, in document order."""
-    return [spec for spec in compiled.spec.task_specs.values()
-            if type(spec).__name__ == "StartEvent" and spec.bpmn_id]
-
-
 def prune(workflow: BpmnWorkflow) -> None:
     """Drop every finished task that is not below the lowest common ancestor of the live ones."""
     live = [t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)

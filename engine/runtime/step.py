@@ -34,7 +34,8 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
         instance.error = message
         history.record(session, instance.id, history.ERROR, element_id=_element_of(exc), comment=message)
     _sync_tasks(session, instance, workflow)
-    timers.sync(session, instance.id, workflow)
+    if compiled.has_timers:  # most steps of most procedures: no timer rows to read or write
+        timers.sync(session, instance.id, workflow)
     instance.data = _current_data(workflow)
     messages.dispatch(session, instance, workflow.get_events(), actor_id=actor_id)
     if instance.error:

@@ -2,7 +2,6 @@
 
 服务台 ops_eng records a request of 销售经理 sales (市场营销部), tech_eng handles it, tech_head reviews for IT and
 mkt_head for the business; the acceptance group is sales plus the people the handler names."""
-import pytest
 
 RECORD = {"channel": "hotline", "requester": "sales", "requester_dept": "mkt", "requester_contact": "8001",
           "request_time": "2026-11-23T09:30:00", "request_title": "客户拜访记录系统",

@@ -3,7 +3,6 @@ import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from engine import timers
