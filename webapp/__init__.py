@@ -14,11 +14,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=os.environ.get("BPM_SECRET_KEY") or _secret_key(),
         DATABASE_URL=os.environ.get("DATABASE_URL"),
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         JSON_AS_ASCII=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        PERMANENT_SESSION_LIFETIME=12 * 3600,  # at the latest, log in again every 12 hours
+        SESSION_IDLE_MINUTES=int(os.environ.get("BPM_SESSION_IDLE_MINUTES", "120")),
+        ATTACHMENT_MAX_BYTES=int(os.environ.get("BPM_ATTACHMENT_MAX_MB", "20")) * 1024 * 1024,
     )
     if config:
         app.config.update(config)

@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import AuthError, NotFound
@@ -94,3 +94,15 @@ def department_options(session: Session) -> list[dict]:
 def user_options(session: Session) -> list[dict]:
     users = session.scalars(select(User).where(User.active).order_by(User.id))
     return [{"label": f"{u.display_name}（{u.username}）", "value": u.username} for u in users]
+
+
+def find_users(session: Session, text: str, *, limit: int = 20) -> list[dict]:
+    """Active people whose username, name or department contains `text`, for pickers."""
+    query = select(User).outerjoin(Department, Department.id == User.department_id).where(User.active)
+    text = text.strip()
+    if text:
+        like = f"%{text}%"
+        query = query.where(or_(User.username.ilike(like), User.display_name.ilike(like), Department.name.ilike(like)))
+    return [{"username": u.username, "display_name": u.display_name,
+             "department": u.department.name if u.department else None}
+            for u in session.scalars(query.order_by(User.id).limit(limit))]

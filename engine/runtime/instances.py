@@ -19,7 +19,7 @@ from engine.org.service import system_user
 from engine.runtime import access, state
 from engine.runtime.step import advance
 from engine.store.db import lock_instance
-from engine.store.models import Instance, ProcessVersion, Role, User
+from engine.store.models import Instance, ProcessVersion, Role, Task, Timer, User
 
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -175,3 +175,11 @@ def list_visible(session: Session, *, user: User, status: str | None = None, min
         query = query.where(Instance.status == status)
     return list(session.scalars(query))
 
+
+
+def diagram(session: Session, instance: Instance) -> dict:
+    version = session.get(ProcessVersion, instance.version_id)
+    current = set(session.scalars(select(Task.element_id).where(
+        Task.instance_id == instance.id, Task.state.in_(("open", "waiting", "pending")))))
+    current.update(session.scalars(select(Timer.element_id).where(Timer.instance_id == instance.id)))
+    return {"bpmn_xml": version.bpmn_xml, "completed": instance.path or [], "current": sorted(current)}

@@ -37,6 +37,7 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
     if compiled.has_timers:  # most steps of most procedures: no timer rows to read or write
         timers.sync(session, instance.id, workflow)
     instance.data = _current_data(workflow)
+    instance.path = _path(instance, workflow)
     messages.dispatch(session, instance, workflow.get_events(), actor_id=actor_id)
     if instance.error:
         instance.status = "error"
@@ -56,7 +57,7 @@ def save(session: Session, instance: Instance, workflow) -> None:
     result = session.execute(
         update(Instance).where(Instance.id == instance.id, Instance.lock_version == expected)
         .values(state=state.dump(workflow), lock_version=expected + 1, status=instance.status,
-                data=instance.data, error=instance.error, completed_at=instance.completed_at, updated_at=now)
+                data=instance.data, path=instance.path, error=instance.error, completed_at=instance.completed_at, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -86,7 +87,7 @@ def _create_task(session: Session, instance: Instance, spiff_task) -> Task:
     candidates = assignment.resolve(session, spec.lane, initiator_id=instance.initiator_id,
                                     initiator_department_id=instance.initiator_department_id,
                                     data=spiff_task.data)
-    row = Task(id=str(spiff_task.id), instance_id=instance.id, element_id=spec.bpmn_id,
+    row = Task(id=str(spiff_task.id), spiff_task_id=str(spiff_task.id), instance_id=instance.id, element_id=spec.bpmn_id,
                name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get("formKey"),
                state="open", assignee_id=candidates[0] if len(candidates) == 1 else None)
     session.add(row)
@@ -102,6 +103,17 @@ def _element_spec(spiff_task):
     if spec.lane is None and parent is not None and parent.task_spec.bpmn_id == spec.bpmn_id:
         return parent.task_spec
     return spec
+
+
+def _path(instance: Instance, workflow) -> list[str]:
+    """The elements passed so far, for the diagram viewer. Read before `save` prunes the tree."""
+    visited = set(instance.path or [])
+    for wf in (workflow, *workflow.subprocesses.values()):
+        for task in wf.tasks.values():
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if bpmn_id and task.has_state(TaskState.COMPLETED):
+                visited.add(bpmn_id)
+    return sorted(visited)
 
 
 def _current_data(workflow) -> dict:

@@ -1,7 +1,6 @@
 """Acting on tasks: read with its form, claim, complete. Every write locks the instance first."""
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.exceptions import WorkflowException
 
@@ -9,7 +8,7 @@ from engine import history, script_functions
 from engine.definitions.cache import SPECS
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms.schema import fill_options, validate_submission
-from engine.runtime import access, state
+from engine.runtime import access, inbox, state
 from engine.runtime.step import advance, spiff_task
 from engine.store.db import lock_instance
 from engine.store.models import Instance, ProcessVersion, Task, TaskCandidate, User, utcnow
@@ -100,15 +99,7 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
 
 def list_for(session: Session, *, user: User, scope: str = "mine", state_: str = "open",
              limit: int = 50, offset: int = 0) -> list[Task]:
-    """mine: assigned to me; group: unclaimed and I am a candidate; all: either (or every task for qg/admin)."""
-    query = select(Task).where(Task.state == state_)
-    mine = Task.assignee_id == user.id
-    group = and_(Task.assignee_id.is_(None),
-                 exists().where(TaskCandidate.task_id == Task.id, TaskCandidate.user_id == user.id))
-    if scope == "mine":
-        query = query.where(mine)
-    elif scope == "group":
-        query = query.where(group)
-    elif not access.sees_all(user):
-        query = query.where(or_(mine, group))
-    return list(session.scalars(query.order_by(Task.created_at.desc(), Task.id).limit(limit).offset(offset)))
+    """The API's task list: open tasks by scope (see inbox.todo), or the ones I completed."""
+    if state_ == "completed":
+        return inbox.done(session, user=user, limit=limit, offset=offset)
+    return inbox.todo(session, user=user, scope="every" if scope == "all" else scope, limit=limit, offset=offset)

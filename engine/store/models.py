@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from engine import clock
@@ -129,7 +129,7 @@ class Instance(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     process_key: Mapped[str] = mapped_column(String(128))
     version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
-    status: Mapped[str] = mapped_column(String(16))  # running | completed | terminated | error
+    status: Mapped[str] = mapped_column(String(16))  # running | completed | withdrawn | terminated | error
     initiator_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     initiator_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     title: Mapped[str] = mapped_column(String(255))
@@ -138,6 +138,8 @@ class Instance(Base):
     state: Mapped[str | None] = mapped_column(Text)
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # The elements the case has passed through (a set, bounded by the diagram): the viewer's path.
+    path: Mapped[list | None] = mapped_column(JSON)
     parent_instance_id: Mapped[int | None] = mapped_column(ForeignKey("instance.id"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
@@ -149,17 +151,37 @@ class Instance(Base):
 
 
 class Task(Base):
-    """A user task an instance is waiting on (or was): what the inbox reads."""
+    """One person's (or one group's) piece of work on a user task: what the inbox reads.
+
+    `kind` says how the row relates to the engine task `spiff_task_id` it acts on:
+      task    the engine task itself (its id is the engine task's id)
+      vote    one approver of a multi-person step (approvalMode all | any | sequential)
+      signer  a person added before or after another row (加签); `origin_task_id` is that row
+    """
     __tablename__ = "task"
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36), nullable=True)  # always set; see migration 0004
+    kind: Mapped[str] = mapped_column(String(8), default="task")
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
     element_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str | None] = mapped_column(String(128))
     form_key: Mapped[str | None] = mapped_column(String(128))
-    state: Mapped[str] = mapped_column(String(16))  # open | completed | cancelled
+    # open | completed | cancelled | waiting (for a signer added before) | pending (not its turn yet)
+    state: Mapped[str] = mapped_column(String(16))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # 委派: the delegator, to whom the task comes back once the delegate has worked it.
+    owner_id: Mapped[int | None] = mapped_column(Integer)  # a user id (no FK: added by ALTER on SQLite)
     completed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decision: Mapped[str | None] = mapped_column(String(32))
+    mode: Mapped[str | None] = mapped_column(String(16))  # a vote's approval mode
+    seq: Mapped[int | None] = mapped_column(Integer)  # order of sequential votes
+    origin_task_id: Mapped[str | None] = mapped_column(String(36))
+    position: Mapped[str | None] = mapped_column(String(8))  # a signer's: before | after
+    # A submission waiting on someone else: the origin's, carried by a signer added after it;
+    # a delegate's, offered to the delegator when the task comes back.
+    pending_data: Mapped[dict | None] = mapped_column(JSON)
+    urged_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     due_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -167,6 +189,8 @@ class Task(Base):
         Index("ix_task_instance", "instance_id", "state"),
         Index("ix_task_assignee", "assignee_id", "state", "created_at"),
         Index("ix_task_state_created", "state", "created_at"),
+        Index("ix_task_completed_by", "completed_by", "completed_at"),
+        Index("ix_task_spiff", "spiff_task_id"),
     )
 
 
@@ -191,6 +215,35 @@ class Event(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict | None] = mapped_column(JSON)
     __table_args__ = (Index("ix_event_instance", "instance_id", "id"),)
+
+
+class CaseCopy(Base):
+    """抄送: a person copied on a case, who may then read it."""
+    __tablename__ = "case_copy"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    __table_args__ = (UniqueConstraint("instance_id", "user_id"), Index("ix_case_copy_user", "user_id", "at"))
+
+
+class Attachment(Base):
+    """A file uploaded on a task. The content lives in the database, so every web process sees it."""
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    __table_args__ = (Index("ix_attachment_instance", "instance_id", "id"),)
 
 
 class Timer(Base):

@@ -48,8 +48,8 @@ def init_api(app: Flask) -> None:
             "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]},
     )
     api = _Api(app)
-    from webapp.api import auth, instances, processes, tasks
-    for module in (auth, processes, instances, tasks):
+    from webapp.api import auth, instances, processes, tasks, users
+    for module in (auth, processes, instances, tasks, users):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
 
     @app.errorhandler(EngineError)

@@ -119,7 +119,8 @@ class InstanceQuery(Schema):
 
 class TaskQuery(Schema):
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "group", "all"]))
-    state = fields.String(load_default="open", validate=validate.OneOf(["open", "completed", "cancelled"]))
+    state = fields.String(load_default="open", validate=validate.OneOf(["open", "completed"]),
+                          metadata={"description": "open: 待办; completed: 已办 (the tasks I completed)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
@@ -130,3 +131,21 @@ class CompleteRequest(Schema):
 
 class RetryRequest(Schema):
     data = fields.Dict(load_default=dict, metadata={"description": "corrections merged into the failed step's data"})
+
+
+class UserQuery(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=64),
+                      metadata={"description": "part of the username, name or department"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+
+
+class UserOut(Schema):
+    username = fields.String()
+    display_name = fields.String()
+    department = fields.String(allow_none=True)
+
+
+class DiagramOut(Schema):
+    bpmn_xml = fields.String()
+    completed = fields.List(fields.String(), metadata={"description": "elements the case has passed"})
+    current = fields.List(fields.String(), metadata={"description": "elements it waits on now"})
