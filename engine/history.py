@@ -11,6 +11,11 @@ STARTED, CLAIMED, COMPLETED, CANCELLED, ERROR, RETRIED, FINISHED = (
     "instance_completed")
 # Timers that fired, cases this case started, reminders and escalations it sent.
 TIMER_FIRED, CASE_STARTED, NOTIFIED = "timer_fired", "case_started", "notified"
+# Approval actions (engine/runtime/actions.py) and attachments.
+(UNCLAIMED, TRANSFERRED, DELEGATED, DELEGATE_RESOLVED, SIGNER_ADDED, RETURNED, WITHDRAWN, COPIED,
+ URGED, ATTACHED) = (
+    "task_unclaimed", "task_transferred", "task_delegated", "delegate_resolved", "signer_added",
+    "returned", "withdrawn", "copied", "urged", "attachment_added")
 
 
 def record(session: Session, instance_id: int, type_: str, *, actor_id: int | None = None,

@@ -37,8 +37,9 @@ def form_for(session: Session, task: Task) -> dict | None:
     return fill_options(form, session) if form else None
 
 
-def _locked_open_task(session: Session, task_id: str, user: User) -> Task:
-    """Lock the task's instance, then check the task is still open and this user may act on it."""
+def actionable(session: Session, task_id: str, user: User) -> Task:
+    """Lock the task's instance, then check the task is still open and this user may act on it:
+    the task every action on a task starts from."""
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"任务不存在：{task_id}")
@@ -59,7 +60,7 @@ def _locked_open_task(session: Session, task_id: str, user: User) -> Task:
 
 
 def claim(session: Session, task_id: str, *, user: User) -> Task:
-    task = _locked_open_task(session, task_id, user)
+    task = actionable(session, task_id, user)
     if task.assignee_id == user.id:
         return task  # claiming twice (a double click) is harmless
     task.assignee_id = user.id
@@ -70,7 +71,7 @@ def claim(session: Session, task_id: str, *, user: User) -> Task:
 
 
 def complete(session: Session, task_id: str, *, user: User, data: dict | None) -> Instance:
-    task = _locked_open_task(session, task_id, user)
+    task = actionable(session, task_id, user)
     instance = session.get(Instance, task.instance_id, populate_existing=True)
     if instance.status != "running":
         raise Conflict(f"案件状态为 {instance.status}，不能办理任务")
