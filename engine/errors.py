@@ -45,3 +45,7 @@ class DefinitionError(EngineError):
 class AssignmentError(EngineError):
     """A lane's role resolves to nobody: refuse the step rather than leave a task no one sees."""
 
+
+
+class TooManyRequests(EngineError):
+    """The same action again too soon (催办 at most once an hour)."""

@@ -6,10 +6,10 @@ from flask_smorest import Api, Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser
 
 from engine.errors import (AssignmentError, AuthError, Conflict, DefinitionError, EngineError, Forbidden,
-                           InvalidData, NotFound)
+                           InvalidData, NotFound, TooManyRequests)
 
 STATUS = {NotFound: 404, AuthError: 401, Forbidden: 403, Conflict: 409, InvalidData: 400,
-          DefinitionError: 400, AssignmentError: 400}
+          DefinitionError: 400, AssignmentError: 400, TooManyRequests: 429}
 
 
 class _Parser(FlaskParser):
