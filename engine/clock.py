@@ -13,6 +13,14 @@ def now() -> datetime:
     return _fixed if _fixed is not None else datetime.now(timezone.utc)
 
 
+def local(moment: datetime) -> datetime:
+    """A moment in the organisation's time zone, for messages people read."""
+    from zoneinfo import ZoneInfo
+
+    from engine.config import timezone_name
+    return moment.astimezone(ZoneInfo(timezone_name()))
+
+
 def set_time(moment: datetime | None) -> None:
     """Freeze the clock at `moment` (aware), or give it back to the system with None."""
     global _fixed

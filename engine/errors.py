@@ -49,3 +49,7 @@ class AssignmentError(EngineError):
 
 class TooManyRequests(EngineError):
     """The same action again too soon (催办 at most once an hour)."""
+
+
+class TooLarge(EngineError):
+    """An upload over the size limit; the message names the limit."""

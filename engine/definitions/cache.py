@@ -9,7 +9,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.definitions.validation import BPMN, starter_roles_of
-
+from engine.runtime.rewind import safe_targets
 from engine.store.models import ProcessVersion
 
 
@@ -23,6 +23,7 @@ class CompiledVersion:
     forms: dict
     starter_roles: frozenset = frozenset()
     has_timers: bool = False  # any timer event a case can wait on (timer starts are schedules)
+    return_targets: frozenset = frozenset()  # steps a case may be taken back to (runtime/rewind.py)
 
 
 class SpecCache:
@@ -53,7 +54,7 @@ class SpecCache:
         process = root.find(f"{{{BPMN}}}process[@id='{version.process_key}']")
         return CompiledVersion(version.id, version.process_key, version.version, spec, subprocess_specs,
                                version.forms or {}, frozenset(starter_roles_of(process)),
-                               _waits_on_timers([spec, *subprocess_specs.values()]))
+                               _waits_on_timers([spec, *subprocess_specs.values()]), safe_targets(spec))
 
 
 def start_event_specs(spec) -> list:

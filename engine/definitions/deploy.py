@@ -33,7 +33,7 @@ def check(xml: str | bytes, *, known_roles: set[str], forms: dict | None = None,
     folder; decision tables are looked up in the diagrams folder beside it."""
     folder = folder if folder is not None else forms_dir()
     lookup = FormLookup(forms, folder)
-    diagram = validate(xml, form_exists=lookup.exists, known_roles=known_roles,
+    diagram = validate(xml, form_exists=lookup.exists, known_roles=known_roles, form_lookup=lookup.get,
                        decision_lookup=DecisionLookup(decisions, folder.parent / "bpmn"))
     return diagram, {key: lookup.get(key) for key in sorted(diagram.form_keys)}
 

@@ -155,7 +155,11 @@ def check_links(diagrams: list[ParsedDiagram]) -> list[dict]:
     return errors
 
 
-def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_lookup=None) -> ParsedDiagram:
+APPROVAL_MODES = {"all": "会签", "any": "或签", "sequential": "依次审批"}
+
+
+def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_lookup=None,
+             form_lookup=None) -> ParsedDiagram:
     root = parse_xml(xml)
     errors: list[dict] = []
 
@@ -204,6 +208,13 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
             errors.append(_error(tid, f"表单不存在：{form_key}"))
         else:
             form_keys.add(form_key)
+        mode = _properties(task).get("approvalMode")
+        if mode is not None:
+            form = form_lookup(form_key) if (form_lookup and form_key) else None
+            if mode not in APPROVAL_MODES:
+                errors.append(_error(tid, f"审批方式 approvalMode=“{mode}”无效：应为 all（会签）、any（或签）或 sequential（依次审批）"))
+            elif form is not None and not any(c.get("key") == "decision" for c in form.get("components", [])):
+                errors.append(_error(tid, f"设置了审批方式（{APPROVAL_MODES[mode]}）的任务，表单 {form_key} 需要有 decision 字段"))
 
     decisions: dict[str, str] = {}
     for task in process.iter(f"{{{BPMN}}}businessRuleTask"):

@@ -118,10 +118,11 @@ def _resolve_base(session: Session, expr: RoleExpr, initiator_id: int, initiator
         usernames = _values(data.get(expr.field))
         if not usernames:
             raise AssignmentError(f"表单字段 {expr.field} 未选择办理人")
-        ids = list(session.scalars(select(User.id).where(User.username.in_(usernames), User.active)))
-        if len(ids) != len(set(usernames)):
+        found = dict(session.execute(select(User.username, User.id).where(User.username.in_(usernames),
+                                                                            User.active)).all())
+        if len(found) != len(set(usernames)):
             raise AssignmentError(f"表单字段 {expr.field} 中的用户不存在或已停用：{', '.join(usernames)}")
-        return ids
+        return list(dict.fromkeys(found[name] for name in usernames))  # the order chosen (依次审批 follows it)
 
     role = session.get(Role, expr.role)
     if role is None:

@@ -1,10 +1,11 @@
-"""Who may see a case: those who started it, acted on it, may act on it, or whose role sees all."""
+"""Who may see a case: those who started it, acted on it, may act on it, were copied on it (抄送),
+or whose role sees all."""
 from __future__ import annotations
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from engine.store.models import Event, Instance, Task, TaskCandidate, User
+from engine.store.models import CaseCopy, Event, Instance, Task, TaskCandidate, User
 
 SEE_ALL_ROLES = {"qg", "admin"}
 
@@ -19,6 +20,7 @@ def visible_clause(user: User):
         Instance.initiator_id == user.id,
         exists().where(Event.instance_id == Instance.id, Event.actor_id == user.id),
         exists().where(Task.instance_id == Instance.id, Task.assignee_id == user.id),
+        exists().where(CaseCopy.instance_id == Instance.id, CaseCopy.user_id == user.id),
         exists().where(Task.instance_id == Instance.id, TaskCandidate.task_id == Task.id,
                        TaskCandidate.user_id == user.id),
     )

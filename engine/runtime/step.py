@@ -14,9 +14,8 @@ from SpiffWorkflow.util.task import TaskState
 from engine import history, script_functions, timers
 from engine.definitions.cache import CompiledVersion
 from engine.errors import Conflict
-from engine.org import assignment
-from engine.runtime import messages, state
-from engine.store.models import Instance, Task, TaskCandidate, utcnow
+from engine.runtime import approval, messages, state
+from engine.store.models import Instance, Task, utcnow
 
 
 def advance(session: Session, instance: Instance, workflow, compiled: CompiledVersion,
@@ -68,41 +67,16 @@ def save(session: Session, instance: Instance, workflow) -> None:
 
 def _sync_tasks(session: Session, instance: Instance, workflow) -> None:
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    open_rows = {row.id: row for row in session.scalars(
-        select(Task).where(Task.instance_id == instance.id, Task.state == "open"))}
-    for task_id, row in open_rows.items():
-        if task_id not in ready:  # interrupted (boundary event, cancel): no longer actionable
-            row.state = "cancelled"
-            row.completed_at = utcnow()
-            history.record(session, instance.id, history.CANCELLED, task_id=task_id, element_id=row.element_id)
-    for task_id, spiff_task in ready.items():
-        if task_id in open_rows:
-            continue
-        _create_task(session, instance, spiff_task)
-
-
-def _create_task(session: Session, instance: Instance, spiff_task) -> Task:
-    spec = _element_spec(spiff_task)
-    props = (getattr(spec, "extensions", None) or {}).get("properties", {})
-    candidates = assignment.resolve(session, spec.lane, initiator_id=instance.initiator_id,
-                                    initiator_department_id=instance.initiator_department_id,
-                                    data=spiff_task.data)
-    row = Task(id=str(spiff_task.id), spiff_task_id=str(spiff_task.id), instance_id=instance.id, element_id=spec.bpmn_id,
-               name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get("formKey"),
-               state="open", assignee_id=candidates[0] if len(candidates) == 1 else None)
-    session.add(row)
-    session.flush()
-    session.add_all(TaskCandidate(task_id=row.id, user_id=uid) for uid in candidates)
-    return row
-
-
-def _element_spec(spiff_task):
-    """The diagram's element: an instance of a multi-instance task has a copy without lane or form."""
-    spec = spiff_task.task_spec
-    parent = spiff_task.parent
-    if spec.lane is None and parent is not None and parent.task_spec.bpmn_id == spec.bpmn_id:
-        return parent.task_spec
-    return spec
+    live: dict[str, list[Task]] = {}
+    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(approval.LIVE))):
+        live.setdefault(row.spiff_task_id, []).append(row)
+    for spiff_task_id, rows in live.items():
+        if spiff_task_id not in ready:  # interrupted (boundary event, cancel, return): no longer actionable
+            for row in rows:
+                approval.cancel(session, row)
+    for spiff_task_id, spiff_task in ready.items():
+        if spiff_task_id not in live:
+            approval.create_rows(session, instance, spiff_task)
 
 
 def _path(instance: Instance, workflow) -> list[str]:

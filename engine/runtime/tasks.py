@@ -1,14 +1,15 @@
 """Acting on tasks: read with its form, claim, complete. Every write locks the instance first."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.exceptions import WorkflowException
 
 from engine import history, script_functions
-from engine.definitions.cache import SPECS
+from engine.definitions.cache import SPECS, CompiledVersion
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms.schema import fill_options, validate_submission
-from engine.runtime import access, inbox, state
+from engine.runtime import access, approval, inbox, state
 from engine.runtime.step import advance, spiff_task
 from engine.store.db import lock_instance
 from engine.store.models import Instance, ProcessVersion, Task, TaskCandidate, User, utcnow
@@ -22,7 +23,7 @@ def get(session: Session, task_id: str, *, user: User) -> Task:
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"任务不存在：{task_id}")
-    if not (task.assignee_id == user.id or _is_candidate(session, task_id, user.id)
+    if not (task.assignee_id == user.id or task.owner_id == user.id or _is_candidate(session, task_id, user.id)
             or access.can_view(session, user, session.get(Instance, task.instance_id))):
         raise Forbidden("无权查看该任务")
     return task
@@ -30,11 +31,18 @@ def get(session: Session, task_id: str, *, user: User) -> Task:
 
 def form_for(session: Session, task: Task) -> dict | None:
     """The task's form-js schema, as frozen with the instance's version, options filled in."""
+    if task.kind == "signer":
+        return approval.SIGNER_FORM
     if not task.form_key:
         return None
     version = session.get(ProcessVersion, session.get(Instance, task.instance_id).version_id)
     form = (version.forms or {}).get(task.form_key)
     return fill_options(form, session) if form else None
+
+
+def _name(session: Session, user_id: int | None) -> str:
+    user = session.get(User, user_id) if user_id else None
+    return user.display_name if user else "他人"
 
 
 def actionable(session: Session, task_id: str, user: User) -> Task:
@@ -44,18 +52,25 @@ def actionable(session: Session, task_id: str, user: User) -> Task:
     if task is None:
         raise NotFound(f"任务不存在：{task_id}")
     lock_instance(session, task.instance_id)
-    task = session.get(Task, task_id, populate_existing=True)
-    is_candidate = _is_candidate(session, task_id, user.id)
-    if task.state != "open":
-        if task.assignee_id == user.id or is_candidate or task.completed_by == user.id:
+    session.refresh(task)
+    mine = task.assignee_id == user.id
+    is_candidate = mine or _is_candidate(session, task_id, user.id)
+    involved = is_candidate or task.completed_by == user.id or task.owner_id == user.id
+    if task.state in ("completed", "cancelled"):
+        if involved:
             raise Conflict("任务已办理或已取消")
         raise Forbidden("这不是你的任务")
-    if task.assignee_id is not None and task.assignee_id != user.id:
-        if is_candidate:
-            raise Conflict("任务已被他人认领")
+    if task.owner_id == user.id and not mine:
+        raise Conflict(f"任务已委派给{_name(session, task.assignee_id)}，待其办理后会回到你这里")
+    if task.state == "waiting" and involved:
+        signer = approval.pending_signer(session, task)
+        raise Conflict(f"正在等待加签人{_name(session, signer.assignee_id if signer else None)}审批")
+    if task.state == "pending" and involved:
+        raise Conflict("还没有轮到你审批")
+    if task.state != "open" or not is_candidate:
         raise Forbidden("这不是你的任务")
-    if task.assignee_id is None and not is_candidate:
-        raise Forbidden("这不是你的任务")
+    if task.assignee_id is not None and not mine:
+        raise Conflict(f"任务已被{_name(session, task.assignee_id)}认领")
     return task
 
 
@@ -70,32 +85,61 @@ def claim(session: Session, task_id: str, *, user: User) -> Task:
     return task
 
 
-def complete(session: Session, task_id: str, *, user: User, data: dict | None) -> Instance:
-    task = actionable(session, task_id, user)
-    instance = session.get(Instance, task.instance_id, populate_existing=True)
+def running_instance(session: Session, instance_id: int) -> Instance:
+    instance = session.get(Instance, instance_id, populate_existing=True)
     if instance.status != "running":
         raise Conflict(f"案件状态为 {instance.status}，不能办理任务")
-    version = session.get(ProcessVersion, instance.version_id)
-    compiled = SPECS.get(version)
-    form = compiled.forms.get(task.form_key) if task.form_key else None
-    cleaned = validate_submission(fill_options(form, session), data or {}) if form else (data or {})
+    return instance
 
+
+def compiled_for(session: Session, instance: Instance) -> CompiledVersion:
+    return SPECS.get(session.get(ProcessVersion, instance.version_id))
+
+
+def validated(session: Session, compiled: CompiledVersion, task: Task, data: dict | None) -> dict:
+    form = approval.SIGNER_FORM if task.kind == "signer" else (
+        compiled.forms.get(task.form_key) if task.form_key else None)
+    return validate_submission(fill_options(form, session), data or {}) if form else (data or {})
+
+
+def complete(session: Session, task_id: str, *, user: User, data: dict | None) -> Instance:
+    task = actionable(session, task_id, user)
+    instance = running_instance(session, task.instance_id)
+    compiled = compiled_for(session, instance)
+    cleaned = validated(session, compiled, task, data)
+    if task.owner_id is not None:  # a delegate has done their part: back to the delegator, who decides
+        task.pending_data, task.assignee_id, task.owner_id = cleaned, task.owner_id, None
+        history.record(session, instance.id, history.DELEGATE_RESOLVED, actor_id=user.id, task_id=task.id,
+                       element_id=task.element_id, decision=cleaned.get("decision"),
+                       comment=cleaned.get("comment"), data=cleaned)
+        session.flush()
+        return instance
+    task.state, task.assignee_id, task.completed_by, task.completed_at = "completed", user.id, user.id, utcnow()
+    task.decision = cleaned.get("decision")
+    history.record(session, instance.id, history.COMPLETED, actor_id=user.id, task_id=task.id,
+                   element_id=task.element_id, decision=cleaned.get("decision"),
+                   comment=cleaned.get("comment"), data=cleaned)
+    session.flush()
+    decided = approval.settle(session, task, cleaned)
+    if decided is not None:
+        run_engine_task(session, instance, compiled, *decided, actor_id=user.id)
+    return instance
+
+
+def run_engine_task(session: Session, instance: Instance, compiled: CompiledVersion, spiff_task_id: str,
+                    data: dict, *, actor_id: int) -> None:
+    """Complete the engine's task with the step's data and let the case run on."""
     workflow = state.load(instance.state, compiled)
-    current = spiff_task(workflow, task.id)
-    current.data.update(cleaned)
+    current = spiff_task(workflow, spiff_task_id)
+    current.data.update(data)
     failure = None
     try:
         with script_functions.scripts_use(session):
             current.run()
     except WorkflowException as exc:  # a post-script: keep the submission, put the case in error
         failure = exc
-    task.state, task.assignee_id, task.completed_by, task.completed_at = "completed", user.id, user.id, utcnow()
-    history.record(session, instance.id, history.COMPLETED, actor_id=user.id, task_id=task.id,
-                   element_id=task.element_id, decision=cleaned.get("decision"),
-                   comment=cleaned.get("comment"), data=cleaned)
     session.flush()
-    advance(session, instance, workflow, compiled, failure, actor_id=user.id)
-    return instance
+    advance(session, instance, workflow, compiled, failure, actor_id=actor_id)
 
 
 def list_for(session: Session, *, user: User, scope: str = "mine", state_: str = "open",

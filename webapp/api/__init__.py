@@ -6,10 +6,11 @@ from flask_smorest import Api, Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser
 
 from engine.errors import (AssignmentError, AuthError, Conflict, DefinitionError, EngineError, Forbidden,
-                           InvalidData, NotFound, TooManyRequests)
+                           InvalidData, NotFound, TooLarge, TooManyRequests)
 
 STATUS = {NotFound: 404, AuthError: 401, Forbidden: 403, Conflict: 409, InvalidData: 400,
-          DefinitionError: 400, AssignmentError: 400, TooManyRequests: 429}
+          DefinitionError: 400, AssignmentError: 400, TooManyRequests: 429,
+          TooLarge: 413}
 
 
 class _Parser(FlaskParser):
@@ -48,8 +49,8 @@ def init_api(app: Flask) -> None:
             "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]},
     )
     api = _Api(app)
-    from webapp.api import auth, instances, processes, tasks, users
-    for module in (auth, processes, instances, tasks, users):
+    from webapp.api import attachments, auth, instances, processes, tasks, users
+    for module in (auth, processes, instances, tasks, users, attachments):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
 
     @app.errorhandler(EngineError)

@@ -1,7 +1,8 @@
-from engine.runtime import instances as runtime
+from engine.runtime import actions, instances as runtime
 from webapp.api import Blueprint
 from webapp.api.present import instance_detail, instances as present_instances
-from webapp.api.schemas import DiagramOut, InstanceDetail, InstanceOut, InstanceQuery, RetryRequest
+from webapp.api.schemas import (CommentRequest, CopyRequest, DiagramOut, InstanceDetail, InstanceOut, InstanceQuery,
+                                PeopleOut, RetryRequest)
 from webapp.auth import current_user
 from webapp.request_session import db_session
 
@@ -22,7 +23,8 @@ def list_instances(args):
 @blp.response(200, InstanceDetail)
 def get_instance(instance_id):
     session = db_session()
-    return instance_detail(session, runtime.get(session, instance_id, user=current_user()))
+    user = current_user()
+    return instance_detail(session, runtime.get(session, instance_id, user=user), user)
 
 
 @blp.route("/instances/<int:instance_id>/retry", methods=["POST"])
@@ -31,7 +33,35 @@ def get_instance(instance_id):
 def retry_instance(body, instance_id):
     """Run the failed step again after an error, optionally with corrected data."""
     session = db_session()
-    return instance_detail(session, runtime.retry(session, instance_id, user=current_user(), data=body["data"]))
+    user = current_user()
+    return instance_detail(session, runtime.retry(session, instance_id, user=user, data=body["data"]), user)
+
+
+@blp.route("/instances/<int:instance_id>/withdraw", methods=["POST"])
+@blp.arguments(CommentRequest)
+@blp.response(200, InstanceDetail)
+def withdraw_instance(body, instance_id):
+    """撤回 by the initiator while nobody has acted on the next step: back to their own step to change it."""
+    session = db_session()
+    user = current_user()
+    return instance_detail(session, actions.withdraw(session, instance_id, user=user, comment=body["comment"]), user)
+
+
+@blp.route("/instances/<int:instance_id>/cc", methods=["POST"])
+@blp.arguments(CopyRequest)
+@blp.response(200, PeopleOut)
+def copy_instance(body, instance_id):
+    """抄送: the people may read the case; answers who was newly copied."""
+    return {"users": actions.copy_to(db_session(), instance_id, user=current_user(), usernames=body["users"],
+                                     comment=body["comment"])}
+
+
+@blp.route("/instances/<int:instance_id>/urge", methods=["POST"])
+@blp.arguments(CommentRequest)
+@blp.response(200, PeopleOut)
+def urge_instance(body, instance_id):
+    """催办 the people the case waits on (at most once an hour per case and person); answers whom."""
+    return {"users": actions.urge(db_session(), instance_id, user=current_user(), comment=body["comment"])}
 
 
 @blp.route("/instances/<int:instance_id>/diagram", methods=["GET"])

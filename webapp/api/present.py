@@ -5,6 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import history
+from engine.runtime import actions, tasks as task_service
 from engine.store.models import Instance, ProcessVersion, Task, TaskCandidate, User
 
 
@@ -23,12 +24,39 @@ def tasks(session: Session, rows: list[Task]) -> list[dict]:
             select(TaskCandidate.task_id, User.username).join(User, User.id == TaskCandidate.user_id)
             .where(TaskCandidate.task_id.in_([t.id for t in rows])).order_by(User.id)):
         candidates.setdefault(task_id, []).append(username)
-    names = _usernames(session, [t.assignee_id for t in rows])
+    names = _usernames(session, [t.assignee_id for t in rows] + [t.owner_id for t in rows])
     return [{
-        "id": t.id, "instance_id": t.instance_id, "name": t.name, "element_id": t.element_id, "role": t.role,
-        "assignee": names.get(t.assignee_id), "candidate_users": candidates.get(t.id, []), "state": t.state,
-        "form_key": t.form_key, "created_at": t.created_at, "completed_at": t.completed_at, "due_at": t.due_at,
+        "id": t.id, "kind": t.kind, "instance_id": t.instance_id, "name": t.name, "element_id": t.element_id,
+        "role": t.role, "assignee": names.get(t.assignee_id), "candidate_users": candidates.get(t.id, []),
+        "state": t.state, "form_key": t.form_key, "decision": t.decision, "delegated_by": names.get(t.owner_id),
+        "urged_at": t.urged_at, "created_at": t.created_at, "completed_at": t.completed_at, "due_at": t.due_at,
     } for t in rows]
+
+
+def task_detail(session: Session, task: Task, user: User) -> dict:
+    """A task with its form, what the form opens with, and what this user may do with it."""
+    instance = session.get(Instance, task.instance_id)
+    body = tasks(session, [task])[0]
+    approval = origin = None
+    if task.kind == "vote":
+        rows = list(session.scalars(select(Task).where(Task.spiff_task_id == task.spiff_task_id,
+                                                       Task.kind == "vote").order_by(Task.seq)))
+        people = {u.id: u for u in session.scalars(select(User).where(User.id.in_({r.assignee_id for r in rows})))}
+        approval = {"mode": task.mode, "votes": [
+            {"user": people[r.assignee_id].username if r.assignee_id in people else None,
+             "display_name": people[r.assignee_id].display_name if r.assignee_id in people else None,
+             "decision": r.decision, "state": r.state} for r in rows]}
+    if task.kind == "signer":
+        source = session.get(Task, task.origin_task_id)
+        by = session.get(User, source.assignee_id) if source and source.assignee_id else None
+        origin = {"task_id": task.origin_task_id, "position": task.position,
+                  "user": by.username if by else None, "display_name": by.display_name if by else None}
+    prefill = dict(instance.data or {})
+    if task.pending_data and task.kind != "signer":
+        prefill.update(task.pending_data)
+    return {**body, "form": task_service.form_for(session, task), "data": instance.data or {}, "prefill": prefill,
+            "process_key": instance.process_key, "instance_title": instance.title,
+            "actions": actions.task_actions(session, task, user), "approval": approval, "origin": origin}
 
 
 def instances(session: Session, rows: list[Instance], *, open_tasks_only: bool = True) -> list[dict]:
@@ -52,8 +80,9 @@ def instances(session: Session, rows: list[Instance], *, open_tasks_only: bool =
     } for i in rows]
 
 
-def instance_detail(session: Session, instance: Instance) -> dict:
+def instance_detail(session: Session, instance: Instance, user: User | None = None) -> dict:
     body = instances(session, [instance], open_tasks_only=False)[0]
+    body["actions"] = actions.instance_actions(session, instance, user) if user is not None else []
     body["history"] = history.for_instance(session, instance.id)
     body["children"] = [{"id": c.id, "process_key": c.process_key, "title": c.title, "status": c.status}
                         for c in session.scalars(select(Instance).where(Instance.parent_instance_id == instance.id)

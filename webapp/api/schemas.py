@@ -1,4 +1,5 @@
 """Request and response bodies of the API."""
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 
@@ -49,6 +50,7 @@ class StartRequest(Schema):
 
 class TaskOut(Schema):
     id = fields.String()
+    kind = fields.String(metadata={"description": "task | vote (one approver of 会签/或签/依次) | signer (加签)"})
     instance_id = fields.Integer()
     name = fields.String()
     element_id = fields.String()
@@ -57,6 +59,9 @@ class TaskOut(Schema):
     candidate_users = fields.List(fields.String())
     state = fields.String()
     form_key = fields.String(allow_none=True)
+    decision = fields.String(allow_none=True)
+    delegated_by = fields.String(allow_none=True, metadata={"description": "委派: the delegator"})
+    urged_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
@@ -65,6 +70,11 @@ class TaskOut(Schema):
 class TaskDetail(TaskOut):
     form = fields.Dict(allow_none=True)
     data = fields.Dict()
+    prefill = fields.Dict(metadata={"description": "what the form opens with: the case data, or a delegate's submission"})
+    actions = fields.List(fields.String(), metadata={"description": "what I may do now: complete, claim, unclaim, "
+                                                     "transfer, delegate, add_signer, return, attach"})
+    approval = fields.Dict(allow_none=True, metadata={"description": "{mode, votes} of a multi-person step"})
+    origin = fields.Dict(allow_none=True, metadata={"description": "加签: who added me, before or after them"})
     process_key = fields.String()
     instance_title = fields.String()
 
@@ -106,12 +116,14 @@ class LinkedInstance(Schema):
 
 
 class InstanceDetail(InstanceOut):
+    actions = fields.List(fields.String(), metadata={"description": "what I may do on the case: withdraw, cc, urge"})
     history = fields.List(fields.Nested(HistoryEntry))
     children = fields.List(fields.Nested(LinkedInstance), metadata={"description": "本案件发起的案件"})
 
 
 class InstanceQuery(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(["running", "completed", "terminated", "error"]))
+    status = fields.String(load_default=None, validate=validate.OneOf(["running", "completed", "withdrawn", "terminated",
+                                                                       "error"]))
     mine = fields.Boolean(load_default=False)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
@@ -149,3 +161,75 @@ class DiagramOut(Schema):
     bpmn_xml = fields.String()
     completed = fields.List(fields.String(), metadata={"description": "elements the case has passed"})
     current = fields.List(fields.String(), metadata={"description": "elements it waits on now"})
+
+
+class AttachmentUpload(Schema):
+    file = Upload(required=True, error_messages={"required": "请选择要上传的文件"},
+                  metadata={"description": "the file (multipart/form-data field `file`)"})
+
+
+class AttachmentOut(Schema):
+    id = fields.Integer()
+    instance_id = fields.Integer()
+    task_id = fields.String(allow_none=True)
+    task_name = fields.String(allow_none=True, metadata={"description": "the step it was uploaded on"})
+    filename = fields.String()
+    content_type = fields.String(metadata={"description": "determined from the content, not the browser's"})
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_by = fields.String()
+    uploaded_by_name = fields.String()
+    uploaded_at = fields.DateTime()
+    url = fields.String(metadata={"description": "download address"})
+
+
+# --- approval actions (engine/runtime/actions.py) ---
+
+class PersonRequest(Schema):
+    user = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"description": "username"})
+    comment = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class AddSignerRequest(PersonRequest):
+    position = fields.String(required=True, validate=validate.OneOf(["before", "after"]),
+                             metadata={"description": "before: 在我之前; after: 在我之后"})
+
+
+class CommentRequest(Schema):
+    comment = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class ReturnRequest(CommentRequest):
+    element_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class ReturnTarget(Schema):
+    element_id = fields.String()
+    name = fields.String()
+    completed_by = fields.String()
+    completed_by_name = fields.String()
+    completed_at = fields.DateTime()
+
+
+class CopyRequest(CommentRequest):
+    users = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
+                        validate=validate.Length(min=1, max=100))
+
+
+class PeopleOut(Schema):
+    users = fields.List(fields.String())
+
+
+class BulkRequest(CommentRequest):
+    task_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), required=True,
+                           validate=validate.Length(min=1, max=100))
+
+
+class BulkResult(Schema):
+    task_id = fields.String()
+    ok = fields.Boolean()
+    message = fields.String()
+
+
+class BulkOut(Schema):
+    results = fields.List(fields.Nested(BulkResult))

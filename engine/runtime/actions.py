@@ -1,0 +1,343 @@
+"""Approval actions beyond completing a task: 转办, 委派, 加签, 退回, 撤回, 抄送, 催办, 批量同意.
+
+Each is refused with a message that says why when it does not apply, and each is recorded in the
+case history with who and why. Task actions start from `tasks.actionable` (the instance locked,
+the task open and this user's).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from engine import clock, history
+from engine.errors import Conflict, EngineError, Forbidden, InvalidData, NotFound, TooManyRequests
+from engine.runtime import access, approval, rewind, state, tasks
+from engine.runtime.step import advance
+from engine.store.db import lock_instance
+from engine.store.models import CaseCopy, Event, Instance, Task, TaskCandidate, Timer, User, utcnow
+
+URGE_INTERVAL = timedelta(hours=1)
+BULK_LIMIT = 100
+# What counts as someone having acted on a step (撤回 is refused after any of these by another person).
+ACTED = {history.COMPLETED, history.CLAIMED, history.TRANSFERRED, history.DELEGATED, history.DELEGATE_RESOLVED,
+         history.SIGNER_ADDED, history.RETURNED, history.ATTACHED}
+
+
+def _person(session: Session, username: str | None, *, field: str = "user") -> User:
+    user = session.scalar(select(User).where(User.username == (username or "").strip()))
+    if user is None or not user.active:
+        raise InvalidData({field: [f"用户不存在或已停用：{username}"]})
+    return user
+
+
+def _record(session: Session, task: Task, type_: str, actor: User, comment: str | None, **data) -> None:
+    history.record(session, task.instance_id, type_, actor_id=actor.id, task_id=task.id,
+                   element_id=task.element_id, comment=comment or None, data=data or None)
+
+
+def _take(session: Session, task: Task, user: User) -> None:
+    """Acting on a group task you have not claimed claims it first."""
+    if task.assignee_id is None:
+        task.assignee_id = user.id
+        _record(session, task, history.CLAIMED, user, None)
+
+
+def _another_row_on_step(session: Session, task: Task, user: User) -> bool:
+    return session.scalar(select(func.count()).select_from(Task).where(
+        Task.spiff_task_id == task.spiff_task_id, Task.id != task.id, Task.assignee_id == user.id,
+        Task.state.in_(approval.LIVE))) > 0
+
+
+# --- on a task ---------------------------------------------------------------------------------
+
+def unclaim(session: Session, task_id: str, *, user: User) -> Task:
+    task = tasks.actionable(session, task_id, user)
+    candidates = session.scalar(select(func.count()).select_from(TaskCandidate).where(TaskCandidate.task_id == task.id))
+    if task.assignee_id != user.id:
+        raise Conflict("任务尚未认领")
+    if task.kind != "task" or candidates < 2:
+        raise Conflict("该任务只由你办理，不能放回待认领")
+    task.assignee_id = None
+    _record(session, task, history.UNCLAIMED, user, None)
+    session.flush()
+    return task
+
+
+def transfer(session: Session, task_id: str, *, user: User, to: str, comment: str | None = None) -> Task:
+    """转办: the task becomes the other person's, wholly; I no longer have it."""
+    task = tasks.actionable(session, task_id, user)
+    target = _person(session, to)
+    if target.id == user.id:
+        raise Conflict("不能转办给自己")
+    if _another_row_on_step(session, task, target):
+        raise Conflict(f"{target.display_name}已是本步骤的审批人")
+    session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
+    session.add(TaskCandidate(task_id=task.id, user_id=target.id))
+    task.assignee_id = target.id
+    _record(session, task, history.TRANSFERRED, user, comment, to=target.username, to_name=target.display_name)
+    session.flush()
+    return task
+
+
+def delegate(session: Session, task_id: str, *, user: User, to: str, comment: str | None = None) -> Task:
+    """委派: the delegate works the task; their submission comes back to me, and I complete it."""
+    task = tasks.actionable(session, task_id, user)
+    target = _person(session, to)
+    if target.id == user.id:
+        raise Conflict("不能委派给自己")
+    _take(session, task, user)
+    task.owner_id, task.assignee_id = user.id, target.id
+    _record(session, task, history.DELEGATED, user, comment, to=target.username, to_name=target.display_name)
+    session.flush()
+    return task
+
+
+def _is_approval(session: Session, task: Task) -> bool:
+    form = tasks.form_for(session, task) or {}
+    return any(c.get("key") == "decision" for c in form.get("components", []))
+
+
+def add_signer(session: Session, task_id: str, *, user: User, to: str, position: str,
+               comment: str | None = None) -> Task:
+    """加签: `before` — they give their opinion first, then the task is mine again to decide;
+    `after` — once I approve, it goes to them, and their rejection rejects the step."""
+    if position not in ("before", "after"):
+        raise InvalidData({"position": ["只能是 before（在我之前）或 after（在我之后）"]})
+    task = tasks.actionable(session, task_id, user)
+    target = _person(session, to)
+    if target.id == user.id:
+        raise Conflict("不能给自己加签")
+    if not _is_approval(session, task):
+        raise Conflict("只有审批步骤可以加签")
+    if approval.pending_signer(session, task) is not None:
+        raise Conflict("已有加签人尚未审批")
+    if task.owner_id is not None:
+        raise Conflict("委派的任务不能加签")
+    _take(session, task, user)
+    approval.add_signer_row(session, task, target, position)
+    _record(session, task, history.SIGNER_ADDED, user, comment, to=target.username, to_name=target.display_name,
+            position=position)
+    session.flush()
+    return task
+
+
+def return_targets(session: Session, task_id: str, *, user: User) -> list[dict]:
+    task = tasks.get(session, task_id, user=user)
+    return _return_targets(session, task)
+
+
+def _return_targets(session: Session, task: Task) -> list[dict]:
+    """The earlier steps this case completed that it can be taken back to, latest completion of each."""
+    instance = session.get(Instance, task.instance_id)
+    compiled = tasks.compiled_for(session, instance)
+    current = set(session.scalars(select(Task.element_id).where(
+        Task.instance_id == instance.id, Task.state.in_(approval.LIVE))))
+    rows = session.execute(
+        select(Task, User).join(User, User.id == Task.completed_by)
+        .where(Task.instance_id == instance.id, Task.state == "completed", Task.kind != "signer")
+        .order_by(Task.completed_at.desc(), Task.id))
+    targets: dict[str, dict] = {}
+    for row, person in rows:
+        if row.element_id in targets or row.element_id in current or row.element_id not in compiled.return_targets:
+            continue
+        targets[row.element_id] = {"element_id": row.element_id, "name": row.name, "completed_by": person.username,
+                                   "completed_by_name": person.display_name, "completed_at": row.completed_at}
+    return sorted(targets.values(), key=lambda t: t["completed_at"])
+
+
+def return_to(session: Session, task_id: str, *, user: User, element_id: str, comment: str | None = None) -> Instance:
+    """退回: the case goes back to an earlier step, to the person who did it, and is redone from there.
+    Works from any row of a multi-person step: the step's other rows are withdrawn."""
+    task = tasks.actionable(session, task_id, user)
+    instance = tasks.running_instance(session, task.instance_id)
+    target = next((t for t in _return_targets(session, task) if t["element_id"] == element_id), None)
+    if target is None:
+        raise Conflict(f"“{element_id}”不是本案件已完成的、可退回的前序步骤")
+    _record(session, task, history.RETURNED, user, comment, to_element=element_id, to_name=target["name"],
+            to_user=target["completed_by"])
+    _rewind(session, instance, element_id, target["completed_by"], actor=user)
+    return instance
+
+
+def _rewind(session: Session, instance: Instance, element_id: str, username: str, *, actor: User) -> None:
+    compiled = tasks.compiled_for(session, instance)
+    workflow = state.load(instance.state, compiled)
+    rewind.jump_to(workflow, element_id, instance.data or {})
+    advance(session, instance, workflow, compiled, actor_id=actor.id)
+    # The step goes back to the person who did it, if the lane still allows them.
+    person = session.scalar(select(User).where(User.username == username))
+    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.element_id == element_id,
+                                                  Task.state == "open", Task.kind == "task")):
+        if person is not None and session.get(TaskCandidate, (row.id, person.id)) is not None:
+            row.assignee_id = person.id
+    session.flush()
+
+
+# --- on a case ---------------------------------------------------------------------------------
+
+def _locked_case(session: Session, instance_id: int, user: User) -> Instance:
+    if not lock_instance(session, instance_id):
+        raise NotFound(f"案件不存在：{instance_id}")
+    instance = session.get(Instance, instance_id, populate_existing=True)
+    if not access.can_view(session, user, instance):
+        raise Forbidden("无权查看该案件")
+    return instance
+
+
+def _withdraw_point(session: Session, instance: Instance) -> tuple[Task | None, str | None]:
+    """(the initiator's last step to go back to, or None to end the case; or why 撤回 is refused)."""
+    if instance.status != "running":
+        return None, "案件已结束，不能撤回"
+    if session.scalar(select(Task.id).where(Task.instance_id == instance.id, Task.state == "open",
+                                            Task.assignee_id == instance.initiator_id).limit(1)):
+        return None, "案件当前在你处办理，无需撤回"
+    last = session.scalar(select(Task).where(
+        Task.instance_id == instance.id, Task.completed_by == instance.initiator_id, Task.state == "completed",
+        Task.kind == "task").order_by(Task.completed_at.desc(), Task.id).limit(1))
+    since = 0
+    if last is not None:
+        since = session.scalar(select(func.max(Event.id)).where(
+            Event.instance_id == instance.id, Event.task_id == last.id, Event.type == history.COMPLETED)) or 0
+    acted = session.execute(
+        select(Event.type, User.display_name).join(User, User.id == Event.actor_id)
+        .where(Event.instance_id == instance.id, Event.id > since, Event.type.in_(ACTED),
+               Event.actor_id != instance.initiator_id).order_by(Event.id).limit(1)).first()
+    if acted is not None:
+        return None, f"{acted[1]}已处理下一步，不能撤回；如需修改请联系其退回"
+    if last is not None and last.element_id not in tasks.compiled_for(session, instance).return_targets:
+        return None, "当前步骤不支持撤回"
+    return last, None
+
+
+def withdraw(session: Session, instance_id: int, *, user: User, comment: str | None = None) -> Instance:
+    """撤回: while nobody has acted on the next step, the initiator takes the case back to their own last
+    step to change it; a case with no step of theirs yet ends as withdrawn."""
+    instance = _locked_case(session, instance_id, user)
+    if instance.initiator_id != user.id:
+        raise Forbidden("只有发起人可以撤回")
+    point, refusal = _withdraw_point(session, instance)
+    if refusal:
+        raise Conflict(refusal)
+    history.record(session, instance.id, history.WITHDRAWN, actor_id=user.id, comment=comment or None,
+                   element_id=point.element_id if point else None)
+    if point is not None:
+        _rewind(session, instance, point.element_id, user.username, actor=user)
+        return instance
+    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(approval.LIVE))):
+        approval.cancel(session, row, "发起人撤回")
+    session.execute(delete(Timer).where(Timer.instance_id == instance.id))
+    now = utcnow()
+    session.execute(update(Instance).where(Instance.id == instance.id).values(
+        status="withdrawn", completed_at=now, updated_at=now, lock_version=Instance.lock_version + 1)
+        .execution_options(synchronize_session=False))
+    session.refresh(instance)
+    return instance
+
+
+def copy_to(session: Session, instance_id: int, *, user: User, usernames: list[str],
+            comment: str | None = None) -> list[str]:
+    """抄送: the people may read the case from now on; answers who was newly copied."""
+    instance = _locked_case(session, instance_id, user)
+    if not usernames:
+        raise InvalidData({"users": ["请选择抄送人"]})
+    people = [_person(session, name, field="users") for name in dict.fromkeys(usernames)]
+    already = set(session.scalars(select(CaseCopy.user_id).where(CaseCopy.instance_id == instance.id)))
+    added = [p for p in people if p.id not in already]
+    session.add_all(CaseCopy(instance_id=instance.id, user_id=p.id, by_id=user.id, comment=comment or None)
+                    for p in added)
+    if added:
+        history.record(session, instance.id, history.COPIED, actor_id=user.id, comment=comment or None,
+                       data={"users": [p.username for p in added], "names": [p.display_name for p in added]})
+    session.flush()
+    return [p.username for p in added]
+
+
+def _current_people(session: Session, instance_id: int) -> tuple[list[Task], list[int]]:
+    rows = list(session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "open")))
+    ids = {r.assignee_id for r in rows if r.assignee_id}
+    unassigned = [r.id for r in rows if r.assignee_id is None]
+    if unassigned:
+        ids.update(session.scalars(select(TaskCandidate.user_id).where(TaskCandidate.task_id.in_(unassigned))))
+    return rows, sorted(ids)
+
+
+def urge(session: Session, instance_id: int, *, user: User, comment: str | None = None) -> list[str]:
+    """催办 the people the case waits on; at most once an hour per case and person urging."""
+    instance = _locked_case(session, instance_id, user)
+    if instance.status != "running":
+        raise Conflict("案件已结束，无需催办")
+    rows, people = _current_people(session, instance.id)
+    people = [p for p in people if p != user.id]
+    if not people:
+        raise Conflict("当前没有需要催办的人")
+    last = session.scalar(select(func.max(Event.at)).where(
+        Event.instance_id == instance.id, Event.type == history.URGED, Event.actor_id == user.id))
+    if last is not None and utcnow() - last < URGE_INTERVAL:
+        raise TooManyRequests(f"一小时内只能催办一次，请在 {clock.local(last + URGE_INTERVAL):%H:%M} 之后再试")
+    now = utcnow()
+    for row in rows:
+        row.urged_at = now
+    names = list(session.scalars(select(User.username).where(User.id.in_(people)).order_by(User.id)))
+    history.record(session, instance.id, history.URGED, actor_id=user.id, comment=comment or None,
+                   data={"to": names})
+    session.flush()
+    return names
+
+
+def bulk_approve(session: Session, task_ids: list[str], *, user: User, comment: str | None = None) -> list[dict]:
+    """批量同意: each task on its own (a savepoint each); one that needs more than a decision is refused."""
+    if not task_ids:
+        raise InvalidData({"task_ids": ["请选择要审批的任务"]})
+    if len(task_ids) > BULK_LIMIT:
+        raise InvalidData({"task_ids": [f"一次最多批量审批 {BULK_LIMIT} 个任务"]})
+    results = []
+    for task_id in dict.fromkeys(task_ids):
+        data = {"decision": "approve", **({"comment": comment} if comment else {})}
+        try:
+            with session.begin_nested():
+                task = session.get(Task, task_id)
+                if task is not None and task.state == "open" and not _is_approval(session, task):
+                    raise Conflict("该任务需要填写表单，不能批量同意")
+                tasks.complete(session, task_id, user=user, data=data)
+            results.append({"task_id": task_id, "ok": True, "message": "已同意"})
+        except InvalidData as exc:
+            fields = "、".join(exc.errors) if isinstance(exc.errors, dict) else ""
+            results.append({"task_id": task_id, "ok": False,
+                            "message": f"需要填写表单后单独提交（{fields}）" if fields else exc.message})
+        except EngineError as exc:
+            results.append({"task_id": task_id, "ok": False, "message": exc.message})
+    return results
+
+
+# --- what a person may do now -------------------------------------------------------------------
+
+def task_actions(session: Session, task: Task, user: User) -> list[str]:
+    if task.state != "open":
+        return []
+    mine = task.assignee_id == user.id
+    candidate = mine or session.get(TaskCandidate, (task.id, user.id)) is not None
+    if not candidate or (task.assignee_id is not None and not mine):
+        return []
+    actions = ["complete", "attach", "transfer"] + ([] if mine else ["claim"])
+    if task.owner_id is None:
+        actions.append("delegate")
+        if _is_approval(session, task) and approval.pending_signer(session, task) is None:
+            actions.append("add_signer")
+    if mine and task.kind == "task" and session.scalar(
+            select(func.count()).select_from(TaskCandidate).where(TaskCandidate.task_id == task.id)) > 1:
+        actions.append("unclaim")
+    if task.kind != "signer" and task.owner_id is None and _return_targets(session, task):
+        actions.append("return")
+    return actions
+
+
+def instance_actions(session: Session, instance: Instance, user: User) -> list[str]:
+    actions = ["cc"]
+    if instance.status == "running":
+        if instance.initiator_id == user.id and _withdraw_point(session, instance)[1] is None:
+            actions.append("withdraw")
+        if [p for p in _current_people(session, instance.id)[1] if p != user.id]:
+            actions.append("urge")
+    return actions

@@ -1,0 +1,146 @@
+"""Who works a user task, and when its step is decided.
+
+A step waiting in the engine has one or more task rows (see `Task`):
+- one `task` row: the lane's candidates share it (claim to take it); whoever completes it decides;
+- with `approvalMode` set in the diagram and several candidates, one `vote` row per person:
+    all         会签: everyone must approve; the first rejection decides
+    any         或签: the first to act decides; the others' rows are withdrawn
+    sequential  依次审批: one after another in the lane's order; a rejection stops it
+- `signer` rows added by 加签: before me (my row waits for their opinion, then I decide) or after me
+  (my approval goes on to them; their rejection rejects the step).
+The engine task completes only when its step is decided (`settle` says with what data).
+"""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import history
+from engine.definitions.validation import APPROVAL_MODES
+from engine.org import assignment
+from engine.store.models import Instance, Task, TaskCandidate, User, utcnow
+
+MODES = APPROVAL_MODES  # set in the diagram: approvalMode
+LIVE = ("open", "waiting", "pending")
+
+# The form of an added signer: an opinion on the step, whatever the step's own form asks.
+SIGNER_FORM = {
+    "id": "builtin_signer", "type": "default", "schemaVersion": 16,
+    "components": [
+        {"id": "decision", "key": "decision", "type": "radio", "label": "审批意见",
+         "values": [{"label": "同意", "value": "approve"}, {"label": "不同意", "value": "reject"}],
+         "validate": {"required": True}},
+        {"id": "comment", "key": "comment", "type": "textarea", "label": "意见说明",
+         "validate": {"maxLength": 2000}},
+    ],
+}
+
+
+def element_spec(spiff_task):
+    """The diagram's element: an instance of a multi-instance task has a copy without lane or form."""
+    spec = spiff_task.task_spec
+    parent = spiff_task.parent
+    if spec.lane is None and parent is not None and parent.task_spec.bpmn_id == spec.bpmn_id:
+        return parent.task_spec
+    return spec
+
+
+def properties(spec) -> dict:
+    return (getattr(spec, "extensions", None) or {}).get("properties", {})
+
+
+def create_rows(session: Session, instance: Instance, spiff_task) -> list[Task]:
+    """The rows for an engine task that just became ready."""
+    spec = element_spec(spiff_task)
+    props = properties(spec)
+    candidates = assignment.resolve(session, spec.lane, initiator_id=instance.initiator_id,
+                                    initiator_department_id=instance.initiator_department_id,
+                                    data=spiff_task.data)
+    mode = props.get("approvalMode")
+    common = dict(spiff_task_id=str(spiff_task.id), instance_id=instance.id, element_id=spec.bpmn_id,
+                  name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get("formKey"))
+    if mode not in MODES or len(candidates) == 1:
+        rows = [Task(id=str(spiff_task.id), kind="task", state="open",
+                     assignee_id=candidates[0] if len(candidates) == 1 else None, **common)]
+        pairs = [(rows[0].id, uid) for uid in candidates]
+    else:
+        rows = [Task(id=str(uuid.uuid4()), kind="vote", mode=mode, seq=i, assignee_id=uid,
+                     state="pending" if mode == "sequential" and i > 0 else "open", **common)
+                for i, uid in enumerate(candidates)]
+        pairs = [(row.id, row.assignee_id) for row in rows]
+    session.add_all(rows)
+    session.flush()
+    session.add_all(TaskCandidate(task_id=task_id, user_id=uid) for task_id, uid in pairs)
+    return rows
+
+
+def add_signer_row(session: Session, origin: Task, signer: User, position: str) -> Task:
+    row = Task(id=str(uuid.uuid4()), spiff_task_id=origin.spiff_task_id, kind="signer",
+               instance_id=origin.instance_id, element_id=origin.element_id, name=f"{origin.name}（加签）",
+               role=None, form_key=None, assignee_id=signer.id, origin_task_id=origin.id, position=position,
+               state="open" if position == "before" else "pending", due_at=origin.due_at)
+    session.add(row)
+    session.flush()
+    session.add(TaskCandidate(task_id=row.id, user_id=signer.id))
+    if position == "before":
+        origin.state = "waiting"
+    return row
+
+
+def pending_signer(session: Session, row: Task) -> Task | None:
+    return session.scalar(select(Task).where(Task.origin_task_id == row.id, Task.state.in_(LIVE)))
+
+
+def settle(session: Session, row: Task, submission: dict) -> tuple[str, dict] | None:
+    """`row` was just completed with `submission`: (engine task id, data) if its step is decided now,
+    None while it waits on others."""
+    rejected = submission.get("decision") == "reject"
+    after = pending_signer(session, row)
+    if after is not None:
+        if not rejected:  # my approval goes on to the signer added after me, with my submission
+            after.state, after.created_at = "open", utcnow()
+            after.pending_data = dict(row.pending_data or {}) if row.kind == "signer" else dict(submission)
+            return None
+        cancel(session, after)
+    if row.kind == "signer":
+        origin = session.get(Task, row.origin_task_id)
+        if row.position == "before":  # an opinion for the one who asked for it, who then decides
+            origin.state = "open"
+            return None
+        data = dict(row.pending_data or {})
+        if rejected:
+            data.update(decision="reject", comment=submission.get("comment"))
+        while origin.kind == "signer":
+            origin = session.get(Task, origin.origin_task_id)
+        return _decide(session, origin, data)
+    return _decide(session, row, submission)
+
+
+def _decide(session: Session, row: Task, data: dict) -> tuple[str, dict] | None:
+    if row.kind == "task":
+        return row.spiff_task_id, data
+    rows = list(session.scalars(select(Task).where(Task.spiff_task_id == row.spiff_task_id).order_by(Task.seq)))
+    live = [r for r in rows if r.state in LIVE]
+    if data.get("decision") != "reject" and row.mode != "any":
+        if row.mode == "sequential":
+            waiting = [r for r in live if r.kind == "vote" and r.state == "pending"]
+            if waiting:
+                waiting[0].state, waiting[0].created_at = "open", utcnow()
+                return None
+        if live:
+            return None
+    for other in live:
+        cancel(session, other)
+    names = dict(session.execute(select(User.id, User.username).where(
+        User.id.in_({r.completed_by for r in rows if r.completed_by}))).all())
+    votes = [{"user": names.get(r.completed_by), "decision": r.decision}
+             for r in rows if r.kind == "vote" and r.state == "completed"]
+    return row.spiff_task_id, {**data, "votes": votes}
+
+
+def cancel(session: Session, row: Task, reason: str | None = None) -> None:
+    row.state, row.completed_at = "cancelled", utcnow()
+    history.record(session, row.instance_id, history.CANCELLED, task_id=row.id, element_id=row.element_id,
+                   comment=reason)
