@@ -326,3 +326,15 @@ def test_claim_and_unclaim_a_group_task(api):
     assert api.post(f"/tasks/{task['id']}/unclaim", "qg_staff").status_code == 200
     assert task["id"] in todo_ids(api, "qg_head", "group")
     assert [e["type"] for e in api.case(case["id"])["history"]][-2:] == ["task_claimed", "task_unclaimed"]
+
+
+def test_withdraw_before_any_step_of_mine_ends_the_case(api):
+    case = api.start("t_group", "emp")  # 企管部 handles it first; the initiator only confirms at the end
+    handle = api.open_task(case["id"], "qg_staff", "handle")
+    r = api.post(f"/instances/{case['id']}/withdraw", "emp", {"comment": "不需要了"})
+    assert r.status_code == 200, r.json
+    assert r.json["status"] == "withdrawn"
+    assert api.get(f"/tasks/{handle['id']}", "qg_staff").json["state"] == "cancelled"
+    assert handle["id"] not in todo_ids(api, "qg_staff")
+    assert api.post(f"/instances/{case['id']}/urge", "emp", {}).status_code == 409
+    assert api.post(f"/instances/{case['id']}/withdraw", "emp", {}).status_code == 409
