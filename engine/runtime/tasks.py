@@ -1,7 +1,6 @@
 """Acting on tasks: read with its form, claim, complete. Every write locks the instance first."""
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.exceptions import WorkflowException
 

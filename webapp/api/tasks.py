@@ -1,7 +1,7 @@
 from engine.runtime import actions, tasks as runtime
 from webapp.api import Blueprint
 from webapp.api.present import instances as present_instances, task_detail, tasks as present_tasks
-from webapp.api.schemas import (AddSignerRequest, BulkOut, BulkRequest, CommentRequest, CompleteRequest, InstanceOut,
+from webapp.api.schemas import (AddSignerRequest, BulkOut, BulkRequest, CompleteRequest, InstanceOut,
                                 PersonRequest, ReturnRequest, ReturnTarget, TaskDetail, TaskOut, TaskQuery)
 from webapp.auth import current_user
 from webapp.request_session import db_session
