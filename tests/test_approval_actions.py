@@ -338,3 +338,13 @@ def test_withdraw_before_any_step_of_mine_ends_the_case(api):
     assert handle["id"] not in todo_ids(api, "qg_staff")
     assert api.post(f"/instances/{case['id']}/urge", "emp", {}).status_code == 409
     assert api.post(f"/instances/{case['id']}/withdraw", "emp", {}).status_code == 409
+
+
+def test_an_approver_never_starts_from_someone_elses_opinion(api):
+    case_id, task = at_mr_review(api)
+    api.complete(task["id"], "mr", {"decision": "approve", "comment": "同意变更，按期完成"})
+    qg = api.open_task(case_id, "qg_staff", "qg_review")
+    prefill = api.get(f"/tasks/{qg['id']}", "qg_staff").json["prefill"]
+    assert "comment" not in prefill and "decision" not in prefill
+    apply = api.get(f"/tasks/{task['id']}", "mr").json  # a done task shows no stale opinion either
+    assert "comment" not in apply["prefill"]

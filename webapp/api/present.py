@@ -51,10 +51,9 @@ def task_detail(session: Session, task: Task, user: User) -> dict:
         by = session.get(User, source.assignee_id) if source and source.assignee_id else None
         origin = {"task_id": task.origin_task_id, "position": task.position,
                   "user": by.username if by else None, "display_name": by.display_name if by else None}
-    prefill = dict(instance.data or {})
-    if task.pending_data and task.kind != "signer":
-        prefill.update(task.pending_data)
-    return {**body, "form": task_service.form_for(session, task), "data": instance.data or {}, "prefill": prefill,
+    form = task_service.form_for(session, task)
+    prefill = _prefill(form, instance.data or {}, task.pending_data if task.kind != "signer" else None)
+    return {**body, "form": form, "data": instance.data or {}, "prefill": prefill,
             "process_key": instance.process_key, "instance_title": instance.title,
             "actions": actions.task_actions(session, task, user), "approval": approval, "origin": origin}
 
@@ -78,6 +77,27 @@ def instances(session: Session, rows: list[Instance], *, open_tasks_only: bool =
         "parent_instance_id": i.parent_instance_id, "created_at": i.created_at, "updated_at": i.updated_at,
         "completed_at": i.completed_at, "tasks": by_instance.get(i.id, []),
     } for i in rows]
+
+
+# Someone else's opinion is never offered as mine: an approver starts from an empty decision and comment.
+OWN_OPINION = ("decision", "comment")
+
+
+def _prefill(form: dict | None, data: dict, pending: dict | None) -> dict:
+    """What the form opens with: the case's values of its fields (a step redone after 退回 shows what was
+    filled in before), and a delegate's submission when the task came back from them."""
+    keys = {c.get("key") or c.get("path") for c in _components(form)} - {None, *OWN_OPINION}
+    prefill = {k: v for k, v in data.items() if k in keys}
+    prefill.update(pending or {})
+    return prefill
+
+
+def _components(form: dict | None):
+    stack = list((form or {}).get("components", []))
+    while stack:
+        component = stack.pop()
+        yield component
+        stack.extend(component.get("components", []))
 
 
 def instance_detail(session: Session, instance: Instance, user: User | None = None) -> dict:
