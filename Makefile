@@ -16,7 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Page translations: the compiled catalogs are built here, never committed.
+MO := webapp/translations/en/LC_MESSAGES/messages.mo
+$(MO): webapp/translations/en/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -d webapp/translations
+
+install: $(STAMP) $(MO)
 
 $(VENDOR_STAMP): package.json package-lock.json scripts/vendor.sh
 	sh scripts/vendor.sh
@@ -36,6 +41,7 @@ test: install vendor
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/inbox.py
 
 clean:
 	rm -rf $(VENV) node_modules webapp/static/vendor instance

@@ -183,3 +183,24 @@ def diagram(session: Session, instance: Instance) -> dict:
         Task.instance_id == instance.id, Task.state.in_(("open", "waiting", "pending")))))
     current.update(session.scalars(select(Timer.element_id).where(Timer.instance_id == instance.id)))
     return {"bpmn_xml": version.bpmn_xml, "completed": instance.path or [], "current": sorted(current)}
+
+
+def startable(session: Session, user: User) -> list[tuple[ProcessDefinition, ProcessVersion]]:
+    """The procedures this user may start by hand (the rule of `start`), by category then key:
+    the latest version's starterRoles admit them and it has a none or timer start event."""
+    from engine.store.models import ProcessDefinition
+
+    rows = session.execute(
+        select(ProcessDefinition, ProcessVersion).join(
+            ProcessVersion, (ProcessVersion.process_key == ProcessDefinition.key)
+            & (ProcessVersion.version == ProcessDefinition.latest_version))
+        .order_by(ProcessDefinition.category, ProcessDefinition.key))
+    allowed = []
+    for definition, version in rows:
+        compiled = SPECS.get(version)
+        if compiled.starter_roles and not (compiled.starter_roles & user.role_codes):
+            continue
+        if any(isinstance(s.event_definition, (NoneEventDefinition, TimerEventDefinition))
+               for s in start_event_specs(compiled.spec)):
+            allowed.append((definition, version))
+    return allowed

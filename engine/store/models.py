@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -191,6 +192,9 @@ class Task(Base):
         Index("ix_task_state_created", "state", "created_at"),
         Index("ix_task_completed_by", "completed_by", "completed_at"),
         Index("ix_task_spiff", "spiff_task_id"),
+        # The open rows nobody has claimed: what a candidate's group tasks are probed against.
+        Index("ix_task_unclaimed", "id", postgresql_where=text("state = 'open' AND assignee_id IS NULL"),
+              sqlite_where=text("state = 'open' AND assignee_id IS NULL")),
     )
 
 

@@ -1,52 +1,95 @@
-"""Server-rendered pages. The full task inbox is built on these; this is the entrance."""
+"""Server-rendered pages: the task inbox. The pages' JavaScript acts through the REST API.
+
+One module per concern: auth (login, logout, language), inbox (待办, 已办, 我发起的, 抄送我的),
+start (发起流程), task (the task page), case (the case page).
+"""
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import Blueprint, current_app, g, render_template, request
+from flask_babel import gettext
+from werkzeug.exceptions import HTTPException
 
-from engine.errors import AuthError
-from engine.org import service as org
-from engine.runtime import tasks as task_service
-from engine.store.models import ProcessDefinition
-from webapp.auth import check_csrf_form, csrf_token, log_in, log_out, login_required
+from engine.errors import EngineError, Forbidden, NotFound
+from engine.runtime import inbox as inbox_service
+from webapp.auth import csrf_token, session_user
+from webapp import i18n
+from webapp.i18n import N_, current_lang, js_catalog
+from webapp.pages.common import DECISION_LABELS, STATUS_LABELS, TASK_STATE_LABELS, fmt_dt
 from webapp.request_session import db_session
 
 bp = Blueprint("pages", __name__)
+bp.record_once(lambda state: i18n.init_app(state.app))  # translations come with the pages
+
+
+@bp.app_template_filter("dt")
+def _dt(value) -> str:
+    return fmt_dt(value)
 
 
 @bp.app_context_processor
 def inject():
-    return {"csrf_token": csrf_token}
+    lang = current_lang()
+    return {"csrf_token": csrf_token, "lang": lang, "colon": ": " if lang == "en" else "：", "nav_counts": nav_counts, "js_catalog": js_catalog,
+            "STATUS_LABELS": STATUS_LABELS, "TASK_STATE_LABELS": TASK_STATE_LABELS,
+            "DECISION_LABELS": DECISION_LABELS}
 
 
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    error = None
-    if request.method == "POST":
-        check_csrf_form()
-        try:
-            user = org.authenticate(db_session(), request.form.get("username", ""), request.form.get("password", ""))
-        except AuthError as exc:
-            error = exc.message
-        else:
-            log_in(user)
-            return redirect(url_for("pages.index"))
-    return render_template("login.html", error=error), (401 if error else 200)
+def nav_counts() -> dict | None:
+    """The badges of the nav: open tasks and unread copies (two indexed counts)."""
+    user = g.get("user")
+    if user is None or g.get("broken"):
+        return None
+    if "nav_counts" not in g:
+        session = db_session()
+        g.nav_counts = {"todo": inbox_service.todo_count(session, user=user),
+                        "cc": inbox_service.copied_unread_count(session, user=user)}
+    return g.nav_counts
 
 
-@bp.route("/logout", methods=["POST"])
-def logout():
-    check_csrf_form()
-    log_out()
-    return redirect(url_for("pages.login"))
+# ---- error pages, in the layout; the API keeps its JSON answers ----
+
+TITLES = {400: N_("请求有误"), 403: N_("无权访问"), 404: N_("页面不存在"), 405: N_("请求有误"),
+          413: N_("上传内容过大"), 500: N_("服务器出错了")}
 
 
-@bp.route("/")
-@login_required
-def index():
-    session = db_session()
-    user = g.user
-    mine = task_service.list_for(session, user=user, scope="mine")
-    group = task_service.list_for(session, user=user, scope="group")
-    processes = session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key)).all()
-    return render_template("index.html", user=user, mine=mine, group=group, processes=processes)
+def _error_page(code: int, message: str | None):
+    if g.get("user") is None:
+        user = session_user() if code != 500 else None
+        if user is not None:
+            g.user = user
+    if code >= 500:
+        g.broken = True  # the database may be what failed: no badge counts
+    return render_template("error.html", code=code, title=gettext(TITLES.get(code, N_("出错了"))),
+                           message=message), code
+
+
+@bp.errorhandler(EngineError)
+def _engine_error(exc: EngineError):
+    code = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else 400
+    return _error_page(code, exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    # abort(400, "<Chinese text>") carries a message for people; werkzeug's default texts are English
+    default = type(exc).description
+    return _error_page(exc.code or 500, exc.description if exc.description != default else None)
+
+
+@bp.errorhandler(500)
+def _server_error(exc):
+    return _error_page(500, None)
+
+
+def _unrouted(exc: HTTPException):
+    """404/405 for URLs no view matched: an error page, or the API's JSON under /api/."""
+    if request.path.startswith("/api/"):
+        api = current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+        return api.handle_http_exception(exc)
+    return _http_error(exc)
+
+
+bp.app_errorhandler(404)(_unrouted)
+bp.app_errorhandler(405)(_unrouted)
+
+from webapp.pages import auth, case, inbox, start, task  # noqa: E402,F401  (routes)

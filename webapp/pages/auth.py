@@ -1,0 +1,65 @@
+"""Login, logout and the language switch."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import redirect, render_template, request, session as cookie, url_for
+from flask_babel import gettext
+
+from engine.errors import AuthError
+from engine.org import service as org
+from webapp.auth import check_csrf_form, log_in, log_out
+from webapp.i18n import LANGUAGES
+from webapp.pages import bp
+from webapp.request_session import db_session
+
+
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site (never another host: no open redirect), else None."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    next_path = local_path(request.values.get("next"))
+    if request.method == "POST":
+        check_csrf_form()
+        try:
+            user = org.authenticate(db_session(), request.form.get("username", ""), request.form.get("password", ""))
+        except AuthError as exc:
+            error = exc.message
+        else:
+            lang = cookie.get("lang")
+            log_in(user)
+            if lang:
+                cookie["lang"] = lang  # the language chosen before logging in stays
+            return redirect(next_path or url_for("pages.todo"))
+    elif request.args.get("expired"):
+        error = gettext("登录已过期，请重新登录")
+    return render_template("login.html", error=error, next=next_path,
+                           username=request.form.get("username", "")), (401 if request.method == "POST" else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    check_csrf_form()
+    lang = cookie.get("lang")
+    log_out()
+    if lang:
+        cookie["lang"] = lang
+    return redirect(url_for("pages.login"))
+
+
+@bp.route("/lang/<code>")
+def language(code: str):
+    if code in LANGUAGES:
+        cookie["lang"] = code
+    back = request.referrer and urlsplit(request.referrer)
+    target = None
+    if back and back.netloc == request.host:
+        target = local_path(back.path + (f"?{back.query}" if back.query else ""))
+    return redirect(target or url_for("pages.todo"))
