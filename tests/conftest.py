@@ -6,13 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from engine.config import PROJECT_ROOT
 from engine.definitions.deploy import deploy_folder
 from engine.org.demo import load_demo
-from engine.store.db import Database
+from engine.store.db import Database, fresh_postgres_database
 from engine.store.schema import upgrade
 
 TEST_LIBRARY = Path(__file__).parent / "library" / "bpmn"
@@ -26,16 +24,7 @@ def postgres_url() -> str | None:
 
 def fresh_postgres(url: str, suffix: str = "") -> str:
     """A database of our own beside the one given, created anew for this run."""
-    base = make_url(url)
-    if base.drivername in ("postgres", "postgresql"):
-        base = base.set(drivername="postgresql+psycopg")
-    name = f"{base.database}_bpm_pytest{suffix}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+    return fresh_postgres_database(url, f"_bpm_pytest{suffix}")
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +33,22 @@ def db_url(tmp_path_factory) -> str:
     if url:
         return fresh_postgres(url)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'bpm.db'}"
+
+
+@pytest.fixture(scope="session")
+def own_database(tmp_path_factory):
+    """A prepared database of a test module's own, for exact counts: `own_database("inbox")`.
+    (A fixture, not an import: `from conftest import` is ambiguous beside tests/e2e/conftest.py.)"""
+    made = []
+
+    def make(name: str) -> Database:
+        url = postgres_url()
+        url = fresh_postgres(url, suffix=f"_{name}") if url else f"sqlite:///{tmp_path_factory.mktemp(name) / 'bpm.db'}"
+        made.append(_prepared(url))
+        return made[-1]
+    yield make
+    for database in made:
+        database.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from conftest import _prepared, fresh_postgres, postgres_url
 from engine.runtime import actions, inbox, instances, tasks as task_service
 from engine.store.models import CaseCopy, Department, Instance, ProcessVersion, Task, TaskCandidate, User, UserRole
 
@@ -22,12 +21,8 @@ PERMUTED = [17, 42, 58, 3, 91, 26, 70, 8, 64, 35, 12, 80, 47, 99, 21, 5, 88, 53,
 
 
 @pytest.fixture(scope="module")
-def idb(tmp_path_factory):
-    url = postgres_url()
-    url = fresh_postgres(url, suffix="_inbox") if url else f"sqlite:///{tmp_path_factory.mktemp('inbox') / 'inbox.db'}"
-    database = _prepared(url)
-    yield database
-    database.dispose()
+def idb(own_database):
+    return own_database("inbox")
 
 
 class World:

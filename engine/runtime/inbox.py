@@ -25,8 +25,8 @@ from engine.store.models import CaseCopy, Instance, Task, TaskCandidate, User, u
 OPEN = literal_column("'open'")
 
 
-def _newest_first(query, key=Task):
-    return query.order_by(key.created_at.desc(), key.id)
+def _newest_first(query):
+    return query.order_by(Task.created_at.desc(), Task.id)
 
 
 def _mine(user: User):

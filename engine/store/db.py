@@ -73,6 +73,23 @@ class Database:
         self.engine.dispose()
 
 
+def fresh_postgres_database(url: str, suffix: str) -> str:
+    """A PostgreSQL database of our own beside the one `url` names (`<name><suffix>`), dropped and
+    created anew: what tests and benchmarks run in, never the given database itself."""
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    if base.drivername in ("postgres", "postgresql"):
+        base = base.set(drivername="postgresql+psycopg")
+    name = f"{base.database}{suffix}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def lock_instance(session: Session, instance_id: int) -> bool:
     """Take the instance's write lock for the rest of the transaction; False if no such row.
 

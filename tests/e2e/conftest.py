@@ -16,10 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from engine.config import PROJECT_ROOT
+from engine.store.db import fresh_postgres_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 FAILURES = Path("/tmp/e2e-failures")
@@ -60,20 +59,6 @@ def _chromium():
 
 # ---- the live server ----
 
-def _fresh_postgres(url: str) -> str:
-    """A database of our own beside the one given (`<db>_bpm_e2e`), created anew, as conftest.fresh_postgres."""
-    base = make_url(url)
-    if base.drivername in ("postgres", "postgresql"):
-        base = base.set(drivername="postgresql+psycopg")
-    name = f"{base.database}_bpm_e2e"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
 def _bpm() -> list[str]:
     """The installed `bpm` console script beside this Python, else the module it runs."""
     script = Path(sys.executable).with_name("bpm")
@@ -108,7 +93,7 @@ def server(tmp_path_factory) -> str:
     """Base URL of a live `bpm serve` over a fresh database with the demo organisation."""
     work = tmp_path_factory.mktemp("e2e")
     pg = postgres_url()
-    db_url = _fresh_postgres(pg) if pg else f"sqlite:///{work / 'bpm.db'}"
+    db_url = fresh_postgres_database(pg, "_bpm_e2e") if pg else f"sqlite:///{work / 'bpm.db'}"
     env = {**os.environ, "DATABASE_URL": db_url, "BPM_SECRET_KEY": "e2e-secret-key", "PYTHONUNBUFFERED": "1"}
     init = subprocess.run(_bpm() + ["init", "--demo"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     assert init.returncode == 0, f"bpm init --demo failed:\n{init.stdout}\n{init.stderr}"
