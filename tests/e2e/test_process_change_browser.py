@@ -71,10 +71,28 @@ def choose(page: Page, label: str, option: str) -> None:
 
 
 def fill_date(page: Page, label: str, value: str) -> None:
-    """A form-js date field takes typed yyyy/mm/dd."""
+    """A form-js date field takes typed yyyy/mm/dd. Its date picker sometimes drops a date typed while it
+    is opening (a flatpickr quirk, worse on a loaded machine): type it again until it is kept."""
     box = page.get_by_role("textbox", name=label)
+    year, month, day = (int(part) for part in value.split("/"))
+    shown = f"{year}/{month}/{day}"  # as the picker writes it back
+    for _ in range(5):
+        box.fill(value)
+        box.press("Enter")
+        box.press("Tab")  # leave the field: the picker takes the typed date and closes
+        expect(page.locator(".flatpickr-calendar.open")).to_have_count(0)
+        try:
+            expect(box).to_have_value(shown, timeout=2000)
+            return
+        except AssertionError:
+            continue
+    expect(box).to_have_value(shown)
+
+
+def fill(page: Page, label: str, value: str) -> None:
+    box = page.get_by_label(label)
     box.fill(value)
-    box.press("Enter")
+    expect(box).to_have_value(value)
 
 
 def decide(page: Page, choice: str = "同意") -> None:
@@ -94,8 +112,8 @@ def qg_review(page: Page, case_id: int, claim: bool) -> None:
 def organise_review(page: Page, case_id: int, claim: bool) -> None:
     open_task(page, case_id, ORGANISE, claim=claim)
     fill_date(page, "评审日期", "2026/12/01")
-    page.get_by_label("评审地点").fill("三楼会议室")
-    page.get_by_label("参加评审人员").fill("运维部、技术部、企管部")
+    fill(page, "评审地点", "三楼会议室")
+    fill(page, "参加评审人员", "运维部、技术部、企管部")
     page.locator("#task-actions .decide").get_by_role("button", name="提交").click()
     submitted(page, case_id, ORGANISE)
 
@@ -216,9 +234,9 @@ def test_process_change_from_application_to_publication(page_as):
     in_done(gm, case_id, GM)
 
     open_task(qg_staff, case_id, PUBLISH, claim=True)
-    qg_staff.get_by_label("新版本号").fill("V1.1")
     fill_date(qg_staff, "发布日期", "2026/12/02")
-    qg_staff.get_by_label("备案编号").fill("QG-2026-017")
+    fill(qg_staff, "新版本号", "V1.1")
+    fill(qg_staff, "备案编号", "QG-2026-017")
     qg_staff.locator("#task-actions .decide").get_by_role("button", name="提交").click()
     submitted(qg_staff, case_id, PUBLISH)
 
