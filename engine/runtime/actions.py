@@ -95,7 +95,7 @@ def delegate(session: Session, task_id: str, *, user: User, to: str, comment: st
 
 
 def _is_approval(session: Session, task: Task) -> bool:
-    form = tasks.form_for(session, task) or {}
+    form = tasks.frozen_form(session, task) or {}  # no options needed: not the users table per call
     return any(c.get("key") == "decision" for c in form.get("components", []))
 
 

@@ -22,7 +22,6 @@ from engine.definitions.validation import APPROVAL_MODES
 from engine.org import assignment
 from engine.store.models import Instance, Task, TaskCandidate, User, utcnow
 
-MODES = APPROVAL_MODES  # set in the diagram: approvalMode
 LIVE = ("open", "waiting", "pending")
 
 # The form of an added signer: an opinion on the step, whatever the step's own form asks.
@@ -61,7 +60,7 @@ def create_rows(session: Session, instance: Instance, spiff_task) -> list[Task]:
     mode = props.get("approvalMode")
     common = dict(spiff_task_id=str(spiff_task.id), instance_id=instance.id, element_id=spec.bpmn_id,
                   name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get("formKey"))
-    if mode not in MODES or len(candidates) == 1:
+    if mode not in APPROVAL_MODES or len(candidates) == 1:
         rows = [Task(id=str(spiff_task.id), kind="task", state="open",
                      assignee_id=candidates[0] if len(candidates) == 1 else None, **common)]
         pairs = [(rows[0].id, uid) for uid in candidates]

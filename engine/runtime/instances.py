@@ -19,7 +19,7 @@ from engine.org.service import system_user
 from engine.runtime import access, state
 from engine.runtime.step import advance
 from engine.store.db import lock_instance
-from engine.store.models import Instance, ProcessVersion, Role, Task, Timer, User
+from engine.store.models import Instance, ProcessDefinition, ProcessVersion, Role, Task, Timer, User
 
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -188,8 +188,6 @@ def diagram(session: Session, instance: Instance) -> dict:
 def startable(session: Session, user: User) -> list[tuple[ProcessDefinition, ProcessVersion]]:
     """The procedures this user may start by hand (the rule of `start`), by category then key:
     the latest version's starterRoles admit them and it has a none or timer start event."""
-    from engine.store.models import ProcessDefinition
-
     rows = session.execute(
         select(ProcessDefinition, ProcessVersion).join(
             ProcessVersion, (ProcessVersion.process_key == ProcessDefinition.key)

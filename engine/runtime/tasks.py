@@ -28,15 +28,20 @@ def get(session: Session, task_id: str, *, user: User) -> Task:
     return task
 
 
-def form_for(session: Session, task: Task) -> dict | None:
-    """The task's form-js schema, as frozen with the instance's version, options filled in."""
+def frozen_form(session: Session, task: Task) -> dict | None:
+    """The task's form-js schema as frozen with the instance's version (a signer's: the built-in one)."""
     if task.kind == "signer":
         return approval.SIGNER_FORM
     if not task.form_key:
         return None
     version = session.get(ProcessVersion, session.get(Instance, task.instance_id).version_id)
-    form = (version.forms or {}).get(task.form_key)
-    return fill_options(form, session) if form else None
+    return (version.forms or {}).get(task.form_key)
+
+
+def form_for(session: Session, task: Task) -> dict | None:
+    """The task's form with its people and department options filled in, for rendering."""
+    form = frozen_form(session, task)
+    return fill_options(form, session) if form and task.kind != "signer" else form
 
 
 def _name(session: Session, user_id: int | None) -> str:
@@ -95,9 +100,8 @@ def compiled_for(session: Session, instance: Instance) -> CompiledVersion:
     return SPECS.get(session.get(ProcessVersion, instance.version_id))
 
 
-def validated(session: Session, compiled: CompiledVersion, task: Task, data: dict | None) -> dict:
-    form = approval.SIGNER_FORM if task.kind == "signer" else (
-        compiled.forms.get(task.form_key) if task.form_key else None)
+def validated(session: Session, task: Task, data: dict | None) -> dict:
+    form = frozen_form(session, task)
     return validate_submission(fill_options(form, session), data or {}) if form else (data or {})
 
 
@@ -105,7 +109,7 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
     task = actionable(session, task_id, user)
     instance = running_instance(session, task.instance_id)
     compiled = compiled_for(session, instance)
-    cleaned = validated(session, compiled, task, data)
+    cleaned = validated(session, task, data)
     if task.owner_id is not None:  # a delegate has done their part: back to the delegator, who decides
         task.pending_data, task.assignee_id, task.owner_id = cleaned, task.owner_id, None
         history.record(session, instance.id, history.DELEGATE_RESOLVED, actor_id=user.id, task_id=task.id,
