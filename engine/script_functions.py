@@ -18,16 +18,19 @@ from engine.config import timezone_name
 from engine.store.models import Instance, ProcessDefinition, ProcessVersion
 
 _session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("script_session", default=None)
+_instance_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("script_instance", default=None)
 
 
 @contextlib.contextmanager
-def scripts_use(session: Session):
-    """Let scripts run in this block read and number within `session`'s transaction."""
-    token = _session.set(session)
+def scripts_use(session: Session, instance_id: int | None = None):
+    """Let scripts run in this block read and number within `session`'s transaction, on behalf of
+    the case `instance_id`."""
+    token, case_token = _session.set(session), _instance_id.set(instance_id)
     try:
         yield
     finally:
         _session.reset(token)
+        _instance_id.reset(case_token)
 
 
 def _current_session(name: str) -> Session:
@@ -81,5 +84,13 @@ def process_statistics(year: int) -> dict:
     return {"year": int(year), "processes": rows, "totals": totals}
 
 
+def activate_process_draft(draft_id) -> dict:
+    """The approved draft of a 流程新增/变更 case goes live as the next version of its procedure."""
+    from engine.definitions import drafts  # drafts starts cases, whose steps run these functions
+
+    session = _current_session("activate_process_draft")
+    return drafts.activate(session, int(draft_id), change_instance_id=_instance_id.get())
+
+
 SCRIPT_FUNCTIONS = {"today": today, "now": now, "next_number": next_number,
-                    "process_statistics": process_statistics}
+                    "process_statistics": process_statistics, "activate_process_draft": activate_process_draft}

@@ -138,6 +138,17 @@ def api(client) -> Api:
     return Api(client)
 
 
+@pytest.fixture(scope="session")
+def api_on():
+    """An Api on a database of a test module's own: `api_on(own_database("changes"))`."""
+    from webapp import create_app
+
+    def make(database) -> Api:
+        app = create_app({"TESTING": True, "BPM_DATABASE": database, "SECRET_KEY": "test"})
+        return Api(app.test_client())
+    return make
+
+
 def _prepared(url: str) -> Database:
     database = Database(url)
     upgrade(database)

@@ -47,7 +47,10 @@ def content_hash(xml: str, forms: dict, decisions: dict | None = None) -> str:
 
 
 def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, folder: Path | None = None,
-           decisions: dict | None = None, actor_id: int | None = None, note: str | None = None) -> DeployResult:
+           decisions: dict | None = None, actor_id: int | None = None, note: str | None = None,
+           source: str = "api", change_instance_id: int | None = None, draft_id: int | None = None) -> DeployResult:
+    """Store the diagram as the next version, unless its content equals the live version's.
+    `source` says how it went live (see ProcessVersion.source)."""
     if isinstance(xml, bytes):
         try:
             xml = xml.decode("utf-8")
@@ -71,7 +74,7 @@ def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, fol
     definition.latest_version += 1
     version = ProcessVersion(process_key=diagram.key, version=definition.latest_version, name=diagram.name,
                              bpmn_xml=xml, forms=used_forms, decisions=diagram.decisions or None, content_hash=digest, deployed_by=actor_id,
-                             note=note)
+                             note=note, source=source, change_instance_id=change_instance_id, draft_id=draft_id)
     session.add(version)
     session.flush()
     timers.sync_schedules(session, diagram.key, start_event_specs(diagram.spec))
@@ -84,7 +87,7 @@ def deploy_folder(session: Session, folder: Path, *, actor_id: int | None = None
     for path in sorted(folder.glob("*.bpmn")):
         try:
             results.append(deploy(session, path.read_bytes(), folder=folder.parent / "forms",
-                                  actor_id=actor_id, note=f"部署自 {path.name}"))
+                                  actor_id=actor_id, note=f"部署自 {path.name}", source="library"))
         except DefinitionError as exc:
             errors.extend({**e, "file": path.name} for e in exc.errors)
     if not errors:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
@@ -57,6 +58,53 @@ class ParsedDiagram:
     started_by: set[str] = field(default_factory=set)  # message names its message start events catch
     spec: object = None
     subprocess_specs: dict = field(default_factory=dict)
+
+
+DEADLINE_PROPERTIES = {"dueIn": "办理时限", "remindBefore": "提前提醒"}
+ESCALATIONS = {"notify": "通知", "move": "转给"}
+
+
+def _seconds(text: str) -> float | None:
+    """An ISO 8601 duration (P3D, PT72H, P1DT4H) in seconds, months as 30 days; None if it is not one."""
+    if not text.startswith("P"):
+        return None
+    try:
+        parts = TimerEventDefinition.parse_iso_duration(text)
+    except Exception:
+        return None
+    scale = {"years": 365 * 86400, "months": 30 * 86400, "weeks": 7 * 86400, "days": 86400, "hours": 3600,
+             "minutes": 60, "seconds": 1}
+    return sum(scale[k] * float(v) for k, v in parts.items() if k in scale)
+
+
+def deadline_problems(props: dict[str, str], known_roles: set[str]) -> list[str]:
+    """A user task's deadline: `dueIn` and `remindBefore` are ISO 8601 durations; `escalation` is
+    `notify:<lane expression>` (tell them when it is overdue) or `move:<lane expression>` (give it to them)."""
+    problems, seconds = [], {}
+    for name, label in DEADLINE_PROPERTIES.items():
+        value = (props.get(name) or "").strip()
+        if not value:
+            continue
+        seconds[name] = _seconds(value)
+        if not seconds[name]:
+            problems.append(f"{label} {name}=“{value}”不是有效的 ISO 8601 时长（例如 P3D 表示 3 天，PT72H 表示 72 小时）")
+    if "remindBefore" in seconds and "dueIn" not in seconds:
+        problems.append("设置了提前提醒 remindBefore，但没有办理时限 dueIn")
+    elif seconds.get("remindBefore") and seconds.get("dueIn") and seconds["remindBefore"] >= seconds["dueIn"]:
+        problems.append("提前提醒 remindBefore 应短于办理时限 dueIn")
+    escalation = (props.get("escalation") or "").strip()
+    if escalation:
+        kind, _, target = escalation.partition(":")
+        if kind not in ESCALATIONS or not target:
+            problems.append(f"超时处理 escalation=“{escalation}”无效：应为 notify:<角色>（通知）或 move:<角色>（转给），"
+                            f"例如 notify:dept_head")
+        else:
+            problem = check_expression(target, known_roles)
+            if problem:
+                problems.append(f"超时处理 escalation：{problem}")
+        if "dueIn" not in seconds:
+            problems.append("设置了超时处理 escalation，但没有办理时限 dueIn")
+    return problems
 
 
 def _error(element_id, message):
@@ -215,6 +263,8 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
                 errors.append(_error(tid, f"审批方式 approvalMode=“{mode}”无效：应为 all（会签）、any（或签）或 sequential（依次审批）"))
             elif form is not None and not any(c.get("key") == "decision" for c in form.get("components", [])):
                 errors.append(_error(tid, f"设置了审批方式（{APPROVAL_MODES[mode]}）的任务，表单 {form_key} 需要有 decision 字段"))
+
+        errors.extend(_error(tid, problem) for problem in deadline_problems(_properties(task), known_roles))
 
     decisions: dict[str, str] = {}
     for task in process.iter(f"{{{BPMN}}}businessRuleTask"):

@@ -25,7 +25,7 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
     try:
         if failure is not None:
             raise failure
-        with script_functions.scripts_use(session):
+        with script_functions.scripts_use(session, instance.id):
             workflow.do_engine_steps()
         instance.error = None
     except WorkflowException as exc:

@@ -137,7 +137,7 @@ def run_engine_task(session: Session, instance: Instance, compiled: CompiledVers
     current.data.update(data)
     failure = None
     try:
-        with script_functions.scripts_use(session):
+        with script_functions.scripts_use(session, instance.id):
             current.run()
     except WorkflowException as exc:  # a post-script: keep the submission, put the case in error
         failure = exc

@@ -122,7 +122,35 @@ class ProcessVersion(Base):
     deployed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     deployed_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
+    # How it went live: library (bpm init/deploy) | api | direct (an admin, from the modeler) |
+    # change (a 流程新增/变更审批 case, `change_instance_id`, approved by 总经理).
+    source: Mapped[str | None] = mapped_column(String(16))
+    change_instance_id: Mapped[int | None] = mapped_column(BigId)
+    draft_id: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (UniqueConstraint("process_key", "version"),)
+
+
+class ProcessDraft(Base):
+    """A procedure being edited in the modeler: nothing runs it. It goes live as the next version
+    through a process_change case (or an admin's direct deploy)."""
+    __tablename__ = "process_draft"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(128))  # no FK: a new procedure has no definition yet
+    name: Mapped[str] = mapped_column(String(255))
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the live version it was made from
+    rollback_of: Mapped[int | None] = mapped_column(Integer)  # the old version it restores
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict] = mapped_column(JSON, default=dict)  # {form_key: form-js schema}, frozen on activation
+    # draft | proposed (a change case runs) | activated | discarded
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    change_instance_id: Mapped[int | None] = mapped_column(BigId)
+    activated_version: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_process_draft_key", "process_key", "state"),)
 
 
 class Instance(Base):

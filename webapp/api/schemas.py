@@ -233,3 +233,95 @@ class BulkResult(Schema):
 
 class BulkOut(Schema):
     results = fields.List(fields.Nested(BulkResult))
+
+
+class RoleOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    scope = fields.String()
+
+
+class ContentOut(Schema):
+    key = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    bpmn_xml = fields.String()
+    forms = fields.Dict()
+
+
+class DefinitionIn(Schema):
+    bpmn_xml = fields.String(required=True, validate=validate.Length(min=1))
+    forms = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict,
+                        metadata={"description": "form-js schemas by form key"})
+
+
+class ValidateIn(DefinitionIn):
+    process_key = fields.String(load_default=None)
+
+
+class ValidationOut(Schema):
+    valid = fields.Boolean()
+    errors = fields.List(fields.Dict())
+
+
+class DraftSaveIn(DefinitionIn):
+    lock_version = fields.Integer(required=True)
+
+
+class DraftSummary(Schema):
+    id = fields.Integer()
+    process_key = fields.String()
+    name = fields.String()
+    state = fields.String()
+    editable = fields.Boolean()
+    base_version = fields.Integer(allow_none=True)
+    rollback_of = fields.Integer(allow_none=True)
+    change_instance_id = fields.Integer(allow_none=True)
+    activated_version = fields.Integer(allow_none=True)
+    lock_version = fields.Integer()
+    created_by = fields.String()
+    updated_by = fields.String()
+    updated_at = fields.DateTime()
+
+
+class DraftOut(DraftSummary):
+    bpmn_xml = fields.String()
+    forms = fields.Dict()
+
+
+class ProposeOut(Schema):
+    instance_id = fields.Integer()
+    task_id = fields.String(allow_none=True)
+
+
+class DirectDeployIn(Schema):
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class VersionOut(Schema):
+    version = fields.Integer()
+    name = fields.String()
+    deployed_at = fields.DateTime()
+    deployed_by = fields.String(allow_none=True)
+    source = fields.String(allow_none=True)
+    change_instance_id = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+    live = fields.Boolean()
+    running = fields.Integer(metadata={"description": "running cases on this version"})
+
+
+class MigrationIn(Schema):
+    instance_ids = fields.List(fields.Integer(), load_default=None,
+                               metadata={"description": "omit for every running case on an older version"})
+    to_version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    dry_run = fields.Boolean(load_default=True)
+
+
+class MigrationOut(Schema):
+    instance_id = fields.Integer()
+    title = fields.String(allow_none=True)
+    from_version = fields.Integer(allow_none=True)
+    to_version = fields.Integer(allow_none=True)
+    ok = fields.Boolean()
+    reasons = fields.List(fields.String())
+    current_steps = fields.List(fields.String())

@@ -92,4 +92,4 @@ def _unrouted(exc: HTTPException):
 bp.app_errorhandler(404)(_unrouted)
 bp.app_errorhandler(405)(_unrouted)
 
-from webapp.pages import auth, case, inbox, start, task  # noqa: E402,F401  (routes)
+from webapp.pages import auth, case, inbox, modeler, processes, start, task  # noqa: E402,F401  (routes)

@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import current_app, g, redirect, render_template, url_for
 from sqlalchemy import select
 
+from engine.definitions import drafts
 from engine.runtime import inbox, instances
-from engine.store.models import CaseCopy, Instance, ProcessDefinition, ProcessVersion, Task, TaskCandidate, User
+from engine.store.models import (CaseCopy, Instance, ProcessDefinition, ProcessDraft, ProcessVersion, Task,
+                                 TaskCandidate, User)
 from webapp.auth import login_required
 from webapp.pages import bp, nav_counts
 from webapp.pages.common import attachments, summary, timeline, users_by_id
@@ -36,8 +38,19 @@ def case_parts(session, instance: Instance) -> dict:
         "steps": [{"task": t, "assignee": people.get(t.assignee_id), "candidates": candidates.get(t.id, [])}
                   for t in steps],
         "summary": summary(session, instance, version), "history": timeline(session, instance.id, files),
-        "files": files,
+        "files": files, "change": _proposed_change(session, instance),
     }
+
+
+def _proposed_change(session, instance: Instance) -> dict | None:
+    """A 流程新增/变更 case started from the modeler carries its draft: reviewers see what it changes."""
+    draft_id = (instance.data or {}).get("process_draft_id")
+    if instance.process_key != drafts.CHANGE_PROCESS or not isinstance(draft_id, int):
+        return None
+    draft = session.get(ProcessDraft, draft_id)
+    if draft is None or draft.change_instance_id != instance.id:
+        return None
+    return {"draft": draft, "diff": drafts.diff(session, draft)}
 
 
 @bp.route("/cases/<int:instance_id>")

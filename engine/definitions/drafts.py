@@ -1,0 +1,244 @@
+"""Drafts: a procedure being changed in the modeler, and the governed path by which it goes live.
+
+A draft holds a diagram and the forms it uses; nothing runs it. "申请变更" starts a process_change case
+(流程新增/变更审批, seed 000 篇2 第九–十五条) with the draft attached; when 总经理 approves, the case's
+script calls `activate`, which deploys the draft as the next version. An admin may deploy a draft
+directly; the version then says so. Running cases stay on the version they started on.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.definitions import deploy as deployment
+from engine.definitions.diff import diff_definitions
+from engine.errors import Conflict, DefinitionError, Forbidden, NotFound
+from engine.org.service import role_codes
+from engine.store.models import Instance, ProcessDefinition, ProcessDraft, ProcessVersion, Task, User
+
+CHANGE_PROCESS = "process_change"  # the library's 流程新增/变更审批
+EDITOR_ROLES = {"admin", "process_owner"}
+
+
+def may_model(user: User, owner_role: str | None = None) -> bool:
+    """Admins and process owners edit any procedure; the holders of a procedure's owner role edit it."""
+    return bool(user.role_codes & EDITOR_ROLES) or (owner_role is not None and owner_role in user.role_codes)
+
+
+def check_may_model(session: Session, user: User, process_key: str) -> ProcessDefinition | None:
+    definition = session.get(ProcessDefinition, process_key)
+    if not may_model(user, definition.owner_role if definition else None):
+        owner = f"、流程所有者角色 {definition.owner_role}" if definition and definition.owner_role else ""
+        raise Forbidden(f"只有系统管理员、流程所有者（process_owner{owner}）可以编辑流程“{process_key}”")
+    return definition
+
+
+def validate(session: Session, bpmn_xml: str, forms: dict | None, process_key: str | None = None):
+    """The checks of `bpm validate`, on what the modeler holds; raises DefinitionError per element."""
+    diagram, used_forms = deployment.check(bpmn_xml, known_roles=role_codes(session), forms=forms or {})
+    errors = []
+    if process_key is not None and diagram.key != process_key:
+        errors.append({"element_id": diagram.key,
+                       "message": f"流程标识不能修改：应为 {process_key}（新流程请另建）"})
+    for key in sorted(diagram.starts_cases):
+        if key != diagram.key and session.get(ProcessDefinition, key) is None:
+            errors.append({"element_id": None, "message": f"要发起的流程不存在：{key}"})
+    if errors:
+        raise DefinitionError(errors)
+    return diagram, used_forms
+
+
+def _proposal_case(session: Session, draft: ProcessDraft) -> Instance | None:
+    if draft.change_instance_id is None:
+        return None
+    return session.get(Instance, draft.change_instance_id)
+
+
+def state_of(session: Session, draft: ProcessDraft) -> str:
+    """A proposed draft whose case ended without approval (withdrawn, terminated) is a draft again."""
+    if draft.state == "proposed":
+        case = _proposal_case(session, draft)
+        if case is None or case.status in ("withdrawn", "terminated"):
+            return "draft"
+    return draft.state
+
+
+def editable(session: Session, draft: ProcessDraft) -> bool:
+    """Drafts are edited freely; a proposed one only while its case is back with the applicant
+    (a reviewer returned it for changes), so reviewers never approve something else than they saw."""
+    state = state_of(session, draft)
+    if state == "draft":
+        return True
+    if state != "proposed":
+        return False
+    case = _proposal_case(session, draft)
+    open_rows = list(session.scalars(select(Task.assignee_id).where(Task.instance_id == case.id,
+                                                                     Task.state == "open")))
+    return case.status == "running" and bool(open_rows) and all(a == case.initiator_id for a in open_rows)
+
+
+def get(session: Session, draft_id: int) -> ProcessDraft:
+    draft = session.get(ProcessDraft, draft_id)
+    if draft is None:
+        raise NotFound(f"草稿不存在：{draft_id}")
+    return draft
+
+
+def readable(session: Session, draft_id: int, *, user: User) -> ProcessDraft:
+    """Modelers read drafts; so does everyone who may see the change case it is attached to."""
+    from engine.runtime import access
+
+    draft = get(session, draft_id)
+    definition = session.get(ProcessDefinition, draft.process_key)
+    if may_model(user, definition.owner_role if definition else None):
+        return draft
+    case = _proposal_case(session, draft)
+    if case is not None and access.can_view(session, user, case):
+        return draft
+    raise Forbidden("无权查看该流程草稿")
+
+
+def for_process(session: Session, process_key: str) -> list[ProcessDraft]:
+    return list(session.scalars(select(ProcessDraft).where(ProcessDraft.process_key == process_key,
+                                                           ProcessDraft.state.in_(("draft", "proposed")))
+                                .order_by(ProcessDraft.updated_at.desc())))
+
+
+def create(session: Session, *, user: User, process_key: str, bpmn_xml: str, forms: dict | None = None,
+           rollback_of: int | None = None) -> ProcessDraft:
+    check_may_model(session, user, process_key)
+    diagram, _ = validate(session, bpmn_xml, forms, process_key)
+    live = deployment.latest_version(session, process_key)
+    now = clock.now()
+    draft = ProcessDraft(process_key=process_key, name=diagram.name, base_version=live.version if live else None,
+                         rollback_of=rollback_of, bpmn_xml=bpmn_xml, forms=dict(forms or {}), state="draft",
+                         created_by=user.id, created_at=now, updated_by=user.id, updated_at=now, lock_version=0)
+    session.add(draft)
+    session.flush()
+    return draft
+
+
+def rollback(session: Session, *, user: User, process_key: str, version: int) -> ProcessDraft:
+    """A draft whose content is an old version's: it goes live as a new version, through the same path."""
+    old = deployment.get_version(session, process_key, version)
+    live = deployment.latest_version(session, process_key)
+    if old.version == live.version:
+        raise Conflict(f"版本 {version} 就是当前线上版本，无需回滚")
+    return create(session, user=user, process_key=process_key, bpmn_xml=old.bpmn_xml, forms=old.forms or {},
+                  rollback_of=old.version)
+
+
+def save(session: Session, draft_id: int, *, user: User, bpmn_xml: str, forms: dict | None,
+         lock_version: int) -> ProcessDraft:
+    draft = _locked(session, draft_id)
+    check_may_model(session, user, draft.process_key)
+    if not editable(session, draft):
+        raise Conflict("草稿已提交变更审批，审批中不能修改（退回申请人后可修改）" if draft.state == "proposed"
+                       else "草稿已生效或已删除，不能修改")
+    if lock_version != draft.lock_version:
+        who = session.get(User, draft.updated_by)
+        raise Conflict(f"草稿已被{who.display_name if who else '他人'}于 {clock.local(draft.updated_at):%Y-%m-%d %H:%M} "
+                       f"修改，请重新打开后再编辑")
+    diagram, _ = validate(session, bpmn_xml, forms, draft.process_key)
+    draft.name, draft.bpmn_xml, draft.forms = diagram.name, bpmn_xml, dict(forms or {})
+    draft.updated_by, draft.updated_at = user.id, clock.now()
+    draft.lock_version += 1
+    session.flush()
+    return draft
+
+
+def discard(session: Session, draft_id: int, *, user: User) -> None:
+    draft = _locked(session, draft_id)
+    check_may_model(session, user, draft.process_key)
+    if state_of(session, draft) != "draft":
+        raise Conflict("草稿正在变更审批中或已生效，不能删除")
+    draft.state = "discarded"
+    draft.updated_by, draft.updated_at = user.id, clock.now()
+
+
+def diff(session: Session, draft: ProcessDraft) -> dict:
+    """What the draft changes against the live version (what reviewers see); once it is live, what it
+    changed against the version before it."""
+    live = deployment.latest_version(session, draft.process_key)
+    if draft.state == "activated" and draft.activated_version:
+        live = (deployment.get_version(session, draft.process_key, draft.activated_version - 1)
+                if draft.activated_version > 1 else None)
+    return diff_definitions(live.bpmn_xml if live else None, live.forms if live else None,
+                            draft.bpmn_xml, draft.forms or {})
+
+
+def propose(session: Session, draft_id: int, *, user: User) -> Instance:
+    """申请变更: start a process_change case carrying the draft. One proposal per procedure at a time."""
+    from engine.runtime import instances  # instances run scripts that activate drafts
+
+    draft = _locked(session, draft_id)
+    check_may_model(session, user, draft.process_key)
+    if state_of(session, draft) != "draft":
+        raise Conflict("该草稿已提交过变更申请" if draft.state == "proposed" else "草稿已生效或已删除")
+    for other in for_process(session, draft.process_key):
+        if other.id != draft.id and state_of(session, other) == "proposed":
+            raise Conflict(f"流程“{draft.name}”已有变更申请在审批中（案件 #{other.change_instance_id}），"
+                           f"请等待其结束后再申请")
+    validate(session, draft.bpmn_xml, draft.forms, draft.process_key)  # the library may have changed since
+    live = deployment.latest_version(session, draft.process_key)
+    changes = diff(session, draft)
+    content = changes["summary"]
+    if draft.rollback_of:
+        content = f"回滚到版本 {draft.rollback_of}。{content}"
+    data = {"process_draft_id": draft.id, "process_key": draft.process_key, "process_name": draft.name,
+            "change_type": "change" if live else "new", "content": content[:2000]}
+    if user.department is not None:
+        data["responsible_dept"] = user.department.code
+    case = instances.start(session, process_key=CHANGE_PROCESS, user=user, data=data)
+    draft.state, draft.change_instance_id = "proposed", case.id
+    draft.updated_by, draft.updated_at = user.id, clock.now()
+    return case
+
+
+def activate(session: Session, draft_id: int, *, change_instance_id: int | None) -> dict:
+    """总经理 approved: the draft becomes the next version (run by the change case's script)."""
+    draft = _locked(session, draft_id)
+    if draft.state == "activated":  # the step re-ran (a retry after an error further on)
+        return _activated(draft)
+    if draft.state != "proposed" or draft.change_instance_id != change_instance_id:
+        raise Conflict(f"草稿 {draft_id} 不属于本变更申请，不能生效")
+    live = deployment.latest_version(session, draft.process_key)
+    note = f"流程新增/变更审批 #{change_instance_id} 批准生效"
+    if draft.rollback_of:
+        note += f"（回滚到版本 {draft.rollback_of}）"
+    if live is not None and draft.base_version is not None and live.version != draft.base_version:
+        note += f"；草稿基于版本 {draft.base_version}，其间已上线版本 {live.version}"
+    case = session.get(Instance, change_instance_id)
+    result = deployment.deploy(session, draft.bpmn_xml, forms=draft.forms, actor_id=case.initiator_id if case else None,
+                               note=note, source="change", change_instance_id=change_instance_id, draft_id=draft.id)
+    draft.state, draft.activated_version = "activated", result.version.version
+    return _activated(draft)
+
+
+def deploy_direct(session: Session, draft_id: int, *, user: User, note: str | None = None) -> ProcessVersion:
+    """An admin puts a draft live without the change procedure; the version records that."""
+    if "admin" not in user.role_codes:
+        raise Forbidden("只有系统管理员可以直接部署；其他人请“申请变更”走流程新增/变更审批")
+    draft = _locked(session, draft_id)
+    if state_of(session, draft) != "draft":
+        raise Conflict("草稿正在变更审批中或已生效，不能直接部署")
+    result = deployment.deploy(session, draft.bpmn_xml, forms=draft.forms, actor_id=user.id,
+                               note=note or "系统管理员直接部署（未经变更审批）", source="direct", draft_id=draft.id)
+    if not result.created:
+        raise Conflict("草稿与线上版本内容相同，无需部署")
+    draft.state, draft.activated_version = "activated", result.version.version
+    draft.updated_by, draft.updated_at = user.id, clock.now()
+    return result.version
+
+
+def _activated(draft: ProcessDraft) -> dict:
+    return {"process_key": draft.process_key, "version": draft.activated_version,
+            "version_label": f"V{draft.activated_version}"}
+
+
+def _locked(session: Session, draft_id: int) -> ProcessDraft:
+    draft = session.get(ProcessDraft, draft_id, with_for_update=True, populate_existing=True)
+    if draft is None:
+        raise NotFound(f"草稿不存在：{draft_id}")
+    return draft

@@ -1,0 +1,226 @@
+"""A procedure changed in the browser goes live only through 流程新增/变更审批 (000 篇2 第九–十五条):
+drafts, validation, the proposal case with its diff, activation on 总经理's approval, versions,
+rollback, the admin's direct deploy, the 流程清单 and its Excel export."""
+import io
+import re
+
+import pytest
+from lxml import etree
+from openpyxl import load_workbook
+
+from test_process_change import CHAIR, ORGANISE, QG_REVIEW
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+KEY = "training_request"  # owner role hr: hr_head and hr_trainer may change it
+TRAINING = {"department": "ops", "course": "Kubernetes 运维", "reason": "新上线容器平台", "content": "容器编排",
+            "trainees": ["ops_eng"], "kind": "external", "start_date": "2026-12-10", "end_date": "2026-12-12",
+            "place": "北京", "trainer": "某培训机构", "cost": 6000}
+HR_ORGANISE = {"confirmed_date": "2026-12-10", "confirmed_place": "北京", "arrangement": "已通知"}
+APPLY_MORE = {"trigger": "improvement", "business_dept": "hr", "reason": "组织实施后需要负责人复核"}
+
+
+@pytest.fixture(scope="module")
+def gapi(own_database, api_on):
+    return api_on(own_database("changes"))
+
+
+def browser(api, username):
+    """A logged-in browser session (cookie) on the same app, for the server-rendered pages."""
+    client = api.client.application.test_client()
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    assert client.post("/login", data={"username": username, "password": "demo", "csrf": token}).status_code == 302
+    return client
+
+
+def live_xml(api, as_="hr_head"):
+    r = api.get(f"/processes/{KEY}/content", as_)
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def with_review_step(xml: str, *, form_key: str | None = "training_request_organise") -> str:
+    """The live diagram with a new user task 人力资源部负责人复核 between 组织实施 and the end."""
+    root = etree.fromstring(xml.encode("utf-8"))
+    process = root.find(f"{{{BPMN}}}process")
+    lane = process.find(f".//{{{BPMN}}}lane[@name='hr']")
+    etree.SubElement(lane, f"{{{BPMN}}}flowNodeRef").text = "hr_check"
+    task = etree.SubElement(process, f"{{{BPMN}}}userTask", id="hr_check", name="人力资源部负责人复核")
+    if form_key:
+        props = etree.SubElement(etree.SubElement(task, f"{{{BPMN}}}extensionElements"), f"{{{SPIFF}}}properties")
+        etree.SubElement(props, f"{{{SPIFF}}}property", name="formKey", value=form_key)
+    flow = process.find(f"{{{BPMN}}}sequenceFlow[@id='flow_organise_end']")
+    flow.set("targetRef", "hr_check")
+    etree.SubElement(process, f"{{{BPMN}}}sequenceFlow", id="flow_check_end", sourceRef="hr_check", targetRef="end")
+    return etree.tostring(root, encoding="unicode")
+
+
+def walk_to_gm(api, case_id, applicant="hr_head", apply=True):
+    steps = [("apply", applicant, APPLY_MORE)] if apply else []
+    api.walk(case_id, steps + [
+        ("mr_review", "mr", {"decision": "approve", "comment": "同意"}),
+        ("qg_review", "qg_staff", QG_REVIEW),
+        ("organise_review", "qg_staff", ORGANISE),
+        ("chair_review", "hr_head", CHAIR),  # head of the business department chosen: 人力资源部
+    ])
+
+
+def test_only_modelers_may_draft_and_invalid_drafts_are_refused_at_the_element(gapi):
+    xml = live_xml(gapi)["bpmn_xml"]
+    r = gapi.post(f"/processes/{KEY}/drafts", "emp", {"bpmn_xml": xml, "forms": {}})
+    assert r.status_code == 403 and "流程所有者" in r.json["message"]
+    r = gapi.post(f"/processes/{KEY}/drafts", "mr", {"bpmn_xml": xml, "forms": {}})
+    assert r.status_code == 403  # mr holds neither admin, process_owner nor hr
+
+    broken = with_review_step(xml, form_key=None)
+    check = gapi.post("/definitions/validate", "hr_head", {"bpmn_xml": broken, "forms": {}, "process_key": KEY}).json
+    assert check["valid"] is False
+    assert {"element_id": "hr_check", "message": "用户任务没有指定表单（扩展属性 formKey）"} in check["errors"]
+    r = gapi.post(f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": broken, "forms": {}})
+    assert r.status_code == 400 and any(e["element_id"] == "hr_check" for e in r.json["errors"])
+
+    renamed = xml.replace(f'id="{KEY}"', 'id="training_other"').replace(f'processRef="{KEY}"', 'processRef="training_other"')
+    r = gapi.post(f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": renamed, "forms": {}})
+    assert r.status_code == 400 and "流程标识不能修改" in r.json["errors"][0]["message"]
+
+    late = with_review_step(xml).replace(
+        'name="formKey" value="training_request_organise"/>\n        </spiffworkflow:properties>',
+        'name="formKey" value="training_request_organise"/><spiffworkflow:property name="dueIn" value="3 天"/>'
+        '</spiffworkflow:properties>', 1)
+    check = gapi.post("/definitions/validate", "hr_head", {"bpmn_xml": late, "forms": {}, "process_key": KEY}).json
+    assert any("不是有效的 ISO 8601 时长" in e["message"] for e in check["errors"]), check
+
+
+def test_change_goes_live_only_on_gm_approval_and_old_cases_keep_their_version(gapi):
+    live = live_xml(gapi)
+    assert live["version"] == 1
+    old_case = gapi.start(KEY, "ops_head")
+    gapi.walk(old_case["id"], [("apply", "ops_head", TRAINING)])
+
+    draft = gapi.post(f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": with_review_step(live["bpmn_xml"]),
+                                                               "forms": live["forms"]})
+    assert draft.status_code == 201, draft.json
+    draft = draft.json
+    assert (draft["state"], draft["editable"], draft["base_version"]) == ("draft", True, 1)
+    stale = gapi.call("PUT", f"/drafts/{draft['id']}", "hr_trainer",
+                      json={"bpmn_xml": draft["bpmn_xml"], "forms": draft["forms"], "lock_version": 5})
+    assert stale.status_code == 409 and "请重新打开" in stale.json["message"]
+    saved = gapi.call("PUT", f"/drafts/{draft['id']}", "hr_trainer",
+                      json={"bpmn_xml": draft["bpmn_xml"], "forms": draft["forms"], "lock_version": 0})
+    assert saved.status_code == 200 and saved.json["lock_version"] == 1 and saved.json["updated_by"] == "培训管理员"
+
+    proposed = gapi.post(f"/drafts/{draft['id']}/propose", "hr_head")
+    assert proposed.status_code == 201, proposed.json
+    case_id, apply_task = proposed.json["instance_id"], proposed.json["task_id"]
+    task = gapi.get(f"/tasks/{apply_task}", "hr_head").json
+    assert task["element_id"] == "apply"
+    assert task["prefill"]["process_key"] == KEY and task["prefill"]["change_type"] == "change"
+    assert task["prefill"]["responsible_dept"] == "hr"
+    assert "新增 3 个元素" in task["prefill"]["content"]  # the task and its flow; the moved flow is a change
+
+    # One proposal per procedure at a time; a proposed draft is frozen while reviewers hold it.
+    second = gapi.post(f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": live["bpmn_xml"], "forms": {}}).json
+    r = gapi.post(f"/drafts/{second['id']}/propose", "hr_head")
+    assert r.status_code == 409 and f"#{case_id}" in r.json["message"]
+    assert gapi.call("DELETE", f"/drafts/{second['id']}", "hr_head").status_code == 204
+
+    gapi.complete(apply_task, "hr_head", {**task["prefill"], **APPLY_MORE})
+    r = gapi.call("PUT", f"/drafts/{draft['id']}", "hr_head",
+                  json={"bpmn_xml": draft["bpmn_xml"], "forms": draft["forms"], "lock_version": 1})
+    assert r.status_code == 409 and "审批中不能修改" in r.json["message"]
+
+    # Reviewers (who may see the case) read the draft and its diff; others may not.
+    diff = gapi.get(f"/drafts/{draft['id']}/diff", "mr").json
+    assert [e["id"] for e in diff["added"]] == ["hr_check", "flow_check_end"]
+    assert [e["id"] for e in diff["changed"]] == ["lane_hr", "flow_organise_end"]
+    assert gapi.get(f"/drafts/{draft['id']}", "emp").status_code == 403
+    page = browser(gapi, "mr").get(f"/cases/{case_id}").text
+    assert "流程变更内容" in page and "人力资源部负责人复核" in page and f'href="/drafts/{draft["id"]}"' in page
+    review = browser(gapi, "mr").get(f"/drafts/{draft['id']}")
+    assert review.status_code == 200 and 'data-diff="/drafts/' in review.text
+    assert browser(gapi, "emp").get(f"/drafts/{draft['id']}").status_code == 403
+
+    walk_to_gm(gapi, case_id, apply=False)
+    # 总经理 sends it back: nothing goes live, and the applicant may change the draft again.
+    gapi.walk(case_id, [("gm_approve", "gm", {"decision": "reject", "comment": "请补充复核时限"})])
+    assert live_xml(gapi)["version"] == 1
+    reopened = gapi.get(f"/drafts/{draft['id']}", "hr_head").json
+    assert (reopened["state"], reopened["editable"]) == ("proposed", True)
+    timed = reopened["bpmn_xml"].replace(
+        'value="training_request_organise"/></spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>',
+        'value="training_request_organise"/><spiffworkflow:property name="dueIn" value="P3D"/>'
+        '</spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>')
+    assert timed != reopened["bpmn_xml"]
+    r = gapi.call("PUT", f"/drafts/{draft['id']}", "hr_head",
+                  json={"bpmn_xml": timed, "forms": reopened["forms"], "lock_version": reopened["lock_version"]})
+    assert r.status_code == 200, r.json
+
+    gapi.walk(case_id, [("apply", "hr_head", APPLY_MORE)])
+    walk_to_gm(gapi, case_id, apply=False)
+    gapi.walk(case_id, [("gm_approve", "gm", {"decision": "approve"})])
+
+    # Approved: the draft is the next version at once, recorded against the case.
+    now_live = live_xml(gapi)
+    assert now_live["version"] == 2 and 'name="dueIn" value="P3D"' in now_live["bpmn_xml"]
+    versions = gapi.get(f"/processes/{KEY}/versions", "emp").json
+    assert [(v["version"], v["source"], v["change_instance_id"], v["live"]) for v in versions] == [
+        (2, "change", case_id, True), (1, "library", None, False)]
+    assert versions[0]["deployed_by"] == "人力资源部部长"
+    assert versions[1]["running"] == 1  # the old case
+    assert gapi.get(f"/drafts/{draft['id']}", "hr_head").json["state"] == "activated"
+    publish = gapi.open_task(case_id, "qg_staff", "publish")
+    assert gapi.get(f"/tasks/{publish['id']}", "qg_staff").json["prefill"]["new_version"] == "V2"
+
+    # New cases follow V2 and reach the new step; the case started before follows V1 to its end.
+    new_case = gapi.start(KEY, "ops_head")
+    steps = [("vp_review", "vp", {"decision": "approve"}), ("gm_approve", "gm", {"decision": "approve"}),
+             ("organise", "hr_trainer", HR_ORGANISE)]
+    gapi.walk(new_case["id"], [("apply", "ops_head", TRAINING)] + steps)
+    check = gapi.open_task(new_case["id"], "hr_head", "hr_check")
+    assert check["name"] == "人力资源部负责人复核"
+    gapi.walk(old_case["id"], steps)
+    assert gapi.case(old_case["id"])["status"] == "completed"
+
+
+def test_rollback_and_direct_deploy(gapi):
+    before = live_xml(gapi)["version"]
+    r = gapi.post(f"/processes/{KEY}/versions/{before}/rollback", "hr_head")
+    assert r.status_code == 409 and "当前线上版本" in r.json["message"]
+    rollback = gapi.post(f"/processes/{KEY}/versions/1/rollback", "hr_head")
+    assert rollback.status_code == 201 and rollback.json["rollback_of"] == 1
+    r = gapi.post(f"/drafts/{rollback.json['id']}/deploy", "hr_head", {})
+    assert r.status_code == 403  # only an admin skips the change procedure
+
+    r = gapi.post(f"/drafts/{rollback.json['id']}/deploy", "admin", {"note": "紧急恢复"})
+    assert r.status_code == 201 and r.json["version"] == before + 1
+    restored = live_xml(gapi)
+    assert "hr_check" not in restored["bpmn_xml"]
+    top = gapi.get(f"/processes/{KEY}/versions", "emp").json[0]
+    assert (top["version"], top["source"], top["deployed_by"], top["note"]) == (before + 1, "direct", "系统管理员", "紧急恢复")
+
+
+def test_catalogue_page_and_excel(gapi):
+    rows = load_workbook(io.BytesIO(gapi.get("/processes/catalogue.xlsx", "emp").data)).active
+    header = [c.value for c in rows[1]]
+    assert header[:7] == ["流程编号", "流程名称", "类别", "流程所有者（角色）", "流程经理", "版本", "状态"]
+    by_key = {row[0]: row for row in rows.iter_rows(min_row=2, values_only=True)}
+    assert len(by_key) == 31
+    training = by_key[KEY]
+    assert training[4] == "人力资源部部长、培训管理员" and training[6] == "有效"
+    assert training[5] == f"V{live_xml(gapi)['version']}"
+    assert by_key["process_change"][5] == "V1"
+
+    emp = browser(gapi, "emp")
+    page = emp.get("/processes").text
+    assert 'href="/api/v1/processes/catalogue.xlsx"' in page and "新建流程" not in page
+    row = re.search(r'<tr data-key="training_request">(.*?)</tr>', page, re.S).group(1)
+    assert "培训追加审批" in row or "培训" in row
+    assert "人力资源部部长、培训管理员" in row and f"V{live_xml(gapi)['version']}" in row
+    history = emp.get(f"/processes/{KEY}").text
+    assert "版本历史" in history and "编辑流程" not in history and "回滚到此版本" not in history
+    assert "编辑流程" in browser(gapi, "hr_trainer").get(f"/processes/{KEY}").text
+    assert emp.get(f"/modeler/{KEY}").status_code == 403
+    assert browser(gapi, "hr_head").get(f"/modeler/{KEY}").status_code == 200
+    assert emp.get(f"/processes/{KEY}/versions/1").status_code == 200
+    assert emp.get(f"/processes/{KEY}/migrate").status_code == 403
+    assert "迁移运行中的案件" in browser(gapi, "admin").get(f"/processes/{KEY}/migrate").text

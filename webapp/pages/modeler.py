@@ -1,0 +1,39 @@
+"""The modeler (/modeler/<key>): bpmn-js with our properties panel and the form-js editor. The page
+only carries what the script needs to start; it loads and saves through /api/v1."""
+from __future__ import annotations
+
+from flask import g, render_template, request
+from sqlalchemy import select
+
+from engine.definitions import deploy as deployment
+from engine.definitions import drafts
+from engine.errors import NotFound
+from engine.store.models import ProcessDraft, Role
+from webapp.auth import login_required
+from webapp.pages import bp
+from webapp.request_session import db_session
+
+
+@bp.route("/modeler/<key>")
+@login_required
+def modeler(key: str):
+    session, user = db_session(), g.user
+    is_new = request.args.get("new") == "1"
+    definition = drafts.check_may_model(session, user, key)  # 403 page
+    live = deployment.latest_version(session, key)
+    if live is None and not is_new:
+        raise NotFound(f"流程不存在：{key}")
+    draft_id = request.args.get("draft", type=int)
+    if draft_id is None:  # go on with my newest draft of this procedure, as Camunda Modeler reopens a file
+        for draft in drafts.for_process(session, key):
+            if draft.created_by == user.id and drafts.editable(session, draft):
+                draft_id = draft.id
+                break
+    elif session.get(ProcessDraft, draft_id) is None:
+        raise NotFound(f"草稿不存在：{draft_id}")
+    roles = [{"code": r.code, "name": r.name, "scope": r.scope}
+             for r in session.scalars(select(Role).order_by(Role.code))]
+    return render_template("modeler.html", active="processes", process_key=key,
+                           name=(definition.name if definition else key), live_version=live.version if live else None,
+                           draft_id=draft_id, is_new=live is None, can_deploy="admin" in user.role_codes,
+                           roles=roles)

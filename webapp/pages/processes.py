@@ -1,0 +1,82 @@
+"""流程清单 and what hangs off it: a procedure's versions, one version's diagram, a draft under review
+(diagram + diff against the live version), and migrating running cases (admin)."""
+from __future__ import annotations
+
+from flask import g, render_template
+from sqlalchemy import select
+
+from engine.definitions import catalogue, drafts
+from engine.definitions import deploy as deployment
+from engine.errors import Forbidden
+from engine.store.models import Instance, ProcessDefinition, ProcessVersion
+from webapp.auth import login_required
+from webapp.pages import bp
+from webapp.request_session import db_session
+
+
+@bp.route("/processes")
+@login_required
+def processes():
+    rows = catalogue.catalogue(db_session())
+    return render_template("processes.html", active="processes", rows=rows,
+                           may_create=bool(g.user.role_codes & drafts.EDITOR_ROLES))
+
+
+@bp.route("/processes/<key>")
+@login_required
+def process(key: str):
+    session, user = db_session(), g.user
+    live = deployment.get_version(session, key)  # 404 page
+    definition = session.get(ProcessDefinition, key)
+    may_model = drafts.may_model(user, definition.owner_role)
+    open_drafts = [{"draft": d, "state": drafts.state_of(session, d), "editable": drafts.editable(session, d),
+                    "by": catalogue._names(session, [d.updated_by]).get(d.updated_by)}
+                   for d in drafts.for_process(session, key)] if may_model else []
+    return render_template("process.html", active="processes", definition=definition, live=live,
+                           versions=catalogue.versions(session, key), drafts=open_drafts, may_model=may_model,
+                           is_admin="admin" in user.role_codes)
+
+
+@bp.route("/processes/<key>/versions/<int:version>")
+@login_required
+def process_version(key: str, version: int):
+    session = db_session()
+    shown = deployment.get_version(session, key, version)
+    live = deployment.latest_version(session, key)
+    return render_template("version.html", active="processes", version=shown, live=live,
+                           forms=_form_fields(shown.forms or {}))
+
+
+@bp.route("/drafts/<int:draft_id>")
+@login_required
+def draft_review(draft_id: int):
+    """What reviewers of a change see: the draft's diagram, marked, and the diff against the live version."""
+    session = db_session()
+    draft = drafts.readable(session, draft_id, user=g.user)
+    live = deployment.latest_version(session, draft.process_key)
+    return render_template("draft.html", active="processes", draft=draft, state=drafts.state_of(session, draft),
+                           live=live, diff=drafts.diff(session, draft),
+                           may_model=drafts.may_model(g.user, (session.get(ProcessDefinition, draft.process_key)
+                                                               or ProcessDefinition()).owner_role))
+
+
+@bp.route("/processes/<key>/migrate")
+@login_required
+def migrate(key: str):
+    session = db_session()
+    if "admin" not in g.user.role_codes:
+        raise Forbidden("只有系统管理员可以迁移运行中的案件")
+    live = deployment.get_version(session, key)
+    older = session.execute(select(Instance.id, Instance.title, ProcessVersion.version, Instance.created_at)
+                            .join(ProcessVersion, ProcessVersion.id == Instance.version_id)
+                            .where(Instance.process_key == key, Instance.status == "running",
+                                   ProcessVersion.version < live.version)
+                            .order_by(Instance.id)).all()
+    return render_template("migrate.html", active="processes", live=live, cases=older)
+
+
+def _form_fields(forms: dict) -> list[dict]:
+    """Each frozen form with its fields' labels, for reading a version without the editor."""
+    return [{"key": key, "fields": [(c.get("key"), c.get("label") or c.get("text") or "", c.get("type"))
+                                    for c in (schema.get("components") or []) if c.get("key")]}
+            for key, schema in sorted(forms.items())]
