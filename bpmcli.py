@@ -107,6 +107,27 @@ def validate(path: Path):
     sys.exit(1 if failed else 0)
 
 
+@main.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def export_command(folder: Path):
+    """Write the live version of every procedure as library files (FOLDER/bpmn, FOLDER/forms)."""
+    from engine.definitions.export import export_library
+
+    try:
+        with _db().session() as session:
+            result = export_library(session, folder)
+    except DefinitionError as exc:
+        click.echo("导出失败，没有写入任何文件：", err=True)
+        _print_errors(exc.errors)
+        sys.exit(1)
+    click.echo(f"已导出 {result.procedures} 个流程、{result.forms} 个表单、{result.decisions} 个决策表到 {folder}")
+    if result.not_live:
+        # Never deleted: the folder may be a git working tree; the user decides.
+        click.echo(f"以下 {len(result.not_live)} 个文件不在线上版本中（未删除）：")
+        for name in result.not_live:
+            click.echo(f"  {name}")
+
+
 @main.command()
 def users():
     """List users with their department and roles."""

@@ -16,6 +16,8 @@ TIMER_FIRED, CASE_STARTED, NOTIFIED = "timer_fired", "case_started", "notified"
  URGED, ATTACHED) = (
     "task_unclaimed", "task_transferred", "task_delegated", "delegate_resolved", "signer_added",
     "returned", "withdrawn", "copied", "urged", "attachment_added")
+# An admin moved the case to a newer version of its procedure (engine/runtime/migration.py).
+MIGRATED = "migrated"
 
 
 def record(session: Session, instance_id: int, type_: str, *, actor_id: int | None = None,
