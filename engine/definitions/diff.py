@@ -40,7 +40,7 @@ FORM_FIELD_PROPERTIES = ("label", "type", "validate", "values")
 
 def diff_definitions(old_xml: str | None, old_forms: dict | None, new_xml: str, new_forms: dict) -> dict:
     """The changes from (old_xml, old_forms) to (new_xml, new_forms); old_xml None: a new procedure."""
-    old = _Diagram(old_xml) if old_xml is not None else _Diagram(None)
+    old = _Diagram(old_xml)
     new = _Diagram(new_xml)
     added, changed, removed = [], [], []
     for element_id, element in new.elements.items():

@@ -5,7 +5,8 @@ Layout, as the library reads it:
   DIR/bpmn/<process_key>.bpmn   the version's diagram, byte for byte as stored
   DIR/bpmn/<name>.dmn           each distinct decision-table document the versions freeze, once; named
                                 after its decision id, or after the DMN `definitions` id when the
-                                document holds several decisions. A .dmn file already in DIR/bpmn that
+                                document holds several decisions (SpiffWorkflow 3.2 refuses those, so
+                                in practice a file per decision). A .dmn file already in DIR/bpmn that
                                 defines the same decisions keeps its name, so exporting into a checkout
                                 of the library does not rename its tables.
   DIR/forms/<form_key>.form     form-js JSON as the library writes it (indent 2, UTF-8, final newline)
@@ -67,8 +68,6 @@ def export_library(session: Session, folder: Path) -> ExportResult:
     # name -> {content: [procedures holding it]}; JSON key order is not content, so forms compare sorted.
     form_copies: dict[str, dict[str, list[str]]] = {}
     table_copies: dict[str, dict[str, list[str]]] = {}
-    decision_copies: dict[str, dict[str, list[str]]] = {}  # decision id -> {DMN document: [procedures]}
-    table_names: dict[str, str] = {}  # DMN document -> its file name
     for version in versions:
         key = version.process_key
         _check_name(key, "流程标识", key)
@@ -80,20 +79,14 @@ def export_library(session: Session, folder: Path) -> ExportResult:
                 files[f"forms/{form_key}.form"] = form_text(form).encode("utf-8")
             form_copies.setdefault(form_key, {}).setdefault(canonical, []).append(key)
         for dmn_xml in sorted(set((version.decisions or {}).values())):
-            name = table_names[dmn_xml] = _dmn_name(dmn_xml, key, existing_tables)
+            name = _dmn_name(dmn_xml, key, existing_tables)
             if name not in table_copies:
                 files[f"bpmn/{name}.dmn"] = dmn_xml.encode("utf-8")
             table_copies.setdefault(name, {}).setdefault(dmn_xml, []).append(key)
-            for decision_id in decision_ids(dmn_xml):
-                decision_copies.setdefault(decision_id, {}).setdefault(dmn_xml, []).append(key)
 
     errors = [_conflict(f"表单 {name}", copies) for name, copies in sorted(form_copies.items()) if len(copies) > 1]
     errors += [_conflict(f"决策表文件 {name}.dmn", copies) for name, copies in sorted(table_copies.items())
                if len(copies) > 1]
-    # Two files defining one decision: a deploy from the folder would pick either (same-named files
-    # are reported above already).
-    errors += [_conflict(f"决策表 {decision_id}", copies) for decision_id, copies in sorted(decision_copies.items())
-               if len({table_names[xml] for xml in copies}) > 1]
     if errors:
         raise DefinitionError(errors)
 
