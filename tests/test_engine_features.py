@@ -48,6 +48,21 @@ def test_one_task_per_department_for_its_head_then_rule_number_and_child_cases(a
         assert child["tasks"][0]["candidate_users"] == [head]
 
 
+def test_one_task_per_department_completes_after_a_restart(api, clock):
+    """The items of a multi-instance step were created by another process (or before a restart): a fresh
+    compile of the version must still let the step complete when the last item is done."""
+    from engine.definitions.cache import SPECS
+
+    case, body = _start_features(api)
+    SPECS._entries.clear()  # what a restarted web process starts with
+    for t in body["tasks"]:
+        user = t["candidate_users"][0]
+        dept = "tech" if user == "tech_head" else "ops"
+        api.complete(t["id"], user, {"report": {"department": dept, "score": 80, "finding": "无"}})
+    done = api.get(f"/instances/{case['id']}", "qg_staff").json
+    assert done["status"] == "completed", (done["error"], [t["element_id"] for t in done["tasks"] if t["state"] == "open"])
+
+
 def test_numbers_are_consecutive_and_never_reused(api, clock):
     numbers = []
     for _ in range(2):

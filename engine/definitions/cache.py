@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.definitions.validation import BPMN, starter_roles_of
@@ -33,13 +34,16 @@ class SpecCache:
         self.max_entries = max_entries
 
     def get(self, version: ProcessVersion) -> CompiledVersion:
-        compiled = self._entries.get(version.id)
+        # Keyed by content too: one process may serve several databases (tests, tools), whose
+        # version ids coincide.
+        key = (version.id, version.content_hash)
+        compiled = self._entries.get(key)
         if compiled is None:
             compiled = self._compile(version)
             with self._lock:
                 if len(self._entries) >= self.max_entries:
                     self._entries.pop(next(iter(self._entries)))
-                self._entries[version.id] = compiled
+                self._entries[key] = compiled
         return compiled
 
     @staticmethod
@@ -51,10 +55,23 @@ class SpecCache:
         parser.add_bpmn_xml(root, filename=f"{version.process_key}.bpmn")
         spec = parser.get_spec(version.process_key)
         subprocess_specs = parser.get_subprocess_specs(version.process_key)
+        _connect_loops([spec, *subprocess_specs.values()])
         process = root.find(f"{{{BPMN}}}process[@id='{version.process_key}']")
         return CompiledVersion(version.id, version.process_key, version.version, spec, subprocess_specs,
                                version.forms or {}, frozenset(starter_roles_of(process)),
                                _waits_on_timers([spec, *subprocess_specs.values()]), safe_targets(spec))
+
+
+def _connect_loops(specs) -> None:
+    """A multi-instance task hears that an item is done through an event it connects when it creates the
+    items. A case loaded on freshly parsed specs (after a restart, a cache eviction, a migration) created
+    its items elsewhere, so connect them here, as SpiffWorkflow's own spec deserializer does."""
+    for process in specs:
+        for task_spec in process.task_specs.values():
+            if isinstance(task_spec, LoopTask):
+                item = process.task_specs.get(task_spec.task_spec)
+                if item is not None and not item.completed_event.is_connected(task_spec.merge_child):
+                    item.completed_event.connect(task_spec.merge_child)
 
 
 def start_event_specs(spec) -> list:

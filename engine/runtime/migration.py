@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
 from engine import history
@@ -31,10 +30,11 @@ from engine.runtime.step import save
 from engine.store.db import lock_instance
 from engine.store.models import Instance, ProcessVersion, Task, User
 
-# Tasks the case has reached but not finished: what it waits on. FUTURE is "definite" to SpiffWorkflow
-# but only predicted from the diagram, so it is re-predicted with the rest.
-_REACHED = TaskState.WAITING | TaskState.READY | TaskState.STARTED | TaskState.ERROR
+# Tasks the case has reached but not finished: what it waits on (a case in error is not moved, so no
+# ERROR). FUTURE is "definite" to SpiffWorkflow but only predicted from the diagram: it is predicted again.
+_REACHED = TaskState.WAITING | TaskState.READY | TaskState.STARTED
 _PREDICTED = TaskState.FUTURE | TaskState.PREDICTED_MASK
+_PARALLEL = {"ParallelGateway", "InclusiveGateway"}
 
 _STATUS = {"completed": "已完成", "withdrawn": "已撤回", "terminated": "已终止"}
 _KINDS = {
@@ -46,7 +46,7 @@ _KINDS = {
     "SubWorkflowTask": "子流程", "CallActivity": "调用活动", "TransactionSubprocess": "事务子流程",
     "StandardLoopTask": "循环任务", "ParallelMultiInstanceTask": "并行多实例任务",
     "SequentialMultiInstanceTask": "串行多实例任务",
-    "TimerEventDefinition": "定时", "DurationTimerEventDefinition": "定时", "TimeDateEventDefinition": "定时",
+    "TimerEventDefinition": "定时", "DurationTimerEventDefinition": "时长定时", "TimeDateEventDefinition": "日期定时",
     "CycleTimerEventDefinition": "周期定时", "MessageEventDefinition": "消息", "SignalEventDefinition": "信号",
     "ErrorEventDefinition": "错误", "EscalationEventDefinition": "升级", "TerminateEventDefinition": "终止",
     "ConditionalEventDefinition": "条件", "CancelEventDefinition": "取消", "MultipleEventDefinition": "多重",
@@ -70,33 +70,32 @@ def plan(session: Session, *, process_key: str, to_version: int | None = None,
     (cases in error included, so the admin sees they need a retry first)."""
     target = get_version(session, process_key, to_version)
     if instance_ids is None:
-        instance_ids = list(session.scalars(
-            select(Instance.id).join(ProcessVersion, ProcessVersion.id == Instance.version_id)
-            .where(Instance.process_key == process_key, Instance.status.in_(("running", "error")),
-                   ProcessVersion.version < target.version)
-            .order_by(Instance.id)))
-    pairs = _Pairs(session, target)
-    return [_check(session, session.get(Instance, instance_id), instance_id, pairs)[0]
+        instance_ids = _unfinished_on_older(session, target)
+    dest = _Target(target)
+    return [_check(session, session.get(Instance, instance_id), instance_id, dest)[0]
             for instance_id in dict.fromkeys(instance_ids)]
 
 
-def migrate(session: Session, *, process_key: str, to_version: int | None = None, instance_ids: list[int],
-            actor: User) -> list[MigrationCheck]:
-    """Move the given cases that may move; leave the others untouched. Each case is re-checked under its
-    row lock and moved in a savepoint of its own: all of it moves, or none of it."""
+def migrate(session: Session, *, process_key: str, to_version: int | None = None,
+            instance_ids: list[int] | None, actor: User) -> list[MigrationCheck]:
+    """Move the given cases that may move (None: those `plan` would list); leave the others untouched.
+    Each case is re-checked under its row lock and moved in a savepoint of its own: all of it moves,
+    or none of it."""
     target = get_version(session, process_key, to_version)
-    pairs = _Pairs(session, target)
+    if instance_ids is None:
+        instance_ids = _unfinished_on_older(session, target)
+    dest = _Target(target)
     results = {}
     for instance_id in sorted(set(instance_ids)):  # one lock order, so two admins never deadlock
         if not lock_instance(session, instance_id):
             results[instance_id] = _missing(instance_id, target)
             continue
         instance = session.get(Instance, instance_id, populate_existing=True)
-        check, workflow = _check(session, instance, instance_id, pairs)
+        check, workflow = _check(session, instance, instance_id, dest)
         if check.ok:
             try:
                 with session.begin_nested():
-                    _move(session, instance, workflow, pairs, actor, check)
+                    _move(session, instance, workflow, dest, actor, check)
             except EngineError as exc:  # e.g. a concurrent writer: the savepoint undid this case only
                 session.expire(instance)
                 check.ok, check.reasons = False, [f"迁移失败：{exc.message}"]
@@ -104,23 +103,33 @@ def migrate(session: Session, *, process_key: str, to_version: int | None = None
     return [results[instance_id] for instance_id in dict.fromkeys(instance_ids)]
 
 
-def _move(session: Session, instance: Instance, workflow, pairs: "_Pairs", actor: User,
+def _unfinished_on_older(session: Session, target: ProcessVersion) -> list[int]:
+    return list(session.scalars(
+        select(Instance.id).join(ProcessVersion, ProcessVersion.id == Instance.version_id)
+        .where(Instance.process_key == target.process_key, Instance.status.in_(("running", "error")),
+               ProcessVersion.version < target.version)
+        .order_by(Instance.id)))
+
+
+def _move(session: Session, instance: Instance, workflow, dest: _Target, actor: User,
           check: MigrationCheck) -> None:
-    new = pairs.new
-    instance.version_id = pairs.target.id
+    old_index = dest.index(SPECS.get(session.get(ProcessVersion, instance.version_id)))
+    new_index = dest.index(dest.compiled)
+    instance.version_id = dest.version.id
     session.flush()
     save(session, instance, workflow)  # compare-and-set on lock_version, as every engine step saves
     session.expire(instance, ["state"])  # `save` wrote the column, not the attribute
-    index = pairs.index(new)
+    # The open rows show the step as the new version names it and are worked with its form.
     for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(approval.LIVE))):
-        spec = index.get(row.element_id)
-        if spec is None:
+        before, after = _worked(old_index.get(row.element_id)), _worked(new_index.get(row.element_id))
+        if before is None or after is None:
             continue
-        name = spec.bpmn_name or spec.bpmn_id
-        if row.kind == "signer":
-            row.name = f"{name}（加签）"
+        old_name, new_name = before.bpmn_name or before.bpmn_id, after.bpmn_name or after.bpmn_id
+        if row.kind == "signer":  # `<step>（加签）`, its form the built-in one
+            if row.name.startswith(old_name):
+                row.name = new_name + row.name[len(old_name):]
         else:
-            row.name, row.form_key = name, approval.properties(spec).get("formKey")
+            row.name, row.form_key = new_name, approval.properties(after).get("formKey")
     history.record(session, instance.id, history.MIGRATED, actor_id=actor.id,
                    comment=f"从版本 {check.from_version} 迁移到版本 {check.to_version}",
                    data={"from_version": check.from_version, "to_version": check.to_version})
@@ -131,38 +140,33 @@ def _missing(instance_id: int, target: ProcessVersion) -> MigrationCheck:
     return MigrationCheck(instance_id, "", None, target.version, False, ["实例不存在"])
 
 
-class _Pairs:
-    """The target version, the compiled specs and element indexes, once per call."""
+class _Target:
+    """The version cases move to, compiled, and element indexes of the versions involved: once per call."""
 
-    def __init__(self, session: Session, target: ProcessVersion):
-        self.session = session
-        self.target = target
-        self.new = SPECS.get(target)
+    def __init__(self, version: ProcessVersion):
+        self.version = version
+        self.compiled = SPECS.get(version)
         self._indexes: dict[int, dict] = {}
 
-    def compiled(self, version_id: int) -> tuple[ProcessVersion, CompiledVersion]:
-        version = self.session.get(ProcessVersion, version_id)
-        return version, SPECS.get(version)
-
-    def index(self, compiled: CompiledVersion) -> dict:
-        """bpmn id -> the element's task spec, across the process and its subprocesses. A multi-instance
-        task's inner copy shares the id: the element is the spec named after it."""
+    def index(self, compiled: CompiledVersion) -> dict[str, list]:
+        """bpmn id -> its task specs, across the process and its subprocesses: one, or for a multi-instance
+        task the loop and the inner task (see `_element` and `_worked`)."""
         if compiled.version_id not in self._indexes:
-            found: dict = {}
+            found: dict[str, list] = {}
             for spec in (compiled.spec, *compiled.subprocess_specs.values()):
                 for task_spec in spec.task_specs.values():
-                    if task_spec.bpmn_id and (task_spec.bpmn_id not in found or task_spec.name == task_spec.bpmn_id):
-                        found[task_spec.bpmn_id] = task_spec
+                    if task_spec.bpmn_id:
+                        found.setdefault(task_spec.bpmn_id, []).append(task_spec)
             self._indexes[compiled.version_id] = found
         return self._indexes[compiled.version_id]
 
 
-def _check(session: Session, instance: Instance | None, instance_id: int, pairs: _Pairs):
+def _check(session: Session, instance: Instance | None, instance_id: int, dest: _Target):
     """(the check, and the case's workflow re-based on the new version if it may move)."""
-    target = pairs.target
+    target = dest.version
     if instance is None:
         return _missing(instance_id, target), None
-    source, old = pairs.compiled(instance.version_id)
+    source = session.get(ProcessVersion, instance.version_id)
     check = MigrationCheck(instance.id, instance.title, source.version, target.version)
     reasons = check.reasons
     if instance.process_key != target.process_key:
@@ -175,6 +179,7 @@ def _check(session: Session, instance: Instance | None, instance_id: int, pairs:
         reasons.append(f"实例已在版本 {source.version}，不低于目标版本 {target.version}")
     if reasons:
         return check, None
+    old = SPECS.get(source)
     try:
         before = state.load(instance.state, old)
     except Exception as exc:  # noqa: BLE001 - any failure is a reason to refuse, not a crash
@@ -183,12 +188,12 @@ def _check(session: Session, instance: Instance | None, instance_id: int, pairs:
     reached = [t for wf in (before, *before.subprocesses.values()) for t in wf.tasks.values()
                if t.has_state(_REACHED)]
     check.current_steps = sorted({t.task_spec.bpmn_id for t in reached if t.task_spec.bpmn_id})
-    old_index, new_index = pairs.index(old), pairs.index(pairs.new)
+    old_index, new_index = dest.index(old), dest.index(dest.compiled)
     reasons.extend(_completed_steps(instance.path or [], old_index, new_index))
-    reasons.extend(_current_steps(before, reached, old_index, new_index, pairs))
+    reasons.extend(_current_steps(before, reached, old_index, new_index, dest))
     workflow = None
     if not reasons:  # the specs agree; now make sure the engine agrees too
-        workflow = _rebased(instance.state, pairs.new, old_index, reasons)
+        workflow = _rebased(instance.state, dest.compiled, old_index, reasons)
     check.reasons = list(dict.fromkeys(reasons))
     check.ok = not check.reasons
     return check, workflow if check.ok else None
@@ -199,20 +204,20 @@ def _check(session: Session, instance: Instance | None, instance_id: int, pairs:
 def _completed_steps(path: list[str], old_index: dict, new_index: dict) -> list[str]:
     reasons = []
     for element_id in path:
-        before, after = old_index.get(element_id), new_index.get(element_id)
-        label = _label(element_id, before)
+        before, after = _element(old_index.get(element_id)), _element(new_index.get(element_id))
+        label = _label(element_id, old_index.get(element_id))
         if after is None:
-            reasons.append(f"已完成的步骤 {label} 在新版本中被删除")
+            reasons.append(f"已完成的步骤 {label}在新版本中被删除")
         elif before is not None and _kind(before) != _kind(after):
-            reasons.append(f"已完成的步骤 {label} 在新版本中类型改变（{_kind_label(before)} → {_kind_label(after)}）")
+            reasons.append(f"已完成的步骤 {label}在新版本中类型改变（{_kind_label(before)} → {_kind_label(after)}）")
     return reasons
 
 
 # --- rule 2: what the case waits on --------------------------------------------------------------
 
-def _current_steps(workflow, reached: list, old_index: dict, new_index: dict, pairs: _Pairs) -> list[str]:
-    new = pairs.new
-    forms = pairs.target.forms or {}
+def _current_steps(workflow, reached: list, old_index: dict, new_index: dict, dest: _Target) -> list[str]:
+    new = dest.compiled
+    forms = dest.version.forms or {}
     reasons = []
     for task in reached:
         spec = task.task_spec
@@ -221,42 +226,90 @@ def _current_steps(workflow, reached: list, old_index: dict, new_index: dict, pa
         owner = new.spec if task.workflow is workflow else new.subprocess_specs.get(task.workflow.spec.name)
         if owner is None:
             sub = _element_id_of_name(task.workflow.spec.name)
-            reasons.append(f"当前所在的子流程 {_label(sub, old_index.get(sub))} 在新版本中被删除")
+            reasons.append(f"当前所在的子流程 {_label(sub, old_index.get(sub))}在新版本中被删除")
             continue
         after = owner.task_specs.get(spec.name)
         if after is None or after.bpmn_id != spec.bpmn_id:
-            reasons.append(f"当前步骤 {label} 在新版本中被删除")
+            reasons.append(f"当前步骤 {label}在新版本中被删除")
             continue
         if _kind(spec) != _kind(after):
-            reasons.append(f"当前步骤 {label} 在新版本中类型改变（{_kind_label(spec)} → {_kind_label(after)}）")
+            reasons.append(f"当前步骤 {label}在新版本中类型改变（{_kind_label(spec)} → {_kind_label(after)}）")
             continue
         if spec.manual:
-            reasons.extend(_user_task(label, old_index.get(element_id), new_index.get(element_id), forms))
-        parent = task.parent
-        if parent is not None and parent.task_spec is not None:
-            was = {s.name for s in spec.inputs}
-            if parent.task_spec.name in was and parent.task_spec.name not in {s.name for s in after.inputs}:
-                reasons.append(f"当前步骤 {label} 在新版本中的前序连接改变（如增删了边界事件），不能迁移")
-        if isinstance(spec, Join) and type(spec).__name__ != "_EndJoin" \
-                and sorted(s.name for s in spec.inputs) != sorted(s.name for s in after.inputs):
-            reasons.append(f"正在等待汇合的 {label} 在新版本中的汇入分支改变，不能迁移")
+            reasons.extend(_user_task(label, _worked(old_index.get(element_id)), _worked(new_index.get(element_id)),
+                                      forms))
+        # Boundary events hang on a split the step is entered through: one the case never passed would
+        # make the step's join fail when it completes.
+        splits = {s.name for s in after.inputs if type(s).__name__ == "BoundaryEventSplit"}
+        if splits and (task.parent is None or task.parent.task_spec.name not in splits):
+            reasons.append(f"当前步骤 {label}在新版本中新增了边界事件，已在进行中的步骤无法补上，不能迁移")
+    by_workflow: dict = {}
+    for task in reached:
+        by_workflow.setdefault(task.workflow, []).append(task)
+    for wf, its_tasks in by_workflow.items():
+        owner = new.spec if wf is workflow else new.subprocess_specs.get(wf.spec.name)
+        if owner is not None:
+            reasons.extend(_parallel_branches(wf.spec, owner, its_tasks, old_index))
     return reasons
+
+
+def _parallel_branches(old_spec, new_spec, reached: list, old_index: dict) -> list[str]:
+    """Inside a parallel (or inclusive) section the split has already made its branches and the join
+    waits for exactly those: a branch added or removed there would leave the join waiting for ever.
+    Outside one, a changed section is entered afresh and is no concern."""
+    old_depth, new_depth = _parallel_depth(old_spec), _parallel_depth(new_spec)
+    if not any(old_depth.get(t.task_spec.name, 0) or new_depth.get(t.task_spec.name, 0) for t in reached):
+        return []
+    reasons = []
+    for name in sorted(set(old_spec.task_specs) | set(new_spec.task_specs)):
+        before, after = old_spec.task_specs.get(name), new_spec.task_specs.get(name)
+        gateways = [s for s in (before, after) if s is not None and type(s).__name__ in _PARALLEL]
+        if not gateways:
+            continue
+        changed = before is None or after is None or type(before) is not type(after)
+        if not changed:
+            inputs = [sorted(s.name for s in g.inputs) for g in (before, after)]
+            outputs = [sorted(s.name for s in g.outputs) for g in (before, after)]
+            changed = (len(before.inputs) > 1 and inputs[0] != inputs[1]) \
+                or (len(before.outputs) > 1 and outputs[0] != outputs[1])
+        if changed:
+            gateway = gateways[0]
+            label = _label(gateway.bpmn_id or name, old_index.get(gateway.bpmn_id) or [gateway])
+            reasons.append(f"当前步骤位于并行分支中，新版本改变了网关 {label}的分支（汇合时会一直等待），不能迁移")
+    return reasons
+
+
+def _parallel_depth(spec) -> dict[str, int]:
+    """Task spec name -> how many parallel sections it is inside (as runtime/rewind.py counts them)."""
+    depth: dict[str, int] = {}
+    queue = [(s, 0) for s in spec.task_specs.values() if type(s).__name__ == "StartEvent"]
+    while queue:
+        task_spec, level = queue.pop(0)
+        if task_spec.name in depth:
+            continue
+        depth[task_spec.name] = level
+        after = level
+        if type(task_spec).__name__ in _PARALLEL:
+            after -= 1 if len(task_spec.inputs) > 1 else 0
+            after += 1 if len(task_spec.outputs) > 1 else 0
+        queue.extend((output, max(after, 0)) for output in task_spec.outputs)
+    return depth
 
 
 def _user_task(label: str, before, after, forms: dict) -> list[str]:
     """The open rows' candidates were resolved from the old lane, and they are worked with the new form."""
     if before is None or after is None:
-        return [f"当前步骤 {label} 在新版本中被删除"]
+        return [f"当前步骤 {label}在新版本中被删除"]
     reasons = []
     if (before.lane or "") != (after.lane or ""):
-        reasons.append(f"当前步骤 {label} 在新版本中改由“{after.lane or '未指定'}”办理（原为“{before.lane or '未指定'}”），"
+        reasons.append(f"当前步骤 {label}在新版本中改由“{after.lane or '未指定'}”办理（原为“{before.lane or '未指定'}”），"
                        "已分派的待办人会不对")
     old_props, new_props = approval.properties(before), approval.properties(after)
     if old_props.get("approvalMode") != new_props.get("approvalMode"):
-        reasons.append(f"当前步骤 {label} 在新版本中的审批方式改变，进行中的审批无法按新方式继续")
+        reasons.append(f"当前步骤 {label}在新版本中的审批方式改变，进行中的审批无法按新方式继续")
     form_key = new_props.get("formKey")
     if form_key and form_key not in forms:
-        reasons.append(f"新版本中没有当前步骤 {label} 的表单 {form_key}")
+        reasons.append(f"新版本中没有当前步骤 {label}的表单 {form_key}")
     return reasons
 
 
@@ -271,11 +324,12 @@ def _rebased(saved: str, new: CompiledVersion, old_index: dict, reasons: list[st
         if sub_spec is None:
             missing.append(sub.get("spec"))
             continue
-        missing.extend(t["task_spec"] for t in sub.get("tasks", {}).values() if t["task_spec"] not in sub_spec.task_specs)
+        missing.extend(t["task_spec"] for t in sub.get("tasks", {}).values()
+                       if t["task_spec"] not in sub_spec.task_specs)
     if missing:
         for name in dict.fromkeys(missing):
             element_id = _element_id_of_name(name)
-            reasons.append(f"实例的引擎状态引用的 {name}（步骤 {_label(element_id, old_index.get(element_id))}）"
+            reasons.append(f"实例的引擎状态引用的 {name}（属于步骤 {_label(element_id, old_index.get(element_id))}）"
                            "在新版本中不存在")
         return None
     try:
@@ -326,8 +380,27 @@ def _element_id_of_name(name: str) -> str:
     return name
 
 
-def _label(element_id: str, spec) -> str:
-    name = getattr(spec, "bpmn_name", None)
+def _element(specs: list | None):
+    """The element's own spec: for a multi-instance task, the loop (named after the element)."""
+    if not specs:
+        return None
+    return next((s for s in specs if s.name == s.bpmn_id), specs[0])
+
+
+def _worked(specs: list | None):
+    """The spec its task rows are made from (approval.element_spec): the one with the lane, which for a
+    multi-instance task is the inner task, carrying the name and the form."""
+    if not specs:
+        return None
+    return next((s for s in specs if s.manual and s.lane), None) or next((s for s in specs if s.manual), None) \
+        or _element(specs)
+
+
+def _label(element_id: str, specs: list | None) -> str:
+    """`apply（填写申请）`; an element without a name is named by its kind: `start（开始事件）`."""
+    name = next((s.bpmn_name for s in specs or [] if s.bpmn_name), None)
+    if name is None and specs:
+        name = _kind_label(_element(specs))
     return f"{element_id}（{name}）" if name else element_id
 
 

@@ -69,7 +69,7 @@ def migrate(key: str):
     live = deployment.get_version(session, key)
     older = session.execute(select(Instance.id, Instance.title, ProcessVersion.version, Instance.created_at)
                             .join(ProcessVersion, ProcessVersion.id == Instance.version_id)
-                            .where(Instance.process_key == key, Instance.status == "running",
+                            .where(Instance.process_key == key, Instance.status.in_(("running", "error")),
                                    ProcessVersion.version < live.version)
                             .order_by(Instance.id)).all()
     return render_template("migrate.html", active="processes", live=live, cases=older)
