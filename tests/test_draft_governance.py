@@ -227,3 +227,46 @@ def test_catalogue_page_and_excel(gapi):
     assert emp.get(f"/processes/{KEY}/versions/1").status_code == 200
     assert emp.get(f"/processes/{KEY}/migrate").status_code == 403
     assert "迁移运行中的案件" in browser(gapi, "admin").get(f"/processes/{KEY}/migrate").text
+
+
+NEW_PROCEDURE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="defs_asset_handover"
+  targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="asset_handover" name="资产交接" isExecutable="true">
+    <bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="ownerRole" value="admin"/>
+    </spiffworkflow:properties></bpmn:extensionElements>
+    <bpmn:laneSet id="ls"><bpmn:lane id="lane_head" name="dept_head">
+      <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>confirm</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>end</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="confirm" name="部门负责人确认">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="formKey" value="asset_handover_confirm"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="confirm"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="confirm" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+CONFIRM_FORM = {"type": "default", "id": "asset_handover_confirm", "components": [
+    {"id": "note", "type": "textfield", "key": "note", "label": "交接说明", "validate": {"required": True}}]}
+
+
+def test_a_new_procedure_with_its_own_form(gapi):
+    body = {"bpmn_xml": NEW_PROCEDURE, "forms": {}}
+    r = gapi.post("/processes/asset_handover/drafts", "hr_head", body)
+    assert r.status_code == 403  # a new procedure has no owner yet: admins and process owners only
+    r = gapi.post("/processes/asset_handover/drafts", "admin", body)
+    assert r.status_code == 400 and r.json["errors"] == [
+        {"element_id": "confirm", "message": "表单不存在：asset_handover_confirm"}]
+    r = gapi.post("/processes/asset_handover/drafts", "admin", {**body, "forms": {"asset_handover_confirm": CONFIRM_FORM}})
+    assert r.status_code == 201 and r.json["base_version"] is None
+    assert gapi.get(f"/drafts/{r.json['id']}/diff", "admin").json["summary"].startswith("新增")
+    assert gapi.post(f"/drafts/{r.json['id']}/deploy", "admin", {}).json["version"] == 1
+    case = gapi.start("asset_handover", "ops_eng")
+    task = gapi.open_task(case["id"], "ops_head", "confirm")
+    assert gapi.get(f"/tasks/{task['id']}", "ops_head").json["form"]["components"][0]["label"] == "交接说明"
+    assert "asset_handover" in [p["key"] for p in gapi.get("/processes", "emp").json]
