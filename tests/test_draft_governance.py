@@ -181,6 +181,11 @@ def test_change_goes_live_only_on_gm_approval_and_old_cases_keep_their_version(g
     gapi.walk(new_case["id"], [("apply", "ops_head", TRAINING)] + steps)
     check = gapi.open_task(new_case["id"], "hr_head", "hr_check")
     assert check["name"] == "人力资源部负责人复核"
+    # An admin could move it to V2 (its completed part is unchanged): the dry run says so and moves nothing.
+    body = {"instance_ids": [old_case["id"]], "dry_run": True}
+    assert gapi.post(f"/processes/{KEY}/migrations", "hr_head", body).status_code == 403
+    [dry] = gapi.post(f"/processes/{KEY}/migrations", "admin", body).json
+    assert (dry["ok"], dry["from_version"], dry["to_version"], dry["current_steps"]) == (True, 1, 2, ["vp_review"])
     gapi.walk(old_case["id"], steps)
     assert gapi.case(old_case["id"])["status"] == "completed"
 
