@@ -42,6 +42,7 @@ test: install vendor
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/inbox.py
+	$(BIN)/python bench/modeler.py
 
 clean:
 	rm -rf $(VENV) node_modules webapp/static/vendor instance
