@@ -10,8 +10,14 @@ from engine.definitions import deploy as deployment
 from engine.errors import Forbidden
 from engine.store.models import Instance, ProcessDefinition, ProcessVersion
 from webapp.auth import login_required
+from webapp.i18n import N_
 from webapp.pages import bp
 from webapp.request_session import db_session
+
+
+# The engine's catalogue values the templates translate with _(): named here so extraction keeps them.
+CATALOGUE_TERMS = (N_("有效"), N_("有草稿"), N_("变更审批中"), N_("流程库导入"), N_("接口部署"), N_("管理员直接部署"),
+                   N_("变更审批生效"), N_("部署"))
 
 
 @bp.route("/processes")
