@@ -131,3 +131,7 @@ def test_modeler_change_goes_live_through_the_change_procedure(page_as, live_api
     # -- the case started before follows V1: after 组织实施 it ends --
     walk(live_api, old_case["id"], TO_ORGANISE)
     assert live_api.get(f"/instances/{old_case['id']}", "admin")["status"] == "completed"
+
+    # -- the library's diagram again (a rollback to V1, deployed by the admin) for the other browser tests --
+    draft = live_api.post(f"/processes/{KEY}/versions/1/rollback", "admin", expect=201)
+    assert live_api.post(f"/drafts/{draft['id']}/deploy", "admin", {"note": "测试后恢复"}, expect=201)["version"] == 3
