@@ -66,7 +66,8 @@ def sync(session: Session, instance_id: int, workflow) -> None:
 
 # ---- when a procedure starts by itself ---------------------------------------------------------
 
-def _duration(text: str) -> relativedelta:
+def duration(text: str) -> relativedelta:
+    """An ISO 8601 duration (P3M, PT72H) as a calendar-aware delta."""
     parts = TimerEventDefinition.parse_iso_duration(text)
     return relativedelta(**{k: v for k, v in parts.items() if k != "t"})
 
@@ -87,15 +88,15 @@ class Occurrences:
             repeat, first, second = (text.split("/") + [None])[:3]
             count = int(repeat[1:]) if repeat[1:] else None
             if second is None:  # R/P1D: every period from now
-                period = _duration(first)
+                period = duration(first)
                 return cls(anchor + period, period, count)
             if first.upper().startswith("P"):  # R/P1M/2027-01-01T00:00: period ending at a date
-                period = _duration(first)
+                period = duration(first)
                 end = TimerEventDefinition.get_datetime(second)
                 return cls(end - period * (count or 1), period, count)
-            return cls(TimerEventDefinition.get_datetime(first), _duration(second), count)
+            return cls(TimerEventDefinition.get_datetime(first), duration(second), count)
         if text.upper().startswith("P"):
-            return cls(anchor + _duration(text), None, 1)
+            return cls(anchor + duration(text), None, 1)
         return cls(TimerEventDefinition.parse_time_or_duration(text), None, 1)
 
     def at(self, k: int) -> datetime:

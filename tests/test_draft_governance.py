@@ -3,10 +3,13 @@ drafts, validation, the proposal case with its diff, activation on 总经理's a
 rollback, the admin's direct deploy, the 流程清单 and its Excel export."""
 import io
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from lxml import etree
 from openpyxl import load_workbook
+
+from engine import clock
 
 from test_process_change import CHAIR, ORGANISE, QG_REVIEW
 
@@ -181,6 +184,16 @@ def test_change_goes_live_only_on_gm_approval_and_old_cases_keep_their_version(g
     gapi.walk(new_case["id"], [("apply", "ops_head", TRAINING)] + steps)
     check = gapi.open_task(new_case["id"], "hr_head", "hr_check")
     assert check["name"] == "人力资源部负责人复核"
+    # its deadline (dueIn P3D, added after 总经理 sent it back) runs from when the step became ready
+    created, due = (datetime.fromisoformat(check[k]) for k in ("created_at", "due_at"))
+    assert due - created == timedelta(days=3) and check["overdue"] is False
+    clock.set_time(due + timedelta(minutes=1))
+    try:
+        assert gapi.get(f"/tasks/{check['id']}", "hr_head").json["overdue"] is True
+    finally:
+        clock.set_time(None)
+    organise_row = gapi.case(new_case["id"])["tasks"]
+    assert all(t["due_at"] is None for t in organise_row if t["element_id"] != "hr_check")  # no dueIn: none
     # An admin could move it to V2 (its completed part is unchanged): the dry run says so and moves nothing.
     body = {"instance_ids": [old_case["id"]], "dry_run": True}
     assert gapi.post(f"/processes/{KEY}/migrations", "hr_head", body).status_code == 403

@@ -17,7 +17,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import history
+from engine import clock, history, timers
 from engine.definitions.validation import APPROVAL_MODES
 from engine.org import assignment
 from engine.store.models import Instance, Task, TaskCandidate, User, utcnow
@@ -50,6 +50,12 @@ def properties(spec) -> dict:
     return (getattr(spec, "extensions", None) or {}).get("properties", {})
 
 
+def due_at(props: dict, ready_at):
+    """A step's deadline: its `dueIn` (ISO 8601 duration) from when it became ready."""
+    value = (props.get("dueIn") or "").strip()
+    return ready_at + timers.duration(value) if value else None
+
+
 def create_rows(session: Session, instance: Instance, spiff_task) -> list[Task]:
     """The rows for an engine task that just became ready."""
     spec = element_spec(spiff_task)
@@ -57,9 +63,10 @@ def create_rows(session: Session, instance: Instance, spiff_task) -> list[Task]:
     candidates = assignment.resolve(session, spec.lane, initiator_id=instance.initiator_id,
                                     initiator_department_id=instance.initiator_department_id,
                                     data=spiff_task.data)
-    mode = props.get("approvalMode")
+    mode, now = props.get("approvalMode"), clock.now()
     common = dict(spiff_task_id=str(spiff_task.id), instance_id=instance.id, element_id=spec.bpmn_id,
-                  name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get("formKey"))
+                  name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get("formKey"),
+                  created_at=now, due_at=due_at(props, now))
     if mode not in APPROVAL_MODES or len(candidates) == 1:
         rows = [Task(id=str(spiff_task.id), kind="task", state="open",
                      assignee_id=candidates[0] if len(candidates) == 1 else None, **common)]

@@ -4,8 +4,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import history
+from engine import clock, history
 from engine.runtime import actions, tasks as task_service
+from engine.runtime.approval import LIVE as LIVE_STATES
 from engine.store.models import Instance, ProcessVersion, Task, TaskCandidate, User
 
 
@@ -25,11 +26,13 @@ def tasks(session: Session, rows: list[Task]) -> list[dict]:
             .where(TaskCandidate.task_id.in_([t.id for t in rows])).order_by(User.id)):
         candidates.setdefault(task_id, []).append(username)
     names = _usernames(session, [t.assignee_id for t in rows] + [t.owner_id for t in rows])
+    now = clock.now()
     return [{
         "id": t.id, "kind": t.kind, "instance_id": t.instance_id, "name": t.name, "element_id": t.element_id,
         "role": t.role, "assignee": names.get(t.assignee_id), "candidate_users": candidates.get(t.id, []),
         "state": t.state, "form_key": t.form_key, "decision": t.decision, "delegated_by": names.get(t.owner_id),
         "urged_at": t.urged_at, "created_at": t.created_at, "completed_at": t.completed_at, "due_at": t.due_at,
+        "overdue": t.due_at is not None and t.state in LIVE_STATES and t.due_at < now,
     } for t in rows]
 
 

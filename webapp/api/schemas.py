@@ -65,6 +65,7 @@ class TaskOut(Schema):
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean(metadata={"description": "still open after its due time (the step's dueIn)"})
 
 
 class TaskDetail(TaskOut):
