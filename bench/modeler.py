@@ -24,10 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BPM_SECRET_KEY", "bench-secret-key")
 
-from engine.definitions.deploy import deploy_folder  # noqa: E402
-from engine.org.demo import load_demo  # noqa: E402
 from engine.store.db import Database, fresh_postgres_database  # noqa: E402
-from engine.store.schema import upgrade  # noqa: E402
+from inbox import prepare  # noqa: E402  (the inbox benchmark's fresh demo database)
 
 
 def database() -> Database:
@@ -36,12 +34,7 @@ def database() -> Database:
         url = fresh_postgres_database(url, "_bpm_bench_modeler")
     else:
         url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-    db = Database(url)
-    upgrade(db)
-    with db.session(write=True) as session:
-        load_demo(session)
-        deploy_folder(session, ROOT / "bpmn")
-    return db
+    return prepare(url)
 
 
 def timed(call, n: int) -> tuple[float, float]:

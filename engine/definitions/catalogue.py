@@ -17,7 +17,7 @@ from engine.store.models import (Instance, ProcessDefinition, ProcessDraft, Proc
 SOURCE_LABELS = {"library": "流程库导入", "api": "接口部署", "direct": "管理员直接部署", "change": "变更审批生效"}
 
 
-def _names(session: Session, ids) -> dict[int, str]:
+def display_names(session: Session, ids) -> dict[int, str]:
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
@@ -31,7 +31,7 @@ def versions(session: Session, process_key: str) -> list[dict]:
     running = dict(session.execute(select(Instance.version_id, func.count())
                                    .where(Instance.process_key == process_key, Instance.status == "running")
                                    .group_by(Instance.version_id)).all())
-    names = _names(session, [v.deployed_by for v in rows])
+    names = display_names(session, [v.deployed_by for v in rows])
     live = rows[0].version if rows else None
     return [{"version": v.version, "name": v.name, "deployed_at": v.deployed_at, "deployed_by": names.get(v.deployed_by),
              "source": v.source, "source_label": SOURCE_LABELS.get(v.source or "", "部署"),
@@ -55,21 +55,20 @@ def catalogue(session: Session) -> list[dict]:
     open_drafts: dict[str, list[ProcessDraft]] = {}
     for draft in session.scalars(select(ProcessDraft).where(ProcessDraft.state.in_(("draft", "proposed")))):
         open_drafts.setdefault(draft.process_key, []).append(draft)
-    deployers = _names(session, [v.deployed_by for v in live.values()])
+    deployers = display_names(session, [v.deployed_by for v in live.values()])
     rows = []
     for d in definitions:
         version = live.get(d.key)
         if version is None:
             continue
-        states = {drafts.state_of(session, draft) for draft in open_drafts.get(d.key, [])}
-        proposal = next((x.change_instance_id for x in open_drafts.get(d.key, [])
-                         if drafts.state_of(session, x) == "proposed"), None)
+        states = {draft.change_instance_id: drafts.state_of(session, draft) for draft in open_drafts.get(d.key, [])}
+        proposal = next((case for case, state in states.items() if state == "proposed"), None)
         rows.append({
             "key": d.key, "name": d.name, "category": d.category, "owner_role": d.owner_role,
             "owner_role_name": role_names.get(d.owner_role or "", d.owner_role),
             "managers": holders.get(d.owner_role or "", []),
             "version": version.version, "version_label": f"V{version.version}",
-            "status": "变更审批中" if "proposed" in states else ("有草稿" if states else "有效"),
+            "status": "变更审批中" if proposal is not None else ("有草稿" if states else "有效"),
             "proposal_instance_id": proposal,
             "changed_at": version.deployed_at, "changed_by": deployers.get(version.deployed_by),
             "change_source": SOURCE_LABELS.get(version.source or "", "部署"),

@@ -26,6 +26,11 @@ def may_model(user: User, owner_role: str | None = None) -> bool:
     return bool(user.role_codes & EDITOR_ROLES) or (owner_role is not None and owner_role in user.role_codes)
 
 
+def owner_role(session: Session, process_key: str) -> str | None:
+    definition = session.get(ProcessDefinition, process_key)
+    return definition.owner_role if definition else None
+
+
 def check_may_model(session: Session, user: User, process_key: str) -> ProcessDefinition | None:
     definition = session.get(ProcessDefinition, process_key)
     if not may_model(user, definition.owner_role if definition else None):
@@ -90,8 +95,7 @@ def readable(session: Session, draft_id: int, *, user: User) -> ProcessDraft:
     from engine.runtime import access
 
     draft = get(session, draft_id)
-    definition = session.get(ProcessDefinition, draft.process_key)
-    if may_model(user, definition.owner_role if definition else None):
+    if may_model(user, owner_role(session, draft.process_key)):
         return draft
     case = _proposal_case(session, draft)
     if case is not None and access.can_view(session, user, case):

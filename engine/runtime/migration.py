@@ -26,6 +26,7 @@ from engine.definitions.cache import SPECS, CompiledVersion
 from engine.definitions.deploy import get_version
 from engine.errors import EngineError
 from engine.runtime import approval, state
+from engine.runtime.rewind import PARALLEL, parallel_depth
 from engine.runtime.step import save
 from engine.store.db import lock_instance
 from engine.store.models import Instance, ProcessVersion, Task, User
@@ -34,7 +35,6 @@ from engine.store.models import Instance, ProcessVersion, Task, User
 # ERROR). FUTURE is "definite" to SpiffWorkflow but only predicted from the diagram: it is predicted again.
 _REACHED = TaskState.WAITING | TaskState.READY | TaskState.STARTED
 _PREDICTED = TaskState.FUTURE | TaskState.PREDICTED_MASK
-_PARALLEL = {"ParallelGateway", "InclusiveGateway"}
 
 _STATUS = {"completed": "已完成", "withdrawn": "已撤回", "terminated": "已终止"}
 _KINDS = {
@@ -257,13 +257,13 @@ def _parallel_branches(old_spec, new_spec, reached: list, old_index: dict) -> li
     """Inside a parallel (or inclusive) section the split has already made its branches and the join
     waits for exactly those: a branch added or removed there would leave the join waiting for ever.
     Outside one, a changed section is entered afresh and is no concern."""
-    old_depth, new_depth = _parallel_depth(old_spec), _parallel_depth(new_spec)
+    old_depth, new_depth = parallel_depth(old_spec), parallel_depth(new_spec)
     if not any(old_depth.get(t.task_spec.name, 0) or new_depth.get(t.task_spec.name, 0) for t in reached):
         return []
     reasons = []
     for name in sorted(set(old_spec.task_specs) | set(new_spec.task_specs)):
         before, after = old_spec.task_specs.get(name), new_spec.task_specs.get(name)
-        gateways = [s for s in (before, after) if s is not None and type(s).__name__ in _PARALLEL]
+        gateways = [s for s in (before, after) if s is not None and type(s).__name__ in PARALLEL]
         if not gateways:
             continue
         changed = before is None or after is None or type(before) is not type(after)
@@ -277,23 +277,6 @@ def _parallel_branches(old_spec, new_spec, reached: list, old_index: dict) -> li
             label = _label(gateway.bpmn_id or name, old_index.get(gateway.bpmn_id) or [gateway])
             reasons.append(f"当前步骤位于并行分支中，新版本改变了网关 {label}的分支（汇合时会一直等待），不能迁移")
     return reasons
-
-
-def _parallel_depth(spec) -> dict[str, int]:
-    """Task spec name -> how many parallel sections it is inside (as runtime/rewind.py counts them)."""
-    depth: dict[str, int] = {}
-    queue = [(s, 0) for s in spec.task_specs.values() if type(s).__name__ == "StartEvent"]
-    while queue:
-        task_spec, level = queue.pop(0)
-        if task_spec.name in depth:
-            continue
-        depth[task_spec.name] = level
-        after = level
-        if type(task_spec).__name__ in _PARALLEL:
-            after -= 1 if len(task_spec.inputs) > 1 else 0
-            after += 1 if len(task_spec.outputs) > 1 else 0
-        queue.extend((output, max(after, 0)) for output in task_spec.outputs)
-    return depth
 
 
 def _user_task(label: str, before, after, forms: dict) -> list[str]:

@@ -14,11 +14,18 @@ from copy import deepcopy
 
 from SpiffWorkflow.util.task import TaskState
 
-_PARALLEL = {"ParallelGateway", "InclusiveGateway"}
+PARALLEL = {"ParallelGateway", "InclusiveGateway"}
 
 
 def safe_targets(spec) -> frozenset[str]:
     """User tasks of the top-level process reachable from a start event outside any parallel region."""
+    depth = parallel_depth(spec)
+    return frozenset(s.bpmn_id for s in spec.task_specs.values()
+                     if s.bpmn_id and depth.get(s.name) == 0 and _is_user_step(s))
+
+
+def parallel_depth(spec) -> dict[str, int]:
+    """Task spec name -> how many parallel (or inclusive) sections it is inside."""
     depth: dict[str, int] = {}
     queue = [(s, 0) for s in spec.task_specs.values() if type(s).__name__ == "StartEvent"]
     while queue:
@@ -26,14 +33,12 @@ def safe_targets(spec) -> frozenset[str]:
         if task_spec.name in depth:
             continue
         depth[task_spec.name] = level
-        kind = type(task_spec).__name__
         after = level
-        if kind in _PARALLEL:
+        if type(task_spec).__name__ in PARALLEL:
             after -= 1 if len(task_spec.inputs) > 1 else 0
             after += 1 if len(task_spec.outputs) > 1 else 0
         queue.extend((out, max(after, 0)) for out in task_spec.outputs)
-    return frozenset(s.bpmn_id for s in spec.task_specs.values()
-                     if s.bpmn_id and depth.get(s.name) == 0 and _is_user_step(s))
+    return depth
 
 
 def _is_user_step(task_spec) -> bool:

@@ -21,7 +21,7 @@ blp = Blueprint("definitions", __name__, description="流程变更：草稿、�
 
 
 def _draft_out(session, draft: ProcessDraft, *, content: bool = True) -> dict:
-    names = catalogue._names(session, [draft.created_by, draft.updated_by])
+    names = catalogue.display_names(session, [draft.created_by, draft.updated_by])
     out = {c: getattr(draft, c) for c in ("id", "process_key", "name", "base_version", "rollback_of",
                                          "change_instance_id", "activated_version", "lock_version", "updated_at")}
     out.update(state=drafts.state_of(session, draft), editable=drafts.editable(session, draft),

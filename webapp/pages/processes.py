@@ -36,7 +36,7 @@ def process(key: str):
     definition = session.get(ProcessDefinition, key)
     may_model = drafts.may_model(user, definition.owner_role)
     open_drafts = [{"draft": d, "state": drafts.state_of(session, d), "editable": drafts.editable(session, d),
-                    "by": catalogue._names(session, [d.updated_by]).get(d.updated_by)}
+                    "by": catalogue.display_names(session, [d.updated_by]).get(d.updated_by)}
                    for d in drafts.for_process(session, key)] if may_model else []
     return render_template("process.html", active="processes", definition=definition, live=live,
                            versions=catalogue.versions(session, key), drafts=open_drafts, may_model=may_model,
@@ -62,8 +62,7 @@ def draft_review(draft_id: int):
     live = deployment.latest_version(session, draft.process_key)
     return render_template("draft.html", active="processes", draft=draft, state=drafts.state_of(session, draft),
                            live=live, diff=drafts.diff(session, draft),
-                           may_model=drafts.may_model(g.user, (session.get(ProcessDefinition, draft.process_key)
-                                                               or ProcessDefinition()).owner_role))
+                           may_model=drafts.may_model(g.user, drafts.owner_role(session, draft.process_key)))
 
 
 @bp.route("/processes/<key>/migrate")
