@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/modeler.py
+	$(BIN)/python bench/timers.py
 
 clean:
 	rm -rf $(VENV) node_modules webapp/static/vendor instance

@@ -161,16 +161,50 @@ def serve(host: str, port: int, threads: int, no_scheduler: bool):
 
 
 @main.command("scheduler")
-@click.option("--interval", default=5.0, show_default=True, type=float, help="秒")
-def scheduler_command(interval: float):
-    """Only fire timers (run one or more beside `bpm serve --no-scheduler`)."""
+@click.option("--interval", default=1.0, show_default=True, type=float, help="检查定时器的间隔（秒）")
+@click.option("--mail-interval", default=10.0, show_default=True, type=float, help="发送邮件的间隔（秒）")
+def scheduler_command(interval: float, mail_interval: float):
+    """Only fire timers and send mail (run one or more beside `bpm serve --no-scheduler`)."""
     import logging
 
     from engine import scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    click.echo(f"定时器触发进程已启动，每 {interval:g} 秒检查一次 (Ctrl+C 停止)")
-    scheduler.run_forever(_db(), interval)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
+    click.echo(f"定时器触发进程已启动，每 {interval:g} 秒检查一次定时器，每 {mail_interval:g} 秒发送邮件 (Ctrl+C 停止)")
+    scheduler.run_forever(_db(), interval, mail_interval)
+
+
+@main.command()
+@click.option("--retry-failed", is_flag=True, help="把发送失败的邮件重新放回队列（下次发送时重试）")
+@click.option("--all", "show_all", is_flag=True, help="也列出已发送的邮件")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+def outbox(retry_failed: bool, show_all: bool, limit: int):
+    """List the e-mail outbox: mails waiting (pending) and mails that did not go (failed)."""
+    from engine import clock, notifications
+
+    db = _db()
+    if retry_failed:
+        with db.session(write=True) as session:
+            count = notifications.retry_failed(session)
+        click.echo(f"已将 {count} 封发送失败的邮件放回队列")
+        return
+    with db.session() as session:
+        counts = notifications.outbox_counts(session)
+        if show_all:
+            rows = notifications.outbox(session, limit=limit)
+        else:  # what operations acts on: the failed first, then what waits
+            rows = (notifications.outbox(session, status="failed", limit=limit)
+                    + notifications.outbox(session, status="pending", limit=limit))
+    click.echo(f"待发送 {counts['pending']}，发送失败 {counts['failed']}，已发送 {counts['sent']}")
+    for r in rows:
+        when = r.sent_at if r.status == "sent" else r.next_attempt_at
+        click.echo(f"#{r.id:<6} {r.status:<8} 尝试 {r.attempts:<3} {clock.local(when):%Y-%m-%d %H:%M}  "
+                   f"{r.to_address}  {r.subject}")
+        if r.last_error and r.status != "sent":
+            click.echo(f"        错误：{r.last_error}")
+    if counts["failed"] and not show_all:
+        click.echo("用 bpm outbox --retry-failed 把发送失败的邮件放回队列")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as _spiff_timer
 
 _fixed: datetime | None = None
+_offset = timedelta(0)
 
 
 def now() -> datetime:
-    return _fixed if _fixed is not None else datetime.now(timezone.utc)
+    return _fixed if _fixed is not None else datetime.now(timezone.utc) + _offset
 
 
 def local(moment: datetime) -> datetime:
@@ -23,10 +24,18 @@ def local(moment: datetime) -> datetime:
 
 def set_time(moment: datetime | None) -> None:
     """Freeze the clock at `moment` (aware), or give it back to the system with None."""
-    global _fixed
+    global _fixed, _offset
     if moment is not None and moment.tzinfo is None:
         raise ValueError("the engine clock needs an aware datetime")
     _fixed = moment
+    if moment is None:
+        _offset = timedelta(0)
+
+
+def run_from(moment: datetime) -> None:
+    """Let the clock run at real speed from `moment` (aware): the timer benchmark's days to come."""
+    global _fixed, _offset
+    _fixed, _offset = None, moment - datetime.now(timezone.utc)
 
 
 def advance(delta: timedelta) -> datetime:

@@ -13,14 +13,18 @@ import operator
 import re
 import sys
 import time
+from zoneinfo import ZoneInfo
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence,
                                      safe_builtins, safer_getattr)
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine import script_functions
+from engine.config import timezone_name
 
 EXTRA_BUILTINS = ("all any dict enumerate filter list map max min reversed set sorted sum "
                   "frozenset ValueError KeyError TypeError Exception").split()
@@ -130,6 +134,37 @@ def is_iso_8601_timer(text: str) -> bool:
     return bool(ISO_8601_TIMER.match(text.strip()))
 
 
+def timer_value(value):
+    """A timer's value as the ISO 8601 text SpiffWorkflow reads. A date or time without an offset
+    (`2027-03-01` from a form, `2027-01-05T09:00:00` typed in a modeler) is the organisation's
+    (BPM_TIMEZONE), not the server's: a date alone is its midnight there. Date objects become text."""
+    if isinstance(value, datetime.date):  # and datetime
+        value = value.isoformat()
+    if not isinstance(value, str) or not is_iso_8601_timer(value):
+        return value
+    return "/".join(_zoned(part) for part in value.strip().split("/"))
+
+
+_CALENDAR_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _zoned(part: str) -> str:
+    if not _CALENDAR_DATE.match(part):
+        return part  # a repetition (R3), a duration (P3M) or a week date
+    try:
+        moment = datetime.datetime.fromisoformat(part)
+    except ValueError:
+        return part  # SpiffWorkflow reports it, naming the element
+    return part if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone_name())).isoformat()
+
+
+def _waits_on_timer(task) -> bool:
+    """A timer event, or an event-based gateway with a timer among its events."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    return any(isinstance(d, TimerEventDefinition)
+               for d in (definition, *getattr(definition, "event_definitions", ())))
+
+
 class SandboxEnvironment(TaskDataEnvironment):
     """SpiffWorkflow's task-data environment, given restricted code objects instead of source."""
 
@@ -145,5 +180,21 @@ class SandboxEnvironment(TaskDataEnvironment):
         return _run_with_time_limit(super().execute, _compiled(script, False), context, external_context)
 
 
+class SandboxScriptEngine(PythonScriptEngine):
+    """Expressions over the sandbox: a field the case lacks is named in Chinese; timers' values are
+    read in the organisation's time zone."""
+
+    def evaluate(self, task, expression, external_context=None):
+        try:
+            value = super().evaluate(task, expression, external_context)
+        except WorkflowTaskException as exc:
+            missing = exc.__context__
+            if isinstance(missing, NameError) and missing.name:  # the case has no such field (yet)
+                raise WorkflowTaskException(f"表达式 {expression.strip()} 出错：案件数据中没有 {missing.name}",
+                                            task=task) from None
+            raise
+        return timer_value(value) if _waits_on_timer(task) else value
+
+
 def script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine(environment=SandboxEnvironment())
+    return SandboxScriptEngine(environment=SandboxEnvironment())

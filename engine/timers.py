@@ -8,11 +8,13 @@ any number of scheduler processes can tick at once and each timer fires once.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition,
@@ -21,11 +23,13 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, history
 from engine.errors import EngineError
-from engine.scripting import is_iso_8601_timer, script_engine
-from engine.store.db import Database
+from engine.scripting import is_iso_8601_timer, script_engine, timer_value
+from engine.store import leases
+from engine.store.db import Database, lock_instance
 from engine.store.models import StartSchedule, Timer
 
 log = logging.getLogger(__name__)
+EVENT = "event"  # Timer.kind of a BPMN timer event; deadlines have their own (engine/deadlines.py)
 
 
 # ---- what a case waits on ---------------------------------------------------------------------
@@ -44,15 +48,25 @@ def _due_of(task) -> datetime | None:
     return TimerEventDefinition.get_datetime(str(value))
 
 
+def is_timer(task) -> bool:
+    return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
+
+
+def due_of(task) -> datetime | None:
+    """When a waiting timer event falls due; None if it never will again."""
+    return _due_of(task)
+
+
 def sync(session: Session, instance_id: int, workflow) -> None:
     """Mirror the workflow's waiting timer events into `timer` rows."""
     waiting: dict[str, tuple[str, datetime]] = {}
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+        if is_timer(task):
             due = _due_of(task)
             if due is not None:
                 waiting[str(task.id)] = (task.task_spec.bpmn_id, due)
-    rows = {row.task_id: row for row in session.scalars(select(Timer).where(Timer.instance_id == instance_id))}
+    rows = {row.task_id: row for row in session.scalars(
+        select(Timer).where(Timer.instance_id == instance_id, Timer.kind == EVENT))}
     for task_id, row in rows.items():
         if task_id not in waiting:
             session.delete(row)
@@ -80,10 +94,51 @@ class Occurrences:
     count: int | None = None  # None: repeats for ever
 
     @classmethod
-    def parse(cls, expression: str, anchor: datetime) -> "Occurrences":
+    def going_live(cls, expression: str, now: datetime) -> str:
+        """The expression a schedule row keeps for a version going live `now`. One counted from going live
+        (`PT1H`, `R3/PT24H`) gets its first due time written in (`R1/<start>/PT1H`): the row is parsed again
+        at every firing, and counting again from each firing would repeat a one-off and never end a count."""
+        relative = cls._from_going_live(cls._text(expression))
+        if relative is None:
+            return expression
+        repeat, period = relative
+        return f"{repeat}/{(now + duration(period)).isoformat()}/{period}"
+
+    @classmethod
+    def unchanged(cls, kept: str, expression: str) -> bool:
+        """Whether a row keeping `kept` (see going_live) still schedules the diagram's `expression`."""
+        anchored = cls._anchored(kept)
+        return kept == expression or (anchored is not None
+                                      and anchored == cls._from_going_live(cls._text(expression)))
+
+    @staticmethod
+    def _text(expression: str) -> str:
+        """The ISO 8601 text, times without an offset in the organisation's time zone. An expression
+        computed by a script is evaluated without case data."""
         text = expression.strip()
-        if not is_iso_8601_timer(text):  # an expression computed by a script, evaluated once at deploy
-            text = str(script_engine().environment.evaluate(text, {}))
+        return str(timer_value(text if is_iso_8601_timer(text) else script_engine().environment.evaluate(text, {})))
+
+    @staticmethod
+    def _from_going_live(text: str) -> tuple[str, str] | None:
+        """(repetitions, period) of a schedule counted from going live: `PT1H` (once), `R3/PT24H`, `R/P1Y`."""
+        parts = text.strip().split("/")
+        if len(parts) == 1 and parts[0].upper().startswith("P"):
+            return "R1", parts[0]
+        if len(parts) == 2 and parts[0].upper().startswith("R") and parts[1].upper().startswith("P"):
+            return parts[0].upper(), parts[1]
+        return None
+
+    @staticmethod
+    def _anchored(text: str) -> tuple[str, str] | None:
+        """(repetitions, period) of `R[n]/<start>/<period>`, the form going_live writes."""
+        parts = text.strip().split("/")
+        if len(parts) == 3 and parts[0].upper().startswith("R") and parts[2].upper().startswith("P"):
+            return parts[0].upper(), parts[2]
+        return None
+
+    @classmethod
+    def parse(cls, expression: str, anchor: datetime) -> "Occurrences":
+        text = cls._text(expression)
         if text.upper().startswith("R"):
             repeat, first, second = (text.split("/") + [None])[:3]
             count = int(repeat[1:]) if repeat[1:] else None
@@ -132,81 +187,119 @@ def sync_schedules(session: Session, process_key: str, start_events: list) -> No
     now = clock.now()
     for element_id, expression in wanted.items():
         row = rows.get(element_id)
-        if row is not None and row.expression == expression:
-            continue
-        next_due, _ = Occurrences.parse(expression, now).after(now - timedelta(microseconds=1))
+        if row is not None and Occurrences.unchanged(row.expression, expression):
+            continue  # the schedule goes on as it was
+        kept = Occurrences.going_live(expression, now)
+        next_due, _ = Occurrences.parse(kept, now).after(now - timedelta(microseconds=1))
         if row is None:
-            session.add(StartSchedule(process_key=process_key, element_id=element_id, expression=expression,
+            session.add(StartSchedule(process_key=process_key, element_id=element_id, expression=kept,
                                       next_due_at=next_due))
         else:
-            row.expression, row.next_due_at = expression, next_due
+            row.expression, row.next_due_at = kept, next_due
 
 
 # ---- firing ---------------------------------------------------------------------------------------
+#
+# Due rows are claimed in batches with a lease (engine/store/leases.py) and fired a few to a
+# transaction, each in a savepoint that locks its case first, as every user action does, so the two
+# never deadlock. Firing is idempotent besides: a case whose timer fired has nothing due any more.
 
-def _claim(session: Session, query):
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.scalars(query.limit(1)).first()
+LEASE = timedelta(seconds=float(os.environ.get("BPM_TIMER_LEASE_SECONDS", "60")))
+RETRY_AFTER = timedelta(minutes=1)  # a row that could not fire is not tried again before this
+BATCH = 50  # rows claimed at once
+PER_TRANSACTION = 10  # rows fired per commit: fewer commits, yet a case waits a few ms at most
 
 
-def fire_due(db: Database, *, limit: int = 1000) -> int:
-    """Fire everything due by the engine clock; returns how many timers and schedules fired.
-    Each case fires in its own transaction; `limit` bounds one tick's work."""
-    from engine.runtime import instances  # the runtime depends on timers, not the other way round
-
-    fired = 0
-    skipped_timers: set[int] = set()
-    while fired < limit:
-        with db.session(write=True) as session:
-            now = clock.now()
-            row = _claim(session, select(StartSchedule).where(StartSchedule.next_due_at <= now)
-                         .order_by(StartSchedule.next_due_at))
-            if row is None:
+def fire_due(db: Database, *, limit: int = 10_000, worker: str | None = None, batch: int = BATCH) -> int:
+    """Fire everything due by the engine clock; answers how many timers and schedules fired.
+    `limit` bounds one call's attempts."""
+    worker = worker or leases.worker_id()
+    fired = attempts = 0
+    for model, due_column, fire_one in ((StartSchedule, StartSchedule.next_due_at, _fire_schedule),
+                                        (Timer, Timer.due_at, _fire_timer)):
+        while attempts < limit:
+            with db.session(write=True) as session:
+                ids = leases.claim(session, model, due_column, now=clock.now(), worker=worker,
+                                   batch=min(batch, limit - attempts), lease=LEASE)
+            if not ids:
                 break
-            _fire_schedule(session, row, now)
-            fired += 1
-    while len(skipped_timers) + fired < limit:
-        claimed = None
-        try:
-            with db.session(write=True) as session:
-                now = clock.now()
-                query = select(Timer).where(Timer.due_at <= now).order_by(Timer.due_at, Timer.id)
-                if skipped_timers:
-                    query = query.where(Timer.id.not_in(skipped_timers))
-                row = _claim(session, query)
-                if row is None:
-                    break
-                claimed = (row.id, row.instance_id, row.element_id)
-                if instances.fire_timers(session, row.instance_id):
-                    fired += 1
-                else:
-                    skipped_timers.add(row.id)
-        except EngineError as exc:  # e.g. an escalation to a role nobody holds: the case shows it
-            skipped_timers.add(claimed[0])
-            with db.session(write=True) as session:
-                _record_failure(session, claimed[1], claimed[2], exc)
+            attempts += len(ids)
+            for start in range(0, len(ids), PER_TRANSACTION):
+                with db.session(write=True) as session:
+                    fired += sum(fire_one(session, row_id, worker) for row_id in ids[start:start + PER_TRANSACTION])
     return fired
 
 
-def _fire_schedule(session: Session, row: StartSchedule, now: datetime) -> None:
+def fire_due_in_threads(db: Database, threads: int) -> int:
+    """`fire_due` in several threads of one process (PostgreSQL: firing waits on the database as much
+    as on Python); each thread holds leases of its own."""
+    if threads <= 1:
+        return fire_due(db)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="timers") as pool:
+        return sum(pool.map(lambda _: fire_due(db), range(threads)))
+
+
+def _fire_timer(session: Session, row_id: int, worker: str) -> int:
+    from engine import deadlines
     from engine.runtime import instances  # the runtime depends on timers, not the other way round
 
+    found = session.execute(select(Timer.instance_id, Timer.element_id).where(Timer.id == row_id)).first()
+    if found is None:  # the case moved on and dropped it
+        return 0
+    instance_id, element_id = found
+    try:
+        with session.begin_nested():
+            lock_instance(session, instance_id)
+            row = leases.held(session, Timer, row_id, worker)
+            if row is None:  # gone with the step it belonged to, or our lease ran out and another took it
+                return 0
+            done = instances.fire_timers(session, instance_id) if row.kind == EVENT else deadlines.fire(session, row)
+            if done:  # what is left of the case's rows was re-read from the case: due again or not
+                session.execute(update(Timer).where(Timer.instance_id == instance_id, Timer.locked_by == worker)
+                                .values(locked_by=None, locked_until=None)
+                                .execution_options(synchronize_session=False))
+            else:
+                row.locked_by, row.locked_until = None, clock.now() + RETRY_AFTER
+            return int(done)
+    except EngineError as exc:  # e.g. an escalation to a role nobody holds: the case shows it
+        _record_failure(session, instance_id, element_id, exc)
+    except SQLAlchemyError:  # the transaction is lost: the tick ends, the leases run out, all retried
+        raise
+    except Exception:  # a fault of ours: the rest of the batch fires; this row is tried again later
+        log.exception("timer %s of instance %s failed", element_id, instance_id)
+    session.execute(update(Timer).where(Timer.id == row_id)
+                    .values(locked_by=None, locked_until=clock.now() + RETRY_AFTER)
+                    .execution_options(synchronize_session=False))
+    return 0
+
+
+def _fire_schedule(session: Session, row_id: int, worker: str) -> int:
+    from engine.runtime import instances  # the runtime depends on timers, not the other way round
+
+    row = leases.held(session, StartSchedule, row_id, worker)
+    now = clock.now()
+    if row is None or row.next_due_at is None or row.next_due_at > now:
+        return 0
     occurrences = Occurrences.parse(row.expression, row.next_due_at)
     next_due, passed = occurrences.after(now)
     missed_from = row.next_due_at
     due_count = max(1, passed - _index_of(occurrences, missed_from))
     row.last_fired_at, row.next_due_at = now, next_due
+    row.locked_by = row.locked_until = None
     try:
         with session.begin_nested():
             instance = instances.start_by_timer(session, process_key=row.process_key, element_id=row.element_id)
-            note = f"定时发起（应发起时间 {missed_from.isoformat()}）"
+            note = f"定时发起（应发起时间 {clock.local(missed_from):%Y-%m-%d %H:%M}）"
             if due_count > 1:
                 note += f"；停机期间错过 {due_count} 次，只发起本次一个案件"
             history.record(session, instance.id, history.TIMER_FIRED, element_id=row.element_id, comment=note,
                            data={"due_at": missed_from.isoformat(), "missed": due_count - 1})
     except EngineError as exc:  # e.g. nobody holds the first step's role: say so, try next time
         log.error("timer start %s/%s failed: %s", row.process_key, row.element_id, exc)
+        return 0
+    return 1
 
 
 def _index_of(occurrences: Occurrences, moment: datetime) -> int:
@@ -215,7 +308,6 @@ def _index_of(occurrences: Occurrences, moment: datetime) -> int:
 
 
 def _record_failure(session: Session, instance_id: int, element_id: str, exc: EngineError) -> None:
-    from engine.store.db import lock_instance
     from engine.store.models import Instance
 
     lock_instance(session, instance_id)

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from engine import clock, history
+from engine import clock, history, notifications
 from engine.errors import Conflict, EngineError, Forbidden, InvalidData, NotFound, TooManyRequests
 from engine.runtime import access, approval, rewind, state, tasks
 from engine.runtime.step import advance
@@ -77,6 +77,7 @@ def transfer(session: Session, task_id: str, *, user: User, to: str, comment: st
     session.add(TaskCandidate(task_id=task.id, user_id=target.id))
     task.assignee_id = target.id
     _record(session, task, history.TRANSFERRED, user, comment, to=target.username, to_name=target.display_name)
+    notifications.task_handed(session, task, to=target, by=user, how="转办", comment=comment)
     session.flush()
     return task
 
@@ -90,6 +91,7 @@ def delegate(session: Session, task_id: str, *, user: User, to: str, comment: st
     _take(session, task, user)
     task.owner_id, task.assignee_id = user.id, target.id
     _record(session, task, history.DELEGATED, user, comment, to=target.username, to_name=target.display_name)
+    notifications.task_handed(session, task, to=target, by=user, how="委派", comment=comment)
     session.flush()
     return task
 
@@ -250,6 +252,7 @@ def copy_to(session: Session, instance_id: int, *, user: User, usernames: list[s
     if added:
         history.record(session, instance.id, history.COPIED, actor_id=user.id, comment=comment or None,
                        data={"users": [p.username for p in added], "names": [p.display_name for p in added]})
+        notifications.copied(session, instance, added, by=user, comment=comment)
     session.flush()
     return [p.username for p in added]
 
@@ -282,6 +285,7 @@ def urge(session: Session, instance_id: int, *, user: User, comment: str | None 
     names = list(session.scalars(select(User.username).where(User.id.in_(people)).order_by(User.id)))
     history.record(session, instance.id, history.URGED, actor_id=user.id, comment=comment or None,
                    data={"to": names})
+    notifications.urged(session, instance, rows, people, by=user, comment=comment)
     session.flush()
     return names
 

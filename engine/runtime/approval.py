@@ -17,7 +17,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock, history, timers
+from engine import clock, deadlines, history, notifications, timers
 from engine.definitions.validation import APPROVAL_MODES
 from engine.org import assignment
 from engine.store.models import Instance, Task, TaskCandidate, User, utcnow
@@ -79,6 +79,8 @@ def create_rows(session: Session, instance: Instance, spiff_task) -> list[Task]:
     session.add_all(rows)
     session.flush()
     session.add_all(TaskCandidate(task_id=task_id, user_id=uid) for task_id, uid in pairs)
+    deadlines.schedule(session, rows, props)
+    notifications.tasks_created(session, instance, rows)
     return rows
 
 

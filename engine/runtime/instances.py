@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinitio
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine import history
+from engine import history, timers
 from engine.definitions.cache import SPECS, CompiledVersion, start_event_specs
 from engine.definitions.deploy import get_version
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -115,13 +115,16 @@ def fire_timers(session: Session, instance_id: int) -> bool:
     compiled = SPECS.get(session.get(ProcessVersion, instance.version_id))
     workflow = state.load(instance.state, compiled)
     ready_before = {t.id for t in workflow.get_tasks(state=TaskState.READY)}
+    due = {t.id: timers.due_of(t) for t in workflow.get_tasks(state=TaskState.WAITING)
+           if timers.is_timer(t)}
     workflow.refresh_timers()
     fired = [t for t in workflow.get_tasks(state=TaskState.READY) if t.id not in ready_before]
     if not fired:
         return False
     for task in fired:
+        data = {"due_at": due[task.id].isoformat()} if due.get(task.id) else None
         history.record(session, instance.id, history.TIMER_FIRED, task_id=str(task.id),
-                       element_id=task.task_spec.bpmn_id, comment=task.task_spec.bpmn_name)
+                       element_id=task.task_spec.bpmn_id, comment=task.task_spec.bpmn_name, data=data)
     advance(session, instance, workflow, compiled)
     return True
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import history
+from engine import history, notifications
 from engine.errors import Conflict
 from engine.org import assignment
 from engine.store.models import Instance, Task, TaskCandidate, User
@@ -55,3 +55,4 @@ def _notify(session: Session, instance: Instance, payload: dict) -> None:
     usernames = list(session.scalars(select(User.username).where(User.id.in_(ids)).order_by(User.id)))
     history.record(session, instance.id, history.NOTIFIED, comment=str(payload.get("text") or ""),
                    data={"to": usernames, "kind": payload.get("kind", "reminder")})
+    notifications.case_message(session, instance, ids, payload)

@@ -11,7 +11,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-from engine import history, script_functions, timers
+from engine import history, notifications, script_functions, timers
 from engine.definitions.cache import CompiledVersion
 from engine.errors import Conflict
 from engine.runtime import approval, messages, state
@@ -44,6 +44,7 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
         instance.status = "completed"
         instance.completed_at = utcnow()
         history.record(session, instance.id, history.FINISHED)
+        notifications.case_completed(session, instance)
     else:
         instance.status = "running"
     save(session, instance, workflow)

@@ -286,6 +286,14 @@ class Timer(Base):
     task_id: Mapped[str] = mapped_column(String(36))  # the SpiffWorkflow task of the timer event
     element_id: Mapped[str] = mapped_column(String(255))
     due_at: Mapped[datetime] = mapped_column(Timestamp)
+    # event: a BPMN timer event (task_id is its engine task); remind | due: a user task's deadline
+    # (task_id is the task row; engine/deadlines.py), `action` its escalation from the diagram.
+    kind: Mapped[str] = mapped_column(String(8), default="event", server_default="event")
+    action: Mapped[str | None] = mapped_column(String(255))
+    # A scheduler's claim (engine/timers.py): nobody else fires the row before the lease ends, so
+    # a process that dies mid-fire delays it by one lease at most. Also "not before" for a retry.
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
     __table_args__ = (UniqueConstraint("instance_id", "task_id"), Index("ix_timer_due", "due_at"))
 
 
@@ -298,6 +306,8 @@ class StartSchedule(Base):
     expression: Mapped[str] = mapped_column(Text)
     next_due_at: Mapped[datetime | None] = mapped_column(Timestamp)  # None: no further occurrence
     last_fired_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    locked_by: Mapped[str | None] = mapped_column(String(128))  # as Timer's
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
     __table_args__ = (UniqueConstraint("process_key", "element_id"), Index("ix_start_schedule_due", "next_due_at"))
 
 
@@ -306,3 +316,60 @@ class NumberSequence(Base):
     __tablename__ = "number_sequence"
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+
+
+class Notification(Base):
+    """An in-app notification: what the 通知 list and the unread badge read (engine/notifications.py)."""
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(255))  # a site path: /tasks/<id>, /cases/<id>
+    instance_id: Mapped[int | None] = mapped_column(BigId)  # no FK: a notice outlives nothing it names
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    __table_args__ = (
+        Index("ix_notification_user", "user_id", "id"),
+        # The unread count in every page's nav: only the unread rows are indexed.
+        Index("ix_notification_unread", "user_id", postgresql_where=text("read_at IS NULL"),
+              sqlite_where=text("read_at IS NULL")),
+    )
+
+
+class MailOutbox(Base):
+    """An e-mail to send: written in the engine step's transaction, sent later by `deliver_outbox`
+    with retry and back-off, so a mail server that is down loses nothing. Never deleted."""
+    __tablename__ = "mail_outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # A deliverer's lease: others leave the row alone until locked_until (a dead process's lease expires).
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failing_since: Mapped[datetime | None] = mapped_column(Timestamp)  # first failure since (re)queued
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    __table_args__ = (
+        # Sent rows pile up for ever; the deliverer only scans the pending ones.
+        Index("ix_mail_outbox_due", "next_attempt_at", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+        Index("ix_mail_outbox_status", "status", "id"),
+    )
+
+
+class NotificationOptOut(Base):
+    """A kind of notification a user turned off on one channel. No row: on (the default)."""
+    __tablename__ = "notification_optout"
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)  # in_app | email

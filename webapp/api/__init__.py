@@ -49,8 +49,8 @@ def init_api(app: Flask) -> None:
             "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]},
     )
     api = _Api(app)
-    from webapp.api import attachments, auth, definitions, instances, processes, tasks, users
-    for module in (auth, processes, definitions, instances, tasks, users, attachments):
+    from webapp.api import attachments, auth, definitions, instances, notifications, processes, tasks, users
+    for module in (auth, processes, definitions, instances, tasks, users, attachments, notifications):
         api.register_blueprint(module.blp, url_prefix="/api/v1")
 
     @app.errorhandler(EngineError)

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
+from engine import notifications as notification_service
 from engine.errors import EngineError, Forbidden, NotFound
 from engine.runtime import inbox as inbox_service
 from webapp.auth import csrf_token, session_user
@@ -35,14 +36,15 @@ def inject():
 
 
 def nav_counts() -> dict | None:
-    """The badges of the nav: open tasks and unread copies (two indexed counts)."""
+    """The badges of the nav: open tasks, unread copies and unread notifications (indexed counts)."""
     user = g.get("user")
     if user is None or g.get("broken"):
         return None
     if "nav_counts" not in g:
         session = db_session()
         g.nav_counts = {"todo": inbox_service.todo_count(session, user=user),
-                        "cc": inbox_service.copied_unread_count(session, user=user)}
+                        "cc": inbox_service.copied_unread_count(session, user=user),
+                        "notifications": notification_service.unread_count(session, user.id)}
     return g.nav_counts
 
 
@@ -92,4 +94,4 @@ def _unrouted(exc: HTTPException):
 bp.app_errorhandler(404)(_unrouted)
 bp.app_errorhandler(405)(_unrouted)
 
-from webapp.pages import auth, case, inbox, modeler, processes, start, task  # noqa: E402,F401  (routes)
+from webapp.pages import auth, case, inbox, modeler, notifications, processes, start, task  # noqa: E402,F401  (routes)

@@ -29,7 +29,7 @@ EVENT_LABELS = {
     "task_delegated": N_("委派"), "delegate_resolved": N_("委派人处理完成"), "signer_added": N_("加签"),
     "returned": N_("退回"), "withdrawn": N_("撤回"), "copied": N_("抄送"), "urged": N_("催办"), "migrated": N_("迁移版本"),
     "attachment_added": N_("上传附件"), "timer_fired": N_("定时触发"), "case_started": N_("发起子流程"),
-    "notified": N_("发送提醒"), "error": N_("出错"), "retried": N_("重试"), "instance_completed": N_("流程结束"),
+    "notified": N_("发送提醒"), "escalated": N_("超时升级"), "error": N_("出错"), "retried": N_("重试"), "instance_completed": N_("流程结束"),
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import g, render_template
 
 from engine.runtime import tasks as task_service
-from engine.store.models import Instance, TaskCandidate
+from engine.store.models import Instance, TaskCandidate, utcnow
 from webapp.auth import login_required
 from webapp.pages import bp
 from webapp.pages.case import case_parts
@@ -29,6 +29,7 @@ def task(task_id: str):
                       if e["type"] == "task_completed" and e["task_id"] == row.id), None)
     config = {"task_id": row.id, "instance_id": row.instance_id, "can_act": mine,
               "claimable": mine and row.assignee_id is None, "submitted": submitted, "me": user.username}
-    return render_template("task.html", task=row, mine=mine, assignee=people.get(row.assignee_id),
+    overdue = row.state == "open" and row.due_at is not None and row.due_at < utcnow()
+    return render_template("task.html", task=row, mine=mine, overdue=overdue, assignee=people.get(row.assignee_id),
                            completed_by=people.get(row.completed_by), owner=people.get(row.owner_id),
                            config=config, **parts)

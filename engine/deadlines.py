@@ -1,0 +1,121 @@
+"""Task deadlines, as the diagram sets them on a user task (validated in engine/definitions/validation.py):
+
+  dueIn         办理时限: the task is due this long after it opens (an ISO 8601 duration, P3D)
+  remindBefore  到期提醒: remind whoever holds it this long before it is due (PT4H)
+  escalation    超时处理 when it falls due: `notify:<lane expression>` tells them, and lets them read
+                the case; `move:<lane expression>` gives the task to them. A department-scoped role
+                (dept_head) means the department of the person holding the task.
+
+Each task row with a due time has one `timer` row (engine/timers.py fires it): kind `remind` until
+the reminder went, then `due`; it goes once the due stage fired or the task closed. A row not open
+when its time comes (its turn in 依次审批 has not come, or it waits on a signer) skips that stage.
+"""
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine import clock, history, notifications, timers
+from engine.errors import EngineError
+from engine.org import assignment
+from engine.store.models import CaseCopy, Instance, Task, TaskCandidate, Timer, User
+
+REMIND, DUE = "remind", "due"
+CLOSED = ("completed", "cancelled")
+
+
+def schedule(session: Session, rows: list[Task], props: dict) -> None:
+    """New task rows of a step whose diagram gives it a deadline: when to remind, when it is due."""
+    before = (props.get("remindBefore") or "").strip()
+    action = (props.get("escalation") or "").strip() or None
+    for row in rows:
+        if row.due_at is None:
+            continue
+        remind_at = row.due_at - timers.duration(before) if before else None
+        kind, at = (REMIND, remind_at) if remind_at and remind_at > row.created_at else (DUE, row.due_at)
+        session.add(Timer(instance_id=row.instance_id, task_id=row.id, element_id=row.element_id, kind=kind,
+                          due_at=at, action=action))
+
+
+def fire(session: Session, timer: Timer) -> bool:
+    """One stage of a deadline, under the case's lock. False: try again later (the case is not running)."""
+    task = session.get(Task, timer.task_id, populate_existing=True)
+    if task is None or task.state in CLOSED:
+        session.delete(timer)
+        return True
+    instance = session.get(Instance, task.instance_id, populate_existing=True)
+    if instance.status != "running":
+        return False
+    if task.state != "open":
+        _next_stage(session, timer, task)
+        return True
+    holders = _holders(session, task)
+    if timer.kind == REMIND:
+        title = f"{task.name} 将于 {clock.local(task.due_at):%m-%d %H:%M} 到期"
+        notifications.send(session, user_ids=holders, kind="reminder", title=title, body=f"案件：{instance.title}",
+                           instance_id=instance.id, task_id=task.id, link=notifications.task_link(task.id))
+        _record(session, task, history.NOTIFIED, title, holders, kind="reminder")
+    else:
+        title = f"{task.name} 已逾期（应于 {clock.local(task.due_at):%m-%d %H:%M} 前办理）"
+        notifications.send(session, user_ids=holders, kind="overdue", title=title, body=f"案件：{instance.title}",
+                           instance_id=instance.id, task_id=task.id, link=notifications.task_link(task.id))
+        if timer.action:
+            _escalate(session, instance, task, timer.action, holders, title)
+        else:
+            _record(session, task, history.NOTIFIED, title, holders, kind="overdue")
+    _next_stage(session, timer, task)
+    return True
+
+
+def _next_stage(session: Session, timer: Timer, task: Task) -> None:
+    if timer.kind == REMIND and task.due_at is not None:
+        timer.kind, timer.due_at = DUE, task.due_at
+    else:
+        session.delete(timer)
+
+
+def _holders(session: Session, task: Task) -> list[int]:
+    if task.assignee_id is not None:
+        return [task.assignee_id]
+    return list(session.scalars(select(TaskCandidate.user_id).where(TaskCandidate.task_id == task.id)
+                                .order_by(TaskCandidate.user_id)))
+
+
+def _escalate(session: Session, instance: Instance, task: Task, action: str, holders: list[int],
+              overdue: str) -> None:
+    verb, _, expression = action.partition(":")
+    department_id = instance.initiator_department_id
+    if len(holders) == 1:  # "the department head" is the head of the holder's department
+        department_id = session.scalar(select(User.department_id).where(User.id == holders[0])) or department_id
+    try:
+        targets = assignment.resolve(session, expression, initiator_id=instance.initiator_id,
+                                     initiator_department_id=department_id, data=dict(instance.data or {}))
+    except EngineError as exc:  # nobody to escalate to: the task stays where it is and the history says why
+        _record(session, task, history.ESCALATED, f"{overdue}；超时处理“{action}”未能执行：{exc}", [],
+                action=verb, holders=_usernames(session, holders))
+        return
+    names = "、".join(session.scalars(select(User.display_name).where(User.id.in_(holders)).order_by(User.id)))
+    if verb == "move":
+        session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
+        session.add_all(TaskCandidate(task_id=task.id, user_id=uid) for uid in targets)
+        task.assignee_id = targets[0] if len(targets) == 1 else None
+        title = f"{task.name} 已逾期，转给你办理（原办理人：{names or '无'}）"
+        link = notifications.task_link(task.id)
+    else:
+        already = set(session.scalars(select(CaseCopy.user_id).where(CaseCopy.instance_id == instance.id)))
+        session.add_all(CaseCopy(instance_id=instance.id, user_id=uid, comment="超时升级")  # so they may read it
+                        for uid in targets if uid not in already)
+        title = f"{task.name} 已逾期，请督办（办理人：{names or '无'}）"
+        link = notifications.case_link(instance.id)
+    notifications.send(session, user_ids=targets, kind="escalated", title=title, body=f"案件：{instance.title}",
+                       instance_id=instance.id, task_id=task.id, link=link)
+    _record(session, task, history.ESCALATED, overdue, targets, action=verb, holders=_usernames(session, holders))
+
+
+def _usernames(session: Session, ids: list[int]) -> list[str]:
+    return list(session.scalars(select(User.username).where(User.id.in_(ids)).order_by(User.id))) if ids else []
+
+
+def _record(session: Session, task: Task, type_: str, comment: str, to: list[int], **data) -> None:
+    history.record(session, task.instance_id, type_, task_id=task.id, element_id=task.element_id, comment=comment,
+                   data={"to": _usernames(session, to), **data})
