@@ -34,7 +34,8 @@ EVENT = "event"  # Timer.kind of a BPMN timer event; deadlines have their own (e
 
 # ---- what a case waits on ---------------------------------------------------------------------
 
-def _due_of(task) -> datetime | None:
+def due_of(task) -> datetime | None:
+    """When a waiting timer event falls due; None if it never will again."""
     definition = task.task_spec.event_definition
     value = task._get_internal_data("event_value")
     if isinstance(definition, CycleTimerEventDefinition):
@@ -48,23 +49,27 @@ def _due_of(task) -> datetime | None:
     return TimerEventDefinition.get_datetime(str(value))
 
 
-def is_timer(task) -> bool:
-    return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
-
-
-def due_of(task) -> datetime | None:
-    """When a waiting timer event falls due; None if it never will again."""
-    return _due_of(task)
+def timer_event_spec(task_spec):
+    """The timer event a waiting task stands for: its own, or the timer among an event-based gateway's
+    events (SpiffWorkflow moves them onto the gateway, in the order of its outputs); None if none."""
+    definition = getattr(task_spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition):
+        return task_spec
+    for index, inner in enumerate(getattr(definition, "event_definitions", None) or ()):
+        if isinstance(inner, TimerEventDefinition):
+            return task_spec.outputs[index]
+    return None
 
 
 def sync(session: Session, instance_id: int, workflow) -> None:
     """Mirror the workflow's waiting timer events into `timer` rows."""
     waiting: dict[str, tuple[str, datetime]] = {}
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        if is_timer(task):
-            due = _due_of(task)
+        spec = timer_event_spec(task.task_spec)
+        if spec is not None:
+            due = due_of(task)
             if due is not None:
-                waiting[str(task.id)] = (task.task_spec.bpmn_id, due)
+                waiting[str(task.id)] = (spec.bpmn_id, due)
     rows = {row.task_id: row for row in session.scalars(
         select(Timer).where(Timer.instance_id == instance_id, Timer.kind == EVENT))}
     for task_id, row in rows.items():
@@ -210,17 +215,19 @@ BATCH = 50  # rows claimed at once
 PER_TRANSACTION = 10  # rows fired per commit: fewer commits, yet a case waits a few ms at most
 
 
-def fire_due(db: Database, *, limit: int = 10_000, worker: str | None = None, batch: int = BATCH) -> int:
-    """Fire everything due by the engine clock; answers how many timers and schedules fired.
-    `limit` bounds one call's attempts."""
+def fire_due(db: Database, *, limit: int = 10_000, worker: str | None = None, batch: int = BATCH,
+             process_key: str | None = None) -> int:
+    """Fire everything due by the engine clock (or only one procedure's schedules and cases' timers);
+    answers how many timers and schedules fired. `limit` bounds one call's attempts."""
     worker = worker or leases.worker_id()
     fired = attempts = 0
     for model, due_column, fire_one in ((StartSchedule, StartSchedule.next_due_at, _fire_schedule),
                                         (Timer, Timer.due_at, _fire_timer)):
         while attempts < limit:
+            now = clock.now()
             with db.session(write=True) as session:
-                ids = leases.claim(session, model, due_column, now=clock.now(), worker=worker,
-                                   batch=min(batch, limit - attempts), lease=LEASE)
+                ids = leases.claim(session, model, due_column, now=now, worker=worker, lease=LEASE,
+                                   batch=min(batch, limit - attempts), where=_scope(model, now, process_key))
             if not ids:
                 break
             attempts += len(ids)
@@ -228,6 +235,17 @@ def fire_due(db: Database, *, limit: int = 10_000, worker: str | None = None, ba
                 with db.session(write=True) as session:
                     fired += sum(fire_one(session, row_id, worker) for row_id in ids[start:start + PER_TRANSACTION])
     return fired
+
+
+def _scope(model, now: datetime, process_key: str | None) -> tuple:
+    """A claim's further conditions: one procedure only, if given; a timer once its moment has passed,
+    not at it, as SpiffWorkflow fires it."""
+    from engine.store.models import Instance
+
+    if model is StartSchedule:
+        return (StartSchedule.process_key == process_key,) if process_key else ()
+    cases = (Timer.instance_id.in_(select(Instance.id).where(Instance.process_key == process_key)),)
+    return (Timer.due_at < now, *(cases if process_key else ()))
 
 
 def fire_due_in_threads(db: Database, threads: int) -> int:

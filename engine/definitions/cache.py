@@ -5,10 +5,10 @@ import threading
 from dataclasses import dataclass
 
 from lxml import etree
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine import timers
 from engine.definitions.validation import BPMN, starter_roles_of
 from engine.runtime.rewind import safe_targets
 from engine.store.models import ProcessVersion
@@ -82,8 +82,7 @@ def start_event_specs(spec) -> list:
 
 def _waits_on_timers(specs) -> bool:
     starts = {id(s) for spec in specs for s in start_event_specs(spec)}
-    return any(isinstance(getattr(task_spec, "event_definition", None), TimerEventDefinition)
-               and id(task_spec) not in starts
+    return any(timers.timer_event_spec(task_spec) is not None and id(task_spec) not in starts
                for spec in specs for task_spec in spec.task_specs.values())
 
 

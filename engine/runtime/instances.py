@@ -114,17 +114,24 @@ def fire_timers(session: Session, instance_id: int) -> bool:
         return False
     compiled = SPECS.get(session.get(ProcessVersion, instance.version_id))
     workflow = state.load(instance.state, compiled)
-    ready_before = {t.id for t in workflow.get_tasks(state=TaskState.READY)}
-    due = {t.id: timers.due_of(t) for t in workflow.get_tasks(state=TaskState.WAITING)
-           if timers.is_timer(t)}
-    workflow.refresh_timers()
-    fired = [t for t in workflow.get_tasks(state=TaskState.READY) if t.id not in ready_before]
+    fired = []
+    while True:  # a cycle fires once per refresh: a case down over several of its times records each
+        waiting = {t.id: (timers.timer_event_spec(t.task_spec), timers.due_of(t))
+                   for t in workflow.get_tasks(state=TaskState.WAITING) if timers.timer_event_spec(t.task_spec)}
+        ready_before = {t.id for t in workflow.get_tasks(state=TaskState.READY)}
+        workflow.refresh_timers()
+        new = [t for t in workflow.get_tasks(state=TaskState.READY) if t.id not in ready_before]
+        if not new:
+            break
+        # What became ready is the timer itself, or the step after it (a non-interrupting cycle's next step).
+        for task in new:
+            spec, due = waiting.get(task.id) or waiting.get(task.parent.id if task.parent else None) or (None, None)
+            fired.append((task, spec or task.task_spec, due))
     if not fired:
         return False
-    for task in fired:
-        data = {"due_at": due[task.id].isoformat()} if due.get(task.id) else None
-        history.record(session, instance.id, history.TIMER_FIRED, task_id=str(task.id),
-                       element_id=task.task_spec.bpmn_id, comment=task.task_spec.bpmn_name, data=data)
+    for task, spec, due in fired:
+        history.record(session, instance.id, history.TIMER_FIRED, task_id=str(task.id), element_id=spec.bpmn_id,
+                       comment=spec.bpmn_name, data={"due_at": due.isoformat()} if due else None)
     advance(session, instance, workflow, compiled)
     return True
 
@@ -162,6 +169,12 @@ def retry(session: Session, instance_id: int, *, user: User, data: dict | None =
     for task in workflow.get_tasks(state=TaskState.ERROR):
         task.data.update(data or {})
         task._set_state(TaskState.READY)
+    for task in workflow.get_tasks(state=TaskState.FUTURE):
+        # A timer whose expression failed as the step before it completed never started waiting: evaluate it again.
+        if task.parent is not None and task.parent.has_state(TaskState.COMPLETED) \
+                and timers.timer_event_spec(task.task_spec) is not None:
+            task.data.update(data or {})
+            task.task_spec._update(task)
     history.record(session, instance.id, history.RETRIED, actor_id=user.id, data=data or None)
     advance(session, instance, workflow, compiled, actor_id=user.id)
     return instance

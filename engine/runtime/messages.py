@@ -10,6 +10,7 @@ Both cases' histories record the link.
 from __future__ import annotations
 
 from sqlalchemy import select
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from sqlalchemy.orm import Session
 
 from engine import history, notifications
@@ -23,6 +24,8 @@ NOTIFY = "notify"
 
 def dispatch(session: Session, instance: Instance, events, *, actor_id: int | None) -> None:
     for event in events:
+        if not isinstance(event.event_definition, MessageEventDefinition):
+            continue  # e.g. a terminate end event: SpiffWorkflow has already ended the case
         name = event.event_definition.name or ""
         payload = event.payload if isinstance(event.payload, dict) else {}
         if name.startswith(START_PREFIX):

@@ -295,15 +295,15 @@ def test_objections_reminders_disputed_report_and_rejected_report(api, clock):
 
 
 def _start_by_schedule(api, clock, db, late_by):
-    """Fire this procedure's own start schedule, as the ticker does (`timers.fire_due` would also fire every
-    other procedure's schedule due by then, which is not this test's business)."""
+    """Fire what is due for this procedure only, as the ticker does (every other procedure's schedule due by
+    then is not this test's business)."""
     with db.session(write=True) as session:
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "internal_audit"))
         due = row.next_due_at
         assert (due.month, due.day, due.hour, due.minute) == (12, 1, 1, 0)  # 1 December, 09:00 Beijing time
         before = session.scalar(select(Instance.id).order_by(Instance.id.desc()).limit(1)) or 0
         clock.set(due.astimezone(timezone.utc) + late_by)
-        timers._fire_schedule(session, row, clock.now())
+    timers.fire_due(db, process_key=row.process_key)
     with db.session() as session:
         started = list(session.scalars(select(Instance).where(Instance.id > before,
                                                                Instance.process_key == "internal_audit")))

@@ -128,15 +128,15 @@ def test_late_departments_are_reminded_then_escalated_to_hr(api, clock):
 
 
 def test_fourth_quarter_timer_starts_the_case_for_hr(api, clock, db):
-    # Only this procedure's own schedule is fired, as the ticker would (`timers.fire_due` would also start
-    # every other procedure whose schedule fell due by then).
+    # Only what is due for this procedure fires, as the ticker would fire it (every other procedure whose
+    # schedule fell due by then would start too).
     with db.session(write=True) as session:
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "training_annual_plan"))
         due = row.next_due_at
         assert (due.month, due.day, due.hour, due.minute) == (10, 8, 1, 0)  # 8 October, 09:00 Beijing time
         before = session.scalar(select(Instance.id).order_by(Instance.id.desc()).limit(1)) or 0
         clock.set(due.astimezone(timezone.utc))
-        timers._fire_schedule(session, row, clock.now())
+    timers.fire_due(db, process_key=row.process_key)
     with db.session() as session:
         started = list(session.scalars(select(Instance).where(
             Instance.id > before, Instance.process_key == "training_annual_plan")))
