@@ -124,10 +124,7 @@ def case_link(instance_id: int) -> str:
 def tasks_created(session: Session, instance: Instance, rows, *, actor_id: int | None = None) -> int:
     """新待办 for rows that just became someone's work: each candidate of each open row, once per row
     (a row waiting its turn is not announced). Not to the person whose action made the row: they are
-    looking at it. Without `actor_id`, the one case known here: a person starting a case by hand
-    (the first step, before the first save) is not told about their own first step."""
-    if actor_id is None and instance.lock_version == 0 and instance.parent_instance_id is None:
-        actor_id = instance.initiator_id
+    looking at it."""
     made = 0
     for row in rows:
         if row.state != "open":

@@ -313,6 +313,15 @@ def test_a_service_task_is_refused(db):
     error_for(errors, "call_crm", "serviceTask")
 
 
+def test_a_call_activity_is_refused_with_the_way_that_works(db):
+    """Each diagram is parsed alone: a called process would be missing when the case runs."""
+    key = unique_key()
+    node = ('<bpmn:callActivity id="call_sub" name="调用子流程" calledElement="other"><bpmn:incoming>f1</bpmn:incoming>'
+            "<bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>")
+    errors = refused(db, with_node(key, node, "call_sub"), key)
+    error_for(errors, "call_sub", "start:<流程标识>")
+
+
 def test_every_problem_is_reported_at_once(db):
     """A modeller fixes everything in one pass: the lane, the form and the service task together."""
     key = unique_key()

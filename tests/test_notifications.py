@@ -239,6 +239,25 @@ def test_approvers_each_get_their_own_and_one_waiting_their_turn_is_not_told_yet
     told = {person: [n["title"] for n in mine(napi, person)["items"] if n["title"].startswith("依次审批")]
             for person in ("vp", "mr", "gm")}
     assert told == {"vp": [f"依次审批：{case['title']}"], "mr": [], "gm": []}  # vp first; the others wait
+    vote("seq_sign", "vp")
+    told = {person: [n["title"] for n in mine(napi, person)["items"] if n["title"].startswith("依次审批")]
+            for person in ("vp", "mr", "gm")}
+    assert told == {"vp": [f"依次审批：{case['title']}"], "mr": [f"依次审批：{case['title']}"], "gm": []}
+
+
+def test_a_signer_and_a_delegator_are_told_when_it_is_their_turn(napi, ndb):
+    _, task = at_mr_review(napi)
+    r = napi.post(f"/tasks/{task['id']}/add-signer", "mr", {"user": "vp", "position": "before", "comment": "请先把关"})
+    assert r.status_code == 200, r.json
+    [signer] = mine(napi, "vp")["items"]
+    assert (signer["kind"], signer["title"], signer["body"]) == ("task", f"管理者代表 加签给你：{task['name']}（加签）",
+                                                                 "请先把关")
+    napi.complete(signer["task_id"], "vp", APPROVE)
+    assert napi.post(f"/tasks/{task['id']}/delegate", "mr", {"user": "office_head"}).status_code == 200
+    napi.complete(task["id"], "office_head", APPROVE)  # the delegate's part: back to mr, who decides
+    back = [n for n in mine(napi, "mr")["items"] if n["task_id"] == task["id"]]
+    # newest first: back from the delegate, back from the signer, the task's arrival
+    assert [n["kind"] for n in back] == ["task"] * 3
 
 
 def test_transfer_and_delegate_tell_the_new_holder(napi, ndb):

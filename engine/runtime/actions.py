@@ -118,7 +118,9 @@ def add_signer(session: Session, task_id: str, *, user: User, to: str, position:
     if task.owner_id is not None:
         raise Conflict("委派的任务不能加签")
     _take(session, task, user)
-    approval.add_signer_row(session, task, target, position)
+    signer = approval.add_signer_row(session, task, target, position)
+    if position == "before":  # theirs at once; a signer after me hears when I have approved
+        notifications.task_handed(session, signer, to=target, by=user, how="加签", comment=comment)
     _record(session, task, history.SIGNER_ADDED, user, comment, to=target.username, to_name=target.display_name,
             position=position)
     session.flush()

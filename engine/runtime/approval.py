@@ -56,8 +56,8 @@ def due_at(props: dict, ready_at):
     return ready_at + timers.duration(value) if value else None
 
 
-def create_rows(session: Session, instance: Instance, spiff_task) -> list[Task]:
-    """The rows for an engine task that just became ready."""
+def create_rows(session: Session, instance: Instance, spiff_task, *, actor_id: int | None = None) -> list[Task]:
+    """The rows for an engine task that just became ready; `actor_id` made it so (not told of their own)."""
     spec = element_spec(spiff_task)
     props = properties(spec)
     candidates = assignment.resolve(session, spec.lane, initiator_id=instance.initiator_id,
@@ -80,7 +80,7 @@ def create_rows(session: Session, instance: Instance, spiff_task) -> list[Task]:
     session.flush()
     session.add_all(TaskCandidate(task_id=task_id, user_id=uid) for task_id, uid in pairs)
     deadlines.schedule(session, rows, props)
-    notifications.tasks_created(session, instance, rows)
+    notifications.tasks_created(session, instance, rows, actor_id=actor_id)
     return rows
 
 
@@ -110,12 +110,14 @@ def settle(session: Session, row: Task, submission: dict) -> tuple[str, dict] | 
         if not rejected:  # my approval goes on to the signer added after me, with my submission
             after.state, after.created_at = "open", utcnow()
             after.pending_data = dict(row.pending_data or {}) if row.kind == "signer" else dict(submission)
+            notifications.task_opened(session, after, actor_id=row.completed_by)
             return None
         cancel(session, after)
     if row.kind == "signer":
         origin = session.get(Task, row.origin_task_id)
         if row.position == "before":  # an opinion for the one who asked for it, who then decides
             origin.state = "open"
+            notifications.task_opened(session, origin, actor_id=row.completed_by)
             return None
         data = dict(row.pending_data or {})
         if rejected:
@@ -136,6 +138,7 @@ def _decide(session: Session, row: Task, data: dict) -> tuple[str, dict] | None:
             waiting = [r for r in live if r.kind == "vote" and r.state == "pending"]
             if waiting:
                 waiting[0].state, waiting[0].created_at = "open", utcnow()
+                notifications.task_opened(session, waiting[0], actor_id=row.completed_by)
                 return None
         if live:
             return None

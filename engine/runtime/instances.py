@@ -85,7 +85,8 @@ def _start(session: Session, version: ProcessVersion, compiled: CompiledVersion,
     history.record(session, instance.id, history.STARTED, actor_id=user.id, element_id=start_event,
                    data={**data, **started} if data else started)
     workflow = state.new_workflow(compiled, start_event, data)
-    advance(session, instance, workflow, compiled, actor_id=user.id)
+    # Whoever starts a case by hand is looking at its first step; a case another case started is news.
+    advance(session, instance, workflow, compiled, actor_id=user.id if parent is None else None)
     return instance
 
 

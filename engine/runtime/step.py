@@ -32,7 +32,7 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
         message = _error_message(exc)
         instance.error = message
         history.record(session, instance.id, history.ERROR, element_id=_element_of(exc), comment=message)
-    _sync_tasks(session, instance, workflow)
+    _sync_tasks(session, instance, workflow, actor_id)
     if compiled.has_timers:  # most steps of most procedures: no timer rows to read or write
         timers.sync(session, instance.id, workflow)
     instance.data = _current_data(workflow)
@@ -66,7 +66,7 @@ def save(session: Session, instance: Instance, workflow) -> None:
     instance.updated_at = now
 
 
-def _sync_tasks(session: Session, instance: Instance, workflow) -> None:
+def _sync_tasks(session: Session, instance: Instance, workflow, actor_id: int | None) -> None:
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
     live: dict[str, list[Task]] = {}
     for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(approval.LIVE))):
@@ -77,7 +77,7 @@ def _sync_tasks(session: Session, instance: Instance, workflow) -> None:
                 approval.cancel(session, row)
     for spiff_task_id, spiff_task in ready.items():
         if spiff_task_id not in live:
-            approval.create_rows(session, instance, spiff_task)
+            approval.create_rows(session, instance, spiff_task, actor_id=actor_id)
 
 
 def _path(instance: Instance, workflow) -> list[str]:

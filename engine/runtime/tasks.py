@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 from SpiffWorkflow.exceptions import WorkflowException
 
-from engine import history, script_functions
+from engine import history, notifications, script_functions
 from engine.definitions.cache import SPECS, CompiledVersion
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms.schema import fill_options, validate_submission
@@ -115,6 +115,7 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
         history.record(session, instance.id, history.DELEGATE_RESOLVED, actor_id=user.id, task_id=task.id,
                        element_id=task.element_id, decision=cleaned.get("decision"),
                        comment=cleaned.get("comment"), data=cleaned)
+        notifications.task_opened(session, task, actor_id=user.id)
         session.flush()
         return instance
     task.state, task.assignee_id, task.completed_by, task.completed_at = "completed", user.id, user.id, utcnow()
