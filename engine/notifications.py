@@ -10,21 +10,19 @@ that dies mid-send leaves a lease that expires. Each person chooses per kind whi
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
-import socket
 import ssl
 import time
-import uuid
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock, config
 from engine.errors import Conflict, InvalidData, NotFound
+from engine.store import leases
 from engine.store.db import Database
 from engine.store.models import Instance, MailOutbox, Notification, NotificationOptOut, Task, TaskCandidate, User
 
@@ -62,24 +60,29 @@ def send(session: Session, *, user_ids, kind: str, title: str, body: str = "", i
     ids = {int(uid) for uid in user_ids or () if uid is not None}
     if not ids:
         return 0
-    # Two columns, not User rows: those load department and roles, and this runs on every new task.
-    people = session.execute(select(User.id, User.email).where(User.id.in_(ids), User.active).order_by(User.id)).all()
+    # One query of columns, not User rows (those load department and roles): this runs on every new task.
+    people, off = {}, set()  # each active person's address; the channels they turned off for this kind
+    for uid, email, channel in session.execute(
+            select(User.id, User.email, NotificationOptOut.channel)
+            .outerjoin(NotificationOptOut, (NotificationOptOut.user_id == User.id) & (NotificationOptOut.kind == kind))
+            .where(User.id.in_(ids), User.active).order_by(User.id)):
+        people[uid] = email
+        if channel:
+            off.add((uid, channel))
     if not people:
         return 0
-    off = set(session.execute(select(NotificationOptOut.user_id, NotificationOptOut.channel).where(
-        NotificationOptOut.user_id.in_([p.id for p in people]), NotificationOptOut.kind == kind)).all())
     now = clock.now()
     title = _clip(title, 255)
     rows: list = []
     mail = None
-    for person in people:
-        if (person.id, "in_app") not in off:
-            rows.append(Notification(user_id=person.id, kind=kind, title=title, body=body or None, link=link,
+    for uid, email in people.items():
+        if (uid, "in_app") not in off:
+            rows.append(Notification(user_id=uid, kind=kind, title=title, body=body or None, link=link,
                                      instance_id=instance_id, task_id=task_id, created_at=now))
-        if (person.id, "email") not in off and (person.email or "").strip() and config.smtp_host():
+        if (uid, "email") not in off and (email or "").strip() and config.smtp_host():
             if mail is None:  # the same text for everyone notified by this call
                 mail = _compose(session, kind, title, body, instance_id, link, now)
-            rows.append(MailOutbox(to_address=person.email.strip(), user_id=person.id, kind=kind,
+            rows.append(MailOutbox(to_address=email.strip(), user_id=uid, kind=kind,
                                    subject=mail[0], body=mail[1], status="pending", attempts=0,
                                    next_attempt_at=now, created_at=now))
     session.add_all(rows)
@@ -364,16 +367,12 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (2 ** min(max(attempts - 1, 0), 16)), MAX_RETRY)  # capped exponent: no overflow
 
 
-def default_worker() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 def deliver_outbox(db: Database, *, limit: int = 100, worker: str | None = None) -> int:
     """Send the mails that are due; how many went. Safe to run in any number of processes at once."""
     smtp_config = config.smtp_settings()  # a bad setting is refused here, before any row is leased
     if smtp_config is None:  # e-mail is off: queued mails wait until it is configured
         return 0
-    worker = worker or default_worker()
+    worker = worker or leases.worker_id()
     batch = _claim(db, limit, worker)
     started = time.monotonic()
     sent = 0
@@ -418,16 +417,11 @@ def deliver_outbox(db: Database, *, limit: int = 100, worker: str | None = None)
 def _claim(db: Database, limit: int, worker: str) -> list[MailOutbox]:
     """Lease up to `limit` due rows in one short transaction."""
     with db.session(write=True) as session:
-        now = clock.now()
-        rows = list(session.scalars(
-            select(MailOutbox)
-            .where(MailOutbox.status == "pending", MailOutbox.next_attempt_at <= now,
-                   or_(MailOutbox.locked_until.is_(None), MailOutbox.locked_until <= now))
-            .order_by(MailOutbox.next_attempt_at, MailOutbox.id).limit(limit)
-            .with_for_update(skip_locked=True)))
-        for row in rows:
-            row.locked_by, row.locked_until = worker, now + LEASE
-    return rows
+        ids = [row.id for row in leases.claim(session, MailOutbox, MailOutbox.next_attempt_at, now=clock.now(),
+                                              worker=worker, batch=limit, lease=LEASE,
+                                              where=(MailOutbox.status == "pending",))]
+        return list(session.scalars(select(MailOutbox).where(MailOutbox.id.in_(ids))
+                                    .order_by(MailOutbox.next_attempt_at, MailOutbox.id))) if ids else []
 
 
 def _update_leased(db: Database, row: MailOutbox, worker: str, **values) -> None:

@@ -29,7 +29,7 @@ MAIL_SECONDS = 10.0
 
 def timer_threads(db: Database) -> int:
     """Threads firing timers in this process: PostgreSQL lets them work at once; SQLite writes one at a time."""
-    return int(os.environ.get("BPM_TIMER_THREADS") or (1 if db.is_sqlite else 2))
+    return int(os.environ.get("BPM_TIMER_THREADS") or (1 if db.is_sqlite else 3))
 
 
 def _fire_timers(db: Database) -> None:

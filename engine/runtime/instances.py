@@ -18,7 +18,7 @@ from engine.org import assignment
 from engine.org.service import system_user
 from engine.runtime import access, state
 from engine.runtime.step import advance
-from engine.store.db import lock_instance
+from engine.store.db import lock_instance, locked_instance
 from engine.store.models import Instance, ProcessDefinition, ProcessVersion, Role, Task, Timer, User
 
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -108,12 +108,15 @@ def _check_department_roles(session: Session, compiled: CompiledVersion, user: U
 
 def fire_timers(session: Session, instance_id: int) -> bool:
     """Let the case's timer events that fell due fire; False if none did (its rows wait for a later tick)."""
-    if not lock_instance(session, instance_id):
-        return False
-    instance = session.get(Instance, instance_id, populate_existing=True)
+    instance = locked_instance(session, instance_id)
+    return instance is not None and fire_timers_of(session, instance)
+
+
+def fire_timers_of(session: Session, instance: Instance) -> bool:
+    """`fire_timers` for a case whose lock the caller holds."""
     if instance.status != "running":
         return False
-    compiled = SPECS.get(session.get(ProcessVersion, instance.version_id))
+    compiled = SPECS.of(session, instance.version_id)
     workflow = state.load(instance.state, compiled)
     fired = []
     while True:  # a cycle fires once per refresh: a case down over several of its times records each

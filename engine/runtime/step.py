@@ -7,6 +7,7 @@ from uuid import UUID
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
@@ -27,27 +28,31 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
             raise failure
         with script_functions.scripts_use(session, instance.id):
             workflow.do_engine_steps()
-        instance.error = None
+        _written(instance, error=None)
     except WorkflowException as exc:
         message = _error_message(exc)
-        instance.error = message
+        _written(instance, error=message)
         history.record(session, instance.id, history.ERROR, element_id=_element_of(exc), comment=message)
     _sync_tasks(session, instance, workflow, actor_id)
     if compiled.has_timers:  # most steps of most procedures: no timer rows to read or write
         timers.sync(session, instance.id, workflow)
-    instance.data = _current_data(workflow)
-    instance.path = _path(instance, workflow)
+    _written(instance, data=_current_data(workflow), path=_path(instance, workflow))
     messages.dispatch(session, instance, workflow.get_events(), actor_id=actor_id)
     if instance.error:
-        instance.status = "error"
+        _written(instance, status="error")
     elif workflow.completed:
-        instance.status = "completed"
-        instance.completed_at = utcnow()
+        _written(instance, status="completed", completed_at=utcnow())
         history.record(session, instance.id, history.FINISHED)
         notifications.case_completed(session, instance)
     else:
-        instance.status = "running"
+        _written(instance, status="running")
     save(session, instance, workflow)
+
+
+def _written(instance: Instance, **values) -> None:
+    """Set what `save` writes in its one UPDATE, without the ORM also flushing each change on its own."""
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
 
 
 def save(session: Session, instance: Instance, workflow) -> None:
@@ -62,8 +67,7 @@ def save(session: Session, instance: Instance, workflow) -> None:
     )
     if result.rowcount != 1:
         raise Conflict("该案件刚被其他人更新，请刷新后重试")
-    instance.lock_version = expected + 1
-    instance.updated_at = now
+    _written(instance, lock_version=expected + 1, updated_at=now)
 
 
 def _sync_tasks(session: Session, instance: Instance, workflow, actor_id: int | None) -> None:

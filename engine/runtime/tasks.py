@@ -97,7 +97,7 @@ def running_instance(session: Session, instance_id: int) -> Instance:
 
 
 def compiled_for(session: Session, instance: Instance) -> CompiledVersion:
-    return SPECS.get(session.get(ProcessVersion, instance.version_id))
+    return SPECS.of(session, instance.version_id)
 
 
 def validated(session: Session, task: Task, data: dict | None) -> dict:

@@ -90,6 +90,16 @@ def fresh_postgres_database(url: str, suffix: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+def locked_instance(session: Session, instance_id: int):
+    """The instance, read fresh under its write lock (`lock_instance`); None if no such row.
+    On PostgreSQL the lock and the read are one statement."""
+    from engine.store.models import Instance
+
+    if session.get_bind().dialect.name == "postgresql":
+        return session.get(Instance, instance_id, with_for_update=True, populate_existing=True)
+    return session.get(Instance, instance_id, populate_existing=True) if lock_instance(session, instance_id) else None
+
+
 def lock_instance(session: Session, instance_id: int) -> bool:
     """Take the instance's write lock for the rest of the transaction; False if no such row.
 

@@ -22,18 +22,19 @@ def worker_id() -> str:
 
 
 def claim(session: Session, model, due_column, *, now: datetime, worker: str, batch: int,
-          lease: timedelta, where=()) -> list:
-    """Lease up to `batch` rows of `model` due by `now` that nobody holds; answers their ids."""
-    query = (select(model.id).where(due_column <= now, *where,
+          lease: timedelta, where=(), columns=()) -> list:
+    """Lease up to `batch` rows of `model` due by `now` that nobody holds; answers (id, *columns) of each."""
+    query = (select(model.id, *columns).where(due_column <= now, *where,
                                     or_(model.locked_until.is_(None), model.locked_until <= now))
              .order_by(due_column).limit(batch))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    ids = list(session.scalars(query))
-    if ids:
-        session.execute(update(model).where(model.id.in_(ids)).values(locked_by=worker, locked_until=now + lease)
+    rows = session.execute(query).all()
+    if rows:
+        session.execute(update(model).where(model.id.in_([row[0] for row in rows]))
+                        .values(locked_by=worker, locked_until=now + lease)
                         .execution_options(synchronize_session=False))
-    return ids
+    return rows
 
 
 def held(session: Session, model, row_id, worker: str):
