@@ -49,7 +49,7 @@ def fire(session: Session, timer: Timer) -> bool:
     if task.state != "open":
         _next_stage(session, timer, task)
         return True
-    holders = _holders(session, task)
+    holders = notifications.holders(session, task)
     if timer.kind == REMIND:
         title = f"{task.name} 将于 {clock.local(task.due_at):%m-%d %H:%M} 到期"
         notifications.send(session, user_ids=holders, kind="reminder", title=title, body=f"案件：{instance.title}",
@@ -72,13 +72,6 @@ def _next_stage(session: Session, timer: Timer, task: Task) -> None:
         timer.kind, timer.due_at = DUE, task.due_at
     else:
         session.delete(timer)
-
-
-def _holders(session: Session, task: Task) -> list[int]:
-    if task.assignee_id is not None:
-        return [task.assignee_id]
-    return list(session.scalars(select(TaskCandidate.user_id).where(TaskCandidate.task_id == task.id)
-                                .order_by(TaskCandidate.user_id)))
 
 
 def _escalate(session: Session, instance: Instance, task: Task, action: str, holders: list[int],

@@ -132,12 +132,19 @@ def tasks_created(session: Session, instance: Instance, rows, *, actor_id: int |
     for row in rows:
         if row.state != "open":
             continue
-        people = [row.assignee_id] if row.assignee_id else list(session.scalars(
-            select(TaskCandidate.user_id).where(TaskCandidate.task_id == row.id)))
+        people = holders(session, row)
         made += send(session, user_ids=[p for p in people if p != actor_id], kind="task",
                      title=f"{row.name}：{instance.title}", instance_id=instance.id, task_id=row.id,
                      link=task_link(row.id))
     return made
+
+
+def holders(session: Session, row: Task) -> list[int]:
+    """Who has a task row: its assignee, or else each candidate of the group task."""
+    if row.assignee_id is not None:
+        return [row.assignee_id]
+    return list(session.scalars(select(TaskCandidate.user_id).where(TaskCandidate.task_id == row.id)
+                                .order_by(TaskCandidate.user_id)))
 
 
 def task_opened(session: Session, row: Task, *, actor_id: int | None = None) -> int:

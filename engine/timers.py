@@ -26,7 +26,7 @@ from engine.errors import EngineError
 from engine.scripting import is_iso_8601_timer, script_engine, timer_value
 from engine.store import leases
 from engine.store.db import Database, lock_instance, locked_instance
-from engine.store.models import StartSchedule, Timer
+from engine.store.models import Instance, StartSchedule, Timer
 
 log = logging.getLogger(__name__)
 EVENT = "event"  # Timer.kind of a BPMN timer event; deadlines have their own (engine/deadlines.py)
@@ -255,8 +255,6 @@ def _fire_together(db: Database, fire_one, rows: list, worker: str) -> int:
 def _scope(model, now: datetime, process_key: str | None) -> tuple:
     """A claim's further conditions: one procedure only, if given; a timer once its moment has passed,
     not at it, as SpiffWorkflow fires it."""
-    from engine.store.models import Instance
-
     if model is StartSchedule:
         return (StartSchedule.process_key == process_key,) if process_key else ()
     cases = (Timer.instance_id.in_(select(Instance.id).where(Instance.process_key == process_key)),)
@@ -277,15 +275,12 @@ def fire_due_in_threads(db: Database, threads: int) -> int:
 def _fire_timer(session: Session, claimed, worker: str, *, alone: bool = False) -> int:
     """Fire one claimed timer row. `alone`: in a transaction of its own, where a failure is recorded
     on its case instead of undoing the transaction."""
-    from engine import deadlines
-    from engine.runtime import instances  # the runtime depends on timers, not the other way round
-
     row_id, instance_id, element_id = claimed
     if not alone:
-        return _fire_timer_row(session, row_id, instance_id, worker, deadlines, instances)
+        return _fire_timer_row(session, row_id, instance_id, worker)
     try:
         with session.begin_nested():
-            return _fire_timer_row(session, row_id, instance_id, worker, deadlines, instances)
+            return _fire_timer_row(session, row_id, instance_id, worker)
     except EngineError as exc:  # e.g. an escalation to a role nobody holds: the case shows it
         _record_failure(session, instance_id, element_id, exc)
     except SQLAlchemyError:  # the transaction is lost: the tick ends, the leases run out, all retried
@@ -298,7 +293,10 @@ def _fire_timer(session: Session, claimed, worker: str, *, alone: bool = False) 
     return 0
 
 
-def _fire_timer_row(session: Session, row_id: int, instance_id: int, worker: str, deadlines, instances) -> int:
+def _fire_timer_row(session: Session, row_id: int, instance_id: int, worker: str) -> int:
+    from engine import deadlines
+    from engine.runtime import instances  # the runtime depends on timers, not the other way round
+
     instance = locked_instance(session, instance_id)  # the case first, as every user action locks it
     row = leases.held(session, Timer, row_id, worker)
     if instance is None or row is None:  # gone with its step, or our lease ran out and another took it
@@ -344,8 +342,6 @@ def _index_of(occurrences: Occurrences, moment: datetime) -> int:
 
 
 def _record_failure(session: Session, instance_id: int, element_id: str, exc: EngineError) -> None:
-    from engine.store.models import Instance
-
     lock_instance(session, instance_id)
     instance = session.get(Instance, instance_id, populate_existing=True)
     message = f"定时器 {element_id} 触发失败：{exc}"
