@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
-
+import os
+import time
 from uuid import UUID
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
@@ -27,7 +29,7 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
         if failure is not None:
             raise failure
         with script_functions.scripts_use(session, instance.id):
-            workflow.do_engine_steps()
+            workflow.do_engine_steps(did_complete_task=StepBudget())
         _written(instance, error=None)
     except WorkflowException as exc:
         message = _error_message(exc)
@@ -47,6 +49,26 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
     else:
         _written(instance, status="running")
     save(session, instance, workflow)
+
+
+class StepBudget:
+    """What one engine step may do before the case is stopped in `error`: a diagram that loops back to
+    a script or gateway without a person's step in between would otherwise never end, each piece of
+    code staying under its own limit (engine/script_runner.py)."""
+
+    def __init__(self):
+        self.max_tasks = int(os.environ.get("BPM_STEP_MAX_TASKS", "10000"))
+        self.seconds = float(os.environ.get("BPM_STEP_SECONDS", "10"))
+        self.ran = 0
+        self.deadline = time.monotonic() + self.seconds
+
+    def __call__(self, task) -> None:
+        self.ran += 1
+        if self.ran > self.max_tasks:
+            raise WorkflowTaskException(f"一次推进执行了超过 {self.max_tasks} 个自动步骤，流程可能陷入循环，已中止",
+                                        task=task)
+        if time.monotonic() > self.deadline:
+            raise WorkflowTaskException(f"一次推进的自动步骤运行超过 {self.seconds:g} 秒，已中止", task=task)
 
 
 def _written(instance: Instance, **values) -> None:
