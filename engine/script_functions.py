@@ -53,7 +53,10 @@ def now():
 
 
 def next_number(name: str) -> int:
-    return numbering.next_number(_current_session("next_number"), name)
+    session = _current_session("next_number")
+    instance_id = _instance_id.get()
+    instance = session.get(Instance, instance_id) if instance_id is not None else None
+    return numbering.next_number(session, name, process_key=instance.process_key if instance else None)
 
 
 def process_statistics(year: int) -> dict:

@@ -25,6 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine import script_functions, script_runner
 from engine.config import timezone_name
+from engine.timing import cycle_problem
 from engine.script_runner import EXTRA_BUILTINS, FORBIDDEN_NAMES, RESTRICTED_GLOBALS  # noqa: F401 (re-exported)
 
 SCRIPT_GLOBALS = {**RESTRICTED_GLOBALS, **script_functions.SCRIPT_FUNCTIONS}
@@ -187,7 +188,13 @@ class SandboxScriptEngine(PythonScriptEngine):
                 raise WorkflowTaskException(f"表达式 {expression.strip()} 出错：案件数据中没有 {missing.name}",
                                             task=task) from None
             raise
-        return timer_value(value) if _waits_on_timer(task) else value
+        if not _waits_on_timer(task):
+            return value
+        value = timer_value(value)
+        problem = cycle_problem(value) if isinstance(value, str) else None
+        if problem:  # a cycle computed from the case's data: refused as the diagram's text is at deploy
+            raise WorkflowTaskException(problem, task=task)
+        return value
 
 
 def script_engine() -> PythonScriptEngine:

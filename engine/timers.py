@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, history
+from engine.timing import cycle_problem, duration
 from engine.errors import EngineError
 from engine.scripting import is_iso_8601_timer, script_engine, timer_value
 from engine.store import leases
@@ -85,12 +86,6 @@ def sync(session: Session, instance_id: int, workflow) -> None:
 
 # ---- when a procedure starts by itself ---------------------------------------------------------
 
-def duration(text: str) -> relativedelta:
-    """An ISO 8601 duration (P3M, PT72H) as a calendar-aware delta."""
-    parts = TimerEventDefinition.parse_iso_duration(text)
-    return relativedelta(**{k: v for k, v in parts.items() if k != "t"})
-
-
 @dataclass
 class Occurrences:
     """The times a timer start event falls due: `R[n]/start/period`, a date, or a duration from `anchor`."""
@@ -121,7 +116,12 @@ class Occurrences:
         """The ISO 8601 text, times without an offset in the organisation's time zone. An expression
         computed by a script is evaluated without case data."""
         text = expression.strip()
-        return str(timer_value(text if is_iso_8601_timer(text) else script_engine().environment.evaluate(text, {})))
+        if is_iso_8601_timer(text):
+            return str(timer_value(text))
+        try:  # under the script limits, as every piece of diagram code
+            return str(timer_value(script_engine().environment.evaluate(text, {})))
+        except Exception as exc:
+            raise EngineError(f"定时器表达式 {text} 出错：{exc}") from None
 
     @staticmethod
     def _from_going_live(text: str) -> tuple[str, str] | None:
@@ -144,6 +144,9 @@ class Occurrences:
     @classmethod
     def parse(cls, expression: str, anchor: datetime) -> "Occurrences":
         text = cls._text(expression)
+        problem = cycle_problem(text)
+        if problem:
+            raise EngineError(problem)
         if text.upper().startswith("R"):
             repeat, first, second = (text.split("/") + [None])[:3]
             count = int(repeat[1:]) if repeat[1:] else None
@@ -160,7 +163,12 @@ class Occurrences:
         return cls(TimerEventDefinition.parse_time_or_duration(text), None, 1)
 
     def at(self, k: int) -> datetime:
-        return self.start + self.period * k if self.period else self.start
+        if not self.period:
+            return self.start
+        try:
+            return self.start + self.period * k
+        except (OverflowError, ValueError):  # past the year 9999: never
+            return datetime.max.replace(tzinfo=self.start.tzinfo)
 
     def after(self, moment: datetime) -> tuple[datetime | None, int]:
         """The first occurrence strictly after `moment`, and how many fell due up to `moment`."""
@@ -169,8 +177,10 @@ class Occurrences:
         if self.period is None:
             return None, 1
         low, high = 0, 1
-        while self.at(high) <= moment:
+        while self.at(high) <= moment:  # the period is at least a minute: fewer than 64 doublings to any date
             low, high = high, high * 2
+            if high > 2 ** 62:
+                raise EngineError(f"定时器周期无法推算到 {moment:%Y-%m-%d}")
         while high - low > 1:
             mid = (low + high) // 2
             low, high = (mid, high) if self.at(mid) <= moment else (low, mid)
@@ -316,8 +326,13 @@ def _fire_schedule(session: Session, claimed, worker: str, *, alone: bool = Fals
     now = clock.now()
     if row is None or row.next_due_at is None or row.next_due_at > now:
         return 0
-    occurrences = Occurrences.parse(row.expression, row.next_due_at)
-    next_due, passed = occurrences.after(now)
+    try:
+        occurrences = Occurrences.parse(row.expression, row.next_due_at)
+        next_due, passed = occurrences.after(now)
+    except EngineError as exc:  # e.g. a cycle under the minimum period, deployed before the rule: stop it
+        log.error("timer start %s/%s stopped: %s", row.process_key, row.element_id, exc)
+        row.next_due_at = row.locked_by = row.locked_until = None
+        return 0
     missed_from = row.next_due_at
     due_count = max(1, passed - _index_of(occurrences, missed_from))
     row.last_fired_at, row.next_due_at = now, next_due

@@ -35,6 +35,8 @@ FIELD_LABELS = {
     "calledElement": "调用流程", "calledDecisionId": "决策表",
 }
 TIMER_KINDS = {"timeDate": "日期", "timeDuration": "时长", "timeCycle": "周期"}
+# Fields holding code the engine runs: a reviewer must read each one added or changed.
+CODE_FIELDS = ("script", "preScript", "postScript", "condition", "timer", "multiInstance", "messagePayload")
 FORM_FIELD_PROPERTIES = ("label", "type", "validate", "values")
 
 
@@ -57,8 +59,31 @@ def diff_definitions(old_xml: str | None, old_forms: dict | None, new_xml: str, 
         if element_id not in new.elements:
             removed.append(_head(element_id, element))
     forms = diff_forms((old_forms or {}) if old_xml is not None else {}, new_forms or {})
-    return {"added": added, "removed": removed, "changed": changed, "forms": forms,
-            "summary": _summary(added, removed, changed, forms)}
+    result = {"added": added, "removed": removed, "changed": changed, "forms": forms,
+              "summary": _summary(added, removed, changed, forms)}
+    code = _code_changes(new, added, changed)
+    if code:  # only then: a change without code reads as before
+        result["code_changes"] = code
+    return result
+
+
+def _code_changes(new: "_Diagram", added: list, changed: list) -> list[dict]:
+    """Every script and expression added or changed, for reviewers to read: code runs with the
+    engine's rights over the case's data, so a change to it is never a detail of layout."""
+    found = []
+    for head in added:
+        element = new.elements[head["id"]]
+        for field in CODE_FIELDS:
+            if element.shown(field):
+                found.append({**head, "field": field, "label": FIELD_LABELS[field], "old": None,
+                              "new": element.shown(field)})
+    for entry in changed:
+        for change in entry["changes"]:
+            if change["field"] in CODE_FIELDS:
+                found.append({"id": entry["id"], "type": entry["type"], "name": entry["name"],
+                              "field": change["field"], "label": change["label"], "old": change["old"],
+                              "new": change["new"]})
+    return found
 
 
 def diff_forms(old_forms: dict, new_forms: dict) -> dict:

@@ -17,6 +17,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from engine import scripting
 from engine.errors import DefinitionError
 from engine.org.assignment import check_expression
+from engine.timing import cycle_problem
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -166,6 +167,18 @@ def _scripts(process) -> list[tuple[str, str, bool]]:
     return found
 
 
+def _cycle_errors(process) -> list[dict]:
+    """Repeating timers written as ISO 8601 text whose period is under the minimum (engine/timing.py);
+    one computed by an expression is checked when it is evaluated."""
+    errors = []
+    for node in process.iter(f"{{{BPMN}}}timeCycle"):
+        problem = cycle_problem(node.text or "")
+        if problem:
+            owner = node.getparent().getparent()
+            errors.append(_error(owner.get("id") if owner is not None else None, problem))
+    return errors
+
+
 START_PREFIX, NOTIFY = "start:", "notify"  # the messages the engine routes (engine.runtime.messages)
 
 
@@ -296,6 +309,7 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
     for element_id, source, is_expression in _scripts(process):
         for problem in scripting.check(source, expression=is_expression):
             errors.append(_error(element_id, problem))
+    errors.extend(_cycle_errors(process))
 
     if errors:
         raise DefinitionError(errors)

@@ -312,10 +312,12 @@ class StartSchedule(Base):
 
 
 class NumberSequence(Base):
-    """Document and record numbers: one counter per name, incremented under a row lock, never reused."""
+    """Document and record numbers: one counter per name, incremented under a row lock, never reused.
+    A counter belongs to the procedure whose case first used it (`process_key`); no other may advance it."""
     __tablename__ = "number_sequence"
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    process_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Notification(Base):
