@@ -297,7 +297,7 @@ class Pool:
             worker.kill()
         else:
             self._checkin(worker)
-        return _result(answer)
+        return _result(answer, self.limits)
 
     def close(self) -> None:
         with self._lock:
@@ -312,13 +312,13 @@ _KNOWN_EXCEPTIONS = {cls.__name__: cls for cls in (
     ValueError, ZeroDivisionError, NotImplementedError, UnicodeError, Exception)}
 
 
-def _result(answer):
+def _result(answer, limits: Limits):
     kind = answer[0]
     if kind == "ok":
         return answer[1]
     _, _, name, text, extra = answer
     if name == "MemoryError":
-        error: Exception = ScriptLimitExceeded(f"脚本占用内存超过 {default_pool().limits.memory_mb} MB，已中止")
+        error: Exception = ScriptLimitExceeded(f"脚本占用内存超过 {limits.memory_mb} MB，已中止")
     elif name == "NameError":
         error = NameError(text, name=extra.get("name"))
     elif name in _KNOWN_EXCEPTIONS:
@@ -340,6 +340,17 @@ def default_pool() -> Pool:
             _pool = Pool()
             atexit.register(_pool.close)
         return _pool
+
+
+def set_limits(limits: Limits | None) -> None:
+    """Run diagram code of this process under other limits from now on (None: the environment's)."""
+    global _pool
+    with _pool_lock:
+        old, _pool = _pool, (Pool(limits) if limits else None)
+        if _pool is not None:
+            atexit.register(_pool.close)
+    if old is not None:
+        old.close()
 
 
 # ---- the worker side -----------------------------------------------------------------------------

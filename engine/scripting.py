@@ -183,10 +183,14 @@ class SandboxScriptEngine(PythonScriptEngine):
         try:
             value = super().evaluate(task, expression, external_context)
         except WorkflowTaskException as exc:
-            missing = exc.__context__
-            if isinstance(missing, NameError) and missing.name:  # the case has no such field (yet)
-                raise WorkflowTaskException(f"表达式 {expression.strip()} 出错：案件数据中没有 {missing.name}",
+            cause = exc.__context__
+            if isinstance(cause, NameError) and cause.name:  # the case has no such field (yet)
+                raise WorkflowTaskException(f"表达式 {expression.strip()} 出错：案件数据中没有 {cause.name}",
                                             task=task) from None
+            if isinstance(cause, Exception) and not isinstance(exc.__cause__, WorkflowTaskException):
+                detail = cause if isinstance(cause, (script_runner.ScriptLimitExceeded, script_runner.ScriptError)) \
+                    else f"{type(cause).__name__}: {cause}"
+                raise WorkflowTaskException(f"表达式 {expression.strip()} 出错：{detail}", task=task) from None
             raise
         if not _waits_on_timer(task):
             return value
