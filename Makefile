@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/modeler.py
 	$(BIN)/python bench/timers.py
+	$(BIN)/python bench/scripts.py
 
 clean:
 	rm -rf $(VENV) node_modules webapp/static/vendor instance
