@@ -207,5 +207,29 @@ def outbox(retry_failed: bool, show_all: bool, limit: int):
         click.echo("用 bpm outbox --retry-failed 把发送失败的邮件放回队列")
 
 
+@main.command("quarantine")
+@click.option("--release", "release_hash", default=None, metavar="HASH", help="解除暂停（代码的 SHA-256，可只写前 12 位）")
+def quarantine_command(release_hash: str | None):
+    """Diagram code that ran into its limits: hits, and whether it is paused; release paused code."""
+    from engine import clock, quarantine
+
+    db = _db()
+    with db.session(write=release_hash is not None) as session:
+        rows = quarantine.listing(session)
+        if release_hash:
+            matches = [r for r in rows if r.code_hash.startswith(release_hash.lower())]
+            if len(matches) != 1:
+                raise click.ClickException(f"{'没有' if not matches else '有多条'}以 {release_hash} 开头的记录")
+            quarantine.release(session, matches[0].code_hash, user_id=None)
+            click.echo(f"已解除暂停：{matches[0].process_key} {matches[0].element_id} {matches[0].code_hash[:12]}")
+            return
+        if not rows:
+            click.echo("没有超出资源上限的代码")
+        for r in rows:
+            state = "已暂停" if r.paused_at else "计数中"
+            click.echo(f"{r.code_hash[:12]}  {state}  超限 {r.hits} 次  {r.process_key or '-'}/{r.element_id or '-'}  "
+                       f"最近 {clock.local(r.last_hit_at):%Y-%m-%d %H:%M}：{r.last_error}")
+
+
 if __name__ == "__main__":
     main()

@@ -33,6 +33,11 @@ def scripts_use(session: Session, instance_id: int | None = None):
         _instance_id.reset(case_token)
 
 
+def running_case() -> tuple[Session | None, int | None]:
+    """The session and case the engine step now running scripts works in; (None, None) outside one."""
+    return _session.get(), _instance_id.get()
+
+
 def _current_session(name: str) -> Session:
     session = _session.get()
     if session is None:

@@ -23,10 +23,11 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine import script_functions, script_runner
+from engine import quarantine, script_functions, script_runner
 from engine.config import timezone_name
-from engine.timing import cycle_problem
 from engine.script_runner import EXTRA_BUILTINS, FORBIDDEN_NAMES, RESTRICTED_GLOBALS  # noqa: F401 (re-exported)
+from engine.store.models import Instance
+from engine.timing import cycle_problem
 
 SCRIPT_GLOBALS = {**RESTRICTED_GLOBALS, **script_functions.SCRIPT_FUNCTIONS}
 
@@ -170,7 +171,31 @@ class SandboxEnvironment(TaskDataEnvironment):
 
 class SandboxScriptEngine(PythonScriptEngine):
     """Expressions over the sandbox: a field the case lacks is named in Chinese; timers' values are
-    read in the organisation's time zone."""
+    read in the organisation's time zone. Code that is paused for running into its limits again and
+    again (engine/quarantine.py) is not started; each new hit is counted."""
+
+    def execute(self, task, script, external_context=None):
+        self._refuse_if_paused(task, script)
+        try:
+            return super().execute(task, script, external_context)
+        except WorkflowTaskException as exc:
+            self._count_hit(task, script, exc)
+            raise
+
+    def _refuse_if_paused(self, task, source: str) -> None:
+        session, _ = script_functions.running_case()
+        row = quarantine.paused(session, source) if session is not None else None
+        if row is not None:
+            raise WorkflowTaskException(quarantine.pause_message(row), task=task)
+
+    def _count_hit(self, task, source: str, exc: WorkflowTaskException) -> None:
+        session, instance_id = script_functions.running_case()
+        limit = exc.__context__
+        if session is None or not isinstance(limit, script_runner.ScriptLimitExceeded):
+            return
+        case = session.get(Instance, instance_id) if instance_id is not None else None
+        quarantine.record_hit(session, source, process_key=case.process_key if case else None,
+                              element_id=task.task_spec.bpmn_id, error=str(limit))
 
     def get_error_line_number_and_content(self, script, err):
         line = getattr(err, "script_lineno", 0)  # the traceback is the worker's
@@ -180,9 +205,14 @@ class SandboxScriptEngine(PythonScriptEngine):
         return super().get_error_line_number_and_content(script, err)
 
     def evaluate(self, task, expression, external_context=None):
+        guarded = not (is_iso_8601_timer(expression) or is_bounded(expression))
+        if guarded:
+            self._refuse_if_paused(task, expression)
         try:
             value = super().evaluate(task, expression, external_context)
         except WorkflowTaskException as exc:
+            if guarded:
+                self._count_hit(task, expression, exc)
             cause = exc.__context__
             if isinstance(cause, NameError) and cause.name:  # the case has no such field (yet)
                 raise WorkflowTaskException(f"表达式 {expression.strip()} 出错：案件数据中没有 {cause.name}",

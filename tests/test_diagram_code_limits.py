@@ -270,3 +270,40 @@ def test_a_procedure_cannot_advance_another_procedures_counter(api, db):
         counter = session.get(NumberSequence, "t_owned_counter")
         assert (counter.value, counter.process_key) == (1, owner)  # not advanced by the refused step
     assert api.start(owner, "emp")["data"]["no"] == 2
+
+
+# ---- code that keeps hitting its limits is paused ----------------------------------------------------
+
+def test_code_that_hit_its_limits_twice_is_paused_until_an_admin_releases_it(api, db, monkeypatch):
+    from click.testing import CliRunner
+
+    import bpmcli
+    from engine import quarantine
+
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    process_key = deployed(db, diagram(key(), script("total = sum(range(10**11)) + 1")))
+    first, second = (api.start(process_key, "emp") for _ in range(2))
+    assert all("已中止" in c["error"] and "已暂停执行" not in c["error"] for c in (first, second))
+    began = time.monotonic()
+    third = api.start(process_key, "emp")
+    assert time.monotonic() - began < 1  # not started at all
+    assert "已暂停执行" in third["error"] and "2 次超出资源上限" in third["error"]
+
+    listing = CliRunner().invoke(bpmcli.main, ["quarantine"])
+    assert listing.exit_code == 0 and f"已暂停  超限 2 次  {process_key}/work" in listing.output, listing.output
+    digest = quarantine.code_hash("total = sum(range(10**11)) + 1")
+    released = CliRunner().invoke(bpmcli.main, ["quarantine", "--release", digest[:12]])
+    assert released.exit_code == 0 and "已解除暂停" in released.output, released.output
+    fourth = api.start(process_key, "emp")
+    assert "已中止" in fourth["error"] and "已暂停执行" not in fourth["error"]  # runs, and is stopped, again
+
+
+def test_a_corrected_version_is_not_paused_by_its_predecessors_hits(api, db):
+    name = key()
+    bad = deployed(db, diagram(name, script("total = sum(range(10**11)) + 2")))
+    for _ in range(2):
+        api.start(bad, "emp")
+    assert "已暂停执行" in api.start(bad, "emp")["error"]
+    deployed(db, diagram(name, script("total = sum(range(10**3)) + 2")))
+    fixed = api.start(name, "emp")
+    assert fixed["status"] == "running" and fixed["data"]["total"] == 499502

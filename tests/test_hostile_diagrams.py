@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from engine import clock, script_runner, timers
+from engine import clock, quarantine, script_runner, timers
 from engine.script_runner import Limits
 from engine.store.db import Database
 from engine.store.models import Event, Instance
@@ -167,13 +167,19 @@ def test_while_hostile_cases_run_others_start_complete_and_timers_fire_on_time(h
     stop.set()
     ticking.join(30)
 
-    assert len(hostile_results) == 4 and all(r["status"] == "error" and "已中止" in r["error"]
-                                             for r in hostile_results), hostile_results
+    assert all(r["status"] == "error" for r in hostile_results), hostile_results
+    paused = [r for r in hostile_results if "已暂停执行" in r["error"]]
+    stopped = [r for r in hostile_results if "已中止" in r["error"] and r not in paused]
+    # Two hits pause the code (quarantine.hits_to_pause); on PostgreSQL a third may start before the
+    # second is committed.
+    assert 2 <= len(stopped) <= 3 and len(stopped) + len(paused) == 4, hostile_results
     lateness = timer_lateness(database, ids, due)
-    # PostgreSQL locks only the hostile case's row. SQLite has one write lock for the whole database, held
-    # by a step until its code is stopped: the wait is bounded by the limits, never more.
-    bound = 1.5 if not database.is_sqlite else LIMITS.wall_seconds + 1.5
-    assert max(during) < bound + statistics.median(baseline), (baseline, during)
+    # PostgreSQL locks only the hostile case's row. SQLite has one write lock for the whole database,
+    # held by a step until its code is stopped: others wait, for at most the wall limit per hit.
+    usual = statistics.median(baseline)
+    bound = 1.5 if not database.is_sqlite else quarantine.hits_to_pause() * LIMITS.wall_seconds + 1.5
+    assert max(during) < bound + usual, (baseline, during)
+    assert statistics.median(during) < 3 * usual + 0.3, (baseline, during)  # once paused, as usual
     assert max(lateness) < bound + 1, lateness
     assert len(during) >= 3
 

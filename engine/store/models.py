@@ -375,3 +375,20 @@ class NotificationOptOut(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), primary_key=True)  # in_app | email
+
+
+class CodeQuarantine(Base):
+    """A piece of diagram code (by the SHA-256 of its source) that ran into its limits: counted per hit,
+    and paused once it reached BPM_SCRIPT_QUARANTINE_HITS, so it cannot stall the system again and
+    again (engine/quarantine.py). Released by an admin, or by the next version, whose code differs."""
+    __tablename__ = "code_quarantine"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    process_key: Mapped[str | None] = mapped_column(String(64))
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(Text)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_hit_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    paused_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    released_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
