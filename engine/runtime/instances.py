@@ -40,8 +40,8 @@ def start(session: Session, *, process_key: str, user: User, data: dict | None =
           engine_data: dict | None = None) -> Instance:
     """A case started by hand: at the none start event, or at the timer start event of a recurring
     procedure (企管部 may start this quarter's self-check early). Only `starterRoles` may, if set.
-    `data` (from the person starting it) must fit the start form; `engine_data` is what the engine
-    itself attaches (a change proposal's draft), never a request's."""
+    `data` (from the person starting it) must fit the start form; `engine_data` is what the engine or
+    other trusted code attaches (a change proposal's draft, a benchmark's due times), never a request's."""
     data = data or {}
     _check_keys(data)
     version = get_version(session, process_key)
