@@ -235,6 +235,8 @@ def test_start_data_is_checked_against_the_start_form(iapi):
     assert "price" in r.json["message"]
     r = iapi.post("/processes/t_script_error/instances", "emp", {"data": {"amount": "三"}})
     assert r.status_code == 400 and "amount" in r.json["errors"]
+    r = iapi.post("/processes/t_script_error/instances", "emp", {"data": {}})
+    assert r.status_code == 400 and r.json["errors"] == {"amount": ["必填项"]}
     # Without a form on the start event, start data is what the first step's form will show.
     case = iapi.start("record_destroy", "emp", {"reason": "超过保存期限"})
     task = iapi.open_task(case["id"], "emp", "apply")
@@ -243,6 +245,9 @@ def test_start_data_is_checked_against_the_start_form(iapi):
     assert r.status_code == 400 and list(r.json["errors"]) == ["head_approved"] and "head_approved" in r.json["message"]
     r = iapi.post("/processes/record_destroy/instances", "emp", {"data": {"proposed_method": "rocket"}})
     assert r.status_code == 400 and "proposed_method" in r.json["errors"]
+    # A first step that is an approval: its decision is not the initiator's to preset.
+    r = iapi.post("/processes/t_dept_head/instances", "emp", {"data": {"decision": "approve", "comment": "同意"}})
+    assert r.status_code == 400 and list(r.json["errors"]) == ["decision"]
 
 
 @pytest.mark.parametrize("name", ["today", "next_number", "len", "datetime", "votes"])
@@ -273,6 +278,21 @@ def test_someone_merely_copied_can_read_but_not_spread_or_urge(iapi):
     assert iapi.get(f"/instances/{case['id']}", "mr").json["actions"] == ["cc"]
     assert iapi.post(f"/instances/{case['id']}/cc", "mr", {"users": ["vp"], "comment": ""}).status_code == 200
     assert iapi.post(f"/instances/{case['id']}/urge", "qg_staff", {"comment": "请尽快"}).status_code == 200
+
+
+def test_whoever_an_overdue_step_was_escalated_to_may_urge_it_but_not_spread_it(iapi, database):
+    clock.set_time(clock.now().replace(microsecond=0))
+    try:
+        case = iapi.start("t_deadline", "emp")  # 办理: due in P3D, then notify:dept_head (ops_head)
+        clock.set_time(clock.now() + timedelta(days=3, minutes=1))
+        timers.fire_due(database)
+        assert [e["data"]["to"] for e in _history(iapi, case["id"], "escalated")] == [["ops_head"]]
+        assert iapi.get(f"/instances/{case['id']}", "ops_head").json["actions"] == ["urge"]
+        assert iapi.post(f"/instances/{case['id']}/urge", "ops_head", {"comment": "请今天办完"}).status_code == 200
+        r = iapi.post(f"/instances/{case['id']}/cc", "ops_head", {"users": ["sales"], "comment": ""})
+        assert r.status_code == 403
+    finally:
+        clock.set_time(None)
 
 
 # --- item 21: the change procedure keeps 管理者代表 and 总经理 -------------------------------------------------

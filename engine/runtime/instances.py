@@ -15,7 +15,7 @@ from engine import history, scripting, timers
 from engine.definitions.cache import SPECS, CompiledVersion, start_event_specs
 from engine.definitions.deploy import get_version, start_forms
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
-from engine.forms.schema import build_schema, fill_options, validate_submission
+from engine.forms.schema import DECISION, build_schema, fill_options, validate_submission
 from engine.org import assignment
 from engine.org.service import system_user
 from engine.runtime import access, state
@@ -61,15 +61,17 @@ def _start_data(session: Session, compiled: CompiledVersion, start_event, data: 
     """Start data, checked against the start form: the start event's own form (formKey) if it has one,
     else the forms of the first steps the case opens, whose fields it fills in beforehand (nothing is
     required yet then). Anything else is refused, naming it."""
-    if not data:
-        return data
     own = start_forms(compiled.spec).get(start_event.bpmn_id)
-    if own is not None:
+    if own is not None:  # the start's own form is submitted as the case starts: its required fields too
         form, partial = compiled.forms.get(own) or {"components": []}, False
+    elif not data:
+        return data
     else:
         form, partial = {"components": [c for key in _first_step_forms(start_event)
                                         for c in (compiled.forms.get(key) or {}).get("components", [])]}, True
     known = set(build_schema(form).fields)
+    if partial:
+        known.discard(DECISION)  # a first step's decision is its approver's, never preset by who asks
     unknown = sorted(k for k in data if k not in known)
     if unknown:
         names = "、".join(unknown)
