@@ -73,7 +73,7 @@ def start_cases(db: Database, count: int, window: float) -> tuple[datetime, date
         due = first + timedelta(seconds=window * i / count)
         with db.session(write=True) as session:
             instances.start(session, process_key="bench_timer", user=session.get(User, emp_id),
-                            data={"due": due.isoformat()})
+                            engine_data={"due": due.isoformat()})
         if (i + 1) % 2000 == 0:
             print(f"  {i + 1} cases started ({time.perf_counter() - started:.0f} s)", flush=True)
     return first, first + timedelta(seconds=window)

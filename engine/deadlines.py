@@ -87,6 +87,17 @@ def _escalate(session: Session, instance: Instance, task: Task, action: str, hol
         _record(session, task, history.ESCALATED, f"{overdue}；超时处理“{action}”未能执行：{exc}", [],
                 action=verb, holders=_usernames(session, holders))
         return
+    if verb == "move":  # a hand-over like 转办: the lane's separation of duties holds for whoever receives it
+        from engine.runtime.actions import separation_rules  # actions → approval → deadlines
+
+        rules = separation_rules(session, task)
+        kept = [uid for uid in targets if not any(uid in rule.user_ids for rule in rules)]
+        if not kept:
+            reasons = "；".join(dict.fromkeys(rule.reason for rule in rules if set(targets) & rule.user_ids))
+            _record(session, task, history.ESCALATED, f"{overdue}；超时处理“{action}”未能执行：{reasons}", [],
+                    action=verb, holders=_usernames(session, holders))
+            return
+        targets = kept
     names = "、".join(session.scalars(select(User.display_name).where(User.id.in_(holders)).order_by(User.id)))
     if verb == "move":
         session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))

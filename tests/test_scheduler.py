@@ -79,7 +79,7 @@ def _start_waiting_cases(database: Database, count: int, seconds: float) -> list
         for _ in range(count):
             with database.session(write=True) as session:
                 ids.append(instances.start(session, process_key="t_at", user=session.get(User, emp_id),
-                                           data={"due": (now + timedelta(seconds=seconds)).isoformat()}).id)
+                                           engine_data={"due": (now + timedelta(seconds=seconds)).isoformat()}).id)
         return ids
     finally:
         clock.set_time(None)

@@ -455,7 +455,7 @@ def test_a_timer_that_failed_waits_again_once_retried_with_the_missing_data(api,
     broken = api.start("tm_bad", "emp")["id"]
     work(api, broken, "apply", "emp")
     assert api.case(broken)["status"] == "error"
-    r = api.post(f"/instances/{broken}/retry", "emp", {"data": {"due_on": "2027-02-01"}})
+    r = api.post(f"/instances/{broken}/retry", "admin", {"data": {"due_on": "2027-02-01"}, "reason": "补填到期日"})
     assert r.status_code == 200, r.json
     assert r.json["status"] == "running"
     assert waiting_timers(database, broken) == {"until_due": beijing("2027-02-01 09:00")}

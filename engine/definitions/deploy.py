@@ -15,9 +15,14 @@ from engine.definitions.cache import start_event_specs
 from engine.definitions.decisions import DecisionLookup
 from engine.definitions.forms_source import FormLookup
 from engine.definitions.validation import ParsedDiagram, check_links, validate
-from engine.errors import DefinitionError, NotFound
+from engine.errors import DefinitionError, Forbidden, NotFound
 from engine.org.service import role_codes
 from engine.store.models import ProcessDefinition, ProcessVersion
+
+
+CHANGE_PROCESS = "process_change"  # the library's 流程新增/变更审批, which governs every change (drafts.py)
+GOVERNED_REFUSAL = (f"流程新增/变更审批（{CHANGE_PROCESS}）本身的变更须经管理者代表和总经理审批："
+                    f"请在模型设计器中“申请变更”，不能直接部署")
 
 
 @dataclass
@@ -35,7 +40,26 @@ def check(xml: str | bytes, *, known_roles: set[str], forms: dict | None = None,
     lookup = FormLookup(forms, folder)
     diagram = validate(xml, form_exists=lookup.exists, known_roles=known_roles, form_lookup=lookup.get,
                        decision_lookup=DecisionLookup(decisions, folder.parent / "bpmn"))
-    return diagram, {key: lookup.get(key) for key in sorted(diagram.form_keys)}
+    form_keys = set(diagram.form_keys)
+    missing = []
+    for event_id, form_key in start_forms(diagram.spec).items():  # what a case is started with
+        if lookup.exists(form_key):
+            form_keys.add(form_key)
+        else:
+            missing.append({"element_id": event_id, "message": f"开始事件的表单不存在：{form_key}"})
+    if missing:
+        raise DefinitionError(missing)
+    return diagram, {key: lookup.get(key) for key in sorted(form_keys)}
+
+
+def start_forms(spec) -> dict[str, str]:
+    """The start events that name a form (formKey): start data is checked against it."""
+    forms = {}
+    for event in start_event_specs(spec):
+        form_key = ((getattr(event, "extensions", None) or {}).get("properties") or {}).get("formKey")
+        if form_key:
+            forms[event.bpmn_id] = form_key
+    return forms
 
 
 def content_hash(xml: str, forms: dict, decisions: dict | None = None) -> str:
@@ -68,6 +92,8 @@ def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, fol
         latest = latest_version(session, diagram.key)
         if latest is not None and latest.content_hash == digest:
             return DeployResult(latest, False, diagram)
+        if latest is not None and diagram.key == CHANGE_PROCESS and source in ("api", "direct"):
+            raise Forbidden(GOVERNED_REFUSAL)  # a new version only through its own approvals (drafts.activate)
     definition.name = diagram.name
     definition.owner_role = diagram.owner_role
     definition.category = diagram.category

@@ -10,15 +10,18 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, history
 from engine.definitions import deploy as deployment
 from engine.definitions.diff import diff_definitions
 from engine.errors import Conflict, DefinitionError, Forbidden, NotFound
 from engine.org.service import role_codes
-from engine.store.models import Instance, ProcessDefinition, ProcessDraft, ProcessVersion, Task, User
+from engine.store.models import Event, Instance, ProcessDefinition, ProcessDraft, ProcessVersion, Task, User, UserRole
 
-CHANGE_PROCESS = "process_change"  # the library's 流程新增/变更审批
+CHANGE_PROCESS = deployment.CHANGE_PROCESS  # the library's 流程新增/变更审批
 EDITOR_ROLES = {"admin", "process_owner"}
+# A change to the change procedure itself needs these approvals in its change case, whatever the diagram
+# the case runs on (or the draft) says: 企管部 owns process_change and must not remove its own reviewers.
+CHANGE_PROCESS_APPROVERS = {"mgmt_rep": "管理者代表", "gm": "总经理"}
 
 
 def may_model(user: User, owner_role: str | None = None) -> bool:
@@ -190,11 +193,12 @@ def propose(session: Session, draft_id: int, *, user: User) -> Instance:
     content = changes["summary"]
     if draft.rollback_of:
         content = f"回滚到版本 {draft.rollback_of}。{content}"
-    data = {"process_draft_id": draft.id, "process_key": draft.process_key, "process_name": draft.name,
+    data = {"process_key": draft.process_key, "process_name": draft.name,
             "change_type": "change" if live else "new", "content": content[:2000]}
     if user.department is not None:
         data["responsible_dept"] = user.department.code
-    case = instances.start(session, process_key=CHANGE_PROCESS, user=user, data=data)
+    case = instances.start(session, process_key=CHANGE_PROCESS, user=user,
+                           engine_data={**data, "process_draft_id": draft.id})
     draft.state, draft.change_instance_id = "proposed", case.id
     draft.updated_by, draft.updated_at = user.id, clock.now()
     return case
@@ -207,6 +211,8 @@ def activate(session: Session, draft_id: int, *, change_instance_id: int | None)
         return _activated(draft)
     if draft.state != "proposed" or draft.change_instance_id != change_instance_id:
         raise Conflict(f"草稿 {draft_id} 不属于本变更申请，不能生效")
+    if draft.process_key == CHANGE_PROCESS:
+        _check_change_process_approvals(session, change_instance_id)
     live = deployment.latest_version(session, draft.process_key)
     note = f"流程新增/变更审批 #{change_instance_id} 批准生效"
     if draft.rollback_of:
@@ -220,11 +226,32 @@ def activate(session: Session, draft_id: int, *, change_instance_id: int | None)
     return _activated(draft)
 
 
+def _check_change_process_approvals(session: Session, change_instance_id: int | None) -> None:
+    """The change case approved by a 管理者代表 and a 总经理 since it last went back to the applicant
+    (a rejection, 退回 or 撤回 starts the review again: the draft may have changed)."""
+    restart = session.scalar(select(Event.id).where(
+        Event.instance_id == change_instance_id,
+        Event.type.in_((history.RETURNED, history.WITHDRAWN))
+        | ((Event.type == history.COMPLETED) & (Event.decision == "reject")))
+        .order_by(Event.id.desc()).limit(1)) or 0
+    approved = set(session.scalars(
+        select(UserRole.role_code).join(Event, Event.actor_id == UserRole.user_id)
+        .where(Event.instance_id == change_instance_id, Event.id > restart, Event.type == history.COMPLETED,
+               Event.decision == "approve", UserRole.role_code.in_(CHANGE_PROCESS_APPROVERS))))
+    missing = [name for code, name in CHANGE_PROCESS_APPROVERS.items() if code not in approved]
+    if missing:
+        raise Forbidden(f"流程新增/变更审批（{CHANGE_PROCESS}）本身的变更须经管理者代表和总经理审批同意，"
+                        f"本变更申请尚缺：{'、'.join(missing)}，不能生效")
+
+
 def deploy_direct(session: Session, draft_id: int, *, user: User, note: str | None = None) -> ProcessVersion:
-    """An admin puts a draft live without the change procedure; the version records that."""
+    """An admin puts a draft live without the change procedure; the version records that. Not the change
+    procedure itself: that needs its approvals (`CHANGE_PROCESS_APPROVERS`)."""
     if "admin" not in user.role_codes:
         raise Forbidden("只有系统管理员可以直接部署；其他人请“申请变更”走流程新增/变更审批")
     draft = _locked(session, draft_id)
+    if draft.process_key == CHANGE_PROCESS:
+        raise Forbidden(deployment.GOVERNED_REFUSAL)
     if state_of(session, draft) != "draft":
         raise Conflict("草稿正在变更审批中或已生效，不能直接部署")
     result = deployment.deploy(session, draft.bpmn_xml, forms=draft.forms, actor_id=user.id,

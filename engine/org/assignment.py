@@ -80,24 +80,40 @@ def resolve(session: Session, text: str, *, initiator_id: int, initiator_departm
     ids = _resolve_base(session, expr, initiator_id, initiator_department_id, data)
     if not expr.exclusions:
         return ids
-    excluded: set[int] = set()
-    reasons = []
-    for kind, field in expr.exclusions:
-        if kind == "initiator":
-            excluded.add(initiator_id)
-            reasons.append("申请人本人")
-        elif kind == "user":
-            usernames = _values(data.get(field))
-            excluded.update(session.scalars(select(User.id).where(User.username.in_(usernames))))
-            reasons.append(f"{field} 中选定的人")
-        else:
-            dept = _department(session, field, data, what="回避的部门")
-            excluded.update(session.scalars(select(User.id).where(User.department_id == dept.id)))
-            reasons.append(f"{dept.name}的人员")
+    rules = exclusions(session, expr, initiator_id=initiator_id, data=data)
+    excluded = set().union(*(rule.user_ids for rule in rules))
     remaining = [uid for uid in ids if uid not in excluded]
     if not remaining:
-        raise AssignmentError(f"“{text}”排除{'、'.join(reasons)}后没有可办理的人（职责分离：不能审批/审核自己的申请或本部门）")
+        reasons = "、".join(rule.who for rule in rules)
+        raise AssignmentError(f"“{text}”排除{reasons}后没有可办理的人（职责分离：不能审批/审核自己的申请或本部门）")
     return remaining
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """One `!` term of a lane: the people it keeps off the step, and why (for refusals)."""
+    user_ids: frozenset[int]
+    who: str  # 申请人本人, leader 中选定的人, 运维部的人员
+    reason: str  # the refusal when someone would hand the step to one of them
+
+
+def exclusions(session: Session, lane: "str | RoleExpr | None", *, initiator_id: int, data: dict) -> list[Exclusion]:
+    """The separation-of-duties rules of a lane expression, resolved against a case's data. Hand-overs
+    (转办, 委派, 加签, escalation) check their receiver against these, as the lane's own candidates were."""
+    expr = lane if isinstance(lane, RoleExpr) else RoleExpr.parse(lane)
+    rules = []
+    for kind, field in (expr.exclusions if expr else ()):
+        if kind == "initiator":
+            rules.append(Exclusion(frozenset({initiator_id}), "申请人本人", "职责分离：申请人不能审批自己的申请"))
+        elif kind == "user":
+            ids = session.scalars(select(User.id).where(User.username.in_(_values(data.get(field)))))
+            rules.append(Exclusion(frozenset(ids), f"{field} 中选定的人",
+                                   f"职责分离：表单字段 {field} 中选定的人不能办理本步骤"))
+        else:
+            dept = _department(session, field, data, what="回避的部门")
+            ids = session.scalars(select(User.id).where(User.department_id == dept.id))
+            rules.append(Exclusion(frozenset(ids), f"{dept.name}的人员", f"职责分离：{dept.name}的人员不能办理本步骤"))
+    return rules
 
 
 def _department(session: Session, field: str, data: dict, *, what: str) -> Department:

@@ -96,9 +96,12 @@ def user_options(session: Session) -> list[dict]:
     return [{"label": f"{u.display_name}（{u.username}）", "value": u.username} for u in users]
 
 
-def find_users(session: Session, text: str, *, limit: int = 20) -> list[dict]:
-    """Active people whose username, name or department contains `text`, for pickers."""
+def find_users(session: Session, text: str, *, limit: int = 20, exclude_ids=()) -> list[dict]:
+    """Active people whose username, name or department contains `text`, for pickers; `exclude_ids`
+    are people the action the picker is for would refuse."""
     query = select(User).outerjoin(Department, Department.id == User.department_id).where(User.active)
+    if exclude_ids:
+        query = query.where(User.id.not_in(sorted(exclude_ids)))
     text = text.strip()
     if text:
         like = f"%{text}%"

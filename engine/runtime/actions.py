@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session
 
 from engine import clock, history, notifications
 from engine.errors import Conflict, EngineError, Forbidden, InvalidData, NotFound, TooManyRequests
+from engine.org import assignment
+from engine.org.service import find_users
 from engine.runtime import access, approval, rewind, state, tasks
-from engine.runtime.step import advance
+from engine.runtime.step import advance, spiff_task
 from engine.store.db import lock_instance
-from engine.store.models import CaseCopy, Event, Instance, Task, TaskCandidate, Timer, User, utcnow
+from engine.store.models import (CaseCopy, Event, Instance, ProcessDefinition, Task, TaskCandidate, Timer, User,
+                                 utcnow)
 
 URGE_INTERVAL = timedelta(hours=1)
 BULK_LIMIT = 100
@@ -42,6 +45,39 @@ def _take(session: Session, task: Task, user: User) -> None:
     if task.assignee_id is None:
         task.assignee_id = user.id
         _record(session, task, history.CLAIMED, user, None)
+
+
+def _lane_of(session: Session, task: Task) -> str | None:
+    """The lane expression a row answers to: a signer's is the step's it was added to."""
+    while task.kind == "signer" and task.origin_task_id:
+        task = session.get(Task, task.origin_task_id)
+    return task.role
+
+
+def _step_data(session: Session, instance: Instance, task: Task) -> dict:
+    """The data the step's engine task sees: a multi-instance item has its own (`dept@dept` per item)."""
+    try:
+        workflow = state.load(instance.state, tasks.compiled_for(session, instance))
+        return dict(spiff_task(workflow, task.spiff_task_id).data)
+    except Conflict:
+        return dict(instance.data or {})
+
+
+def separation_rules(session: Session, task: Task) -> list[assignment.Exclusion]:
+    """The lane's separation-of-duties rules for this step, which every hand-over re-checks: whoever
+    receives the step must be someone the lane itself would have allowed."""
+    expr = assignment.RoleExpr.parse(_lane_of(session, task))
+    if expr is None or not expr.exclusions:
+        return []
+    instance = session.get(Instance, task.instance_id)
+    return assignment.exclusions(session, expr, initiator_id=instance.initiator_id,
+                                 data=_step_data(session, instance, task))
+
+
+def _check_separation(session: Session, task: Task, target: User) -> None:
+    for rule in separation_rules(session, task):
+        if target.id in rule.user_ids:
+            raise InvalidData({"user": [rule.reason]}, rule.reason)
 
 
 def _another_row_on_step(session: Session, task: Task, user: User) -> bool:
@@ -73,6 +109,7 @@ def transfer(session: Session, task_id: str, *, user: User, to: str, comment: st
         raise Conflict("不能转办给自己")
     if _another_row_on_step(session, task, target):
         raise Conflict(f"{target.display_name}已是本步骤的审批人")
+    _check_separation(session, task, target)
     session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
     session.add(TaskCandidate(task_id=task.id, user_id=target.id))
     task.assignee_id = target.id
@@ -88,6 +125,7 @@ def delegate(session: Session, task_id: str, *, user: User, to: str, comment: st
     target = _person(session, to)
     if target.id == user.id:
         raise Conflict("不能委派给自己")
+    _check_separation(session, task, target)
     _take(session, task, user)
     task.owner_id, task.assignee_id = user.id, target.id
     _record(session, task, history.DELEGATED, user, comment, to=target.username, to_name=target.display_name)
@@ -117,6 +155,7 @@ def add_signer(session: Session, task_id: str, *, user: User, to: str, position:
         raise Conflict("已有加签人尚未审批")
     if task.owner_id is not None:
         raise Conflict("委派的任务不能加签")
+    _check_separation(session, task, target)
     _take(session, task, user)
     signer = approval.add_signer_row(session, task, target, position)
     if position == "before":  # theirs at once; a signer after me hears when I have approved
@@ -125,6 +164,26 @@ def add_signer(session: Session, task_id: str, *, user: User, to: str, position:
             position=position)
     session.flush()
     return task
+
+
+HANDOVERS = ("transfer", "delegate", "add_signer")
+
+
+def people_for(session: Session, task_id: str, *, user: User, action: str, text: str = "",
+               limit: int = 20) -> list[dict]:
+    """Whom the picker of 转办/委派/加签 offers: active people the hand-over would accept (not me, not
+    someone the lane's separation of duties keeps off the step, for 转办 not someone already on it)."""
+    if action not in HANDOVERS:
+        raise InvalidData({"action": [f"只能是 {'、'.join(HANDOVERS)}"]})
+    task = tasks.get(session, task_id, user=user)
+    if action not in task_actions(session, task, user):
+        raise Forbidden("你现在不能对该任务执行此操作")
+    excluded = {user.id}.union(*(rule.user_ids for rule in separation_rules(session, task)))
+    if action == "transfer":
+        excluded.update(session.scalars(select(Task.assignee_id).where(
+            Task.spiff_task_id == task.spiff_task_id, Task.id != task.id, Task.assignee_id.is_not(None),
+            Task.state.in_(approval.LIVE))))
+    return find_users(session, text, limit=limit, exclude_ids=excluded)
 
 
 def return_targets(session: Session, task_id: str, *, user: User) -> list[dict]:
@@ -240,10 +299,40 @@ def withdraw(session: Session, instance_id: int, *, user: User, comment: str | N
     return instance
 
 
+# Acting on a case, as opposed to being copied on it or urging it: what makes someone a participant.
+PARTICIPATED = ACTED | {history.STARTED, history.WITHDRAWN}
+
+
+def is_participant(session: Session, instance: Instance, user: User) -> bool:
+    """Who may spread a case (抄送) and push it (催办): its initiator, whoever acted on it or holds one of
+    its steps now, the holders of the procedure's owner role, and 企管部/admins. Being copied on a case
+    (抄送给我) lets one read it, not pass it on."""
+    if access.sees_all(user) or instance.initiator_id == user.id:
+        return True
+    owner = session.scalar(select(ProcessDefinition.owner_role).where(ProcessDefinition.key == instance.process_key))
+    if owner and owner in user.role_codes:
+        return True
+    if session.scalar(select(Event.id).where(Event.instance_id == instance.id, Event.actor_id == user.id,
+                                             Event.type.in_(PARTICIPATED)).limit(1)) is not None:
+        return True
+    live = select(Task.id).where(Task.instance_id == instance.id, Task.state.in_(approval.LIVE))
+    return session.scalar(select(Task.id).where(
+        Task.id.in_(live), (Task.assignee_id == user.id) | (Task.owner_id == user.id)
+        | Task.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id))).limit(1)) is not None
+
+
+def _may_urge(session: Session, instance: Instance, user: User) -> bool:
+    """Participants, and whoever an overdue step was escalated to for 督办 (copied by the engine)."""
+    return is_participant(session, instance, user) or session.scalar(select(CaseCopy.id).where(
+        CaseCopy.instance_id == instance.id, CaseCopy.user_id == user.id, CaseCopy.by_id.is_(None))) is not None
+
+
 def copy_to(session: Session, instance_id: int, *, user: User, usernames: list[str],
             comment: str | None = None) -> list[str]:
     """抄送: the people may read the case from now on; answers who was newly copied."""
     instance = _locked_case(session, instance_id, user)
+    if not is_participant(session, instance, user):
+        raise Forbidden("只有发起人、办理过或正在办理本案件的人、流程所有者、企管部和管理员可以抄送；被抄送人只能查看")
     if not usernames:
         raise InvalidData({"users": ["请选择抄送人"]})
     people = [_person(session, name, field="users") for name in dict.fromkeys(usernames)]
@@ -271,6 +360,8 @@ def _current_people(session: Session, instance_id: int) -> tuple[list[Task], lis
 def urge(session: Session, instance_id: int, *, user: User, comment: str | None = None) -> list[str]:
     """催办 the people the case waits on; at most once an hour per case and person urging."""
     instance = _locked_case(session, instance_id, user)
+    if not _may_urge(session, instance, user):
+        raise Forbidden("只有发起人、办理过或正在办理本案件的人、流程所有者、企管部和管理员可以催办")
     if instance.status != "running":
         raise Conflict("案件已结束，无需催办")
     rows, people = _current_people(session, instance.id)
@@ -340,10 +431,12 @@ def task_actions(session: Session, task: Task, user: User) -> list[str]:
 
 
 def instance_actions(session: Session, instance: Instance, user: User) -> list[str]:
-    actions = ["cc"]
+    participant = is_participant(session, instance, user)
+    actions = ["cc"] if participant else []
     if instance.status == "running":
         if instance.initiator_id == user.id and _withdraw_point(session, instance)[1] is None:
             actions.append("withdraw")
-        if [p for p in _current_people(session, instance.id)[1] if p != user.id]:
+        if (participant or _may_urge(session, instance, user)) \
+                and [p for p in _current_people(session, instance.id)[1] if p != user.id]:
             actions.append("urge")
     return actions

@@ -1,6 +1,7 @@
 """Starting, reading and retrying cases."""
 from __future__ import annotations
 
+import copy
 import re
 
 from sqlalchemy import select
@@ -10,23 +11,37 @@ from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinitio
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine import history, timers
+from engine import history, scripting, timers
 from engine.definitions.cache import SPECS, CompiledVersion, start_event_specs
-from engine.definitions.deploy import get_version
+from engine.definitions.deploy import get_version, start_forms
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
+from engine.forms.schema import DECISION, build_schema, fill_options, validate_submission
 from engine.org import assignment
 from engine.org.service import system_user
 from engine.runtime import access, state
 from engine.runtime.step import advance
 from engine.store.db import lock_instance, locked_instance
-from engine.store.models import Instance, ProcessDefinition, ProcessVersion, Role, Task, Timer, User
+from engine.store.models import Event, Instance, ProcessDefinition, ProcessVersion, Role, Task, Timer, User
 
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Case data the engine itself writes (a 会签 step's votes): nobody presets or corrects it.
+ENGINE_KEYS = frozenset({"votes"})
 
 
-def start(session: Session, *, process_key: str, user: User, data: dict | None = None) -> Instance:
+def reserved_names() -> frozenset[str]:
+    """Names case data may not take: what the script sandbox provides (today, next_number, date, len …)
+    — a case variable of that name would shadow it in every script of the case — and the engine's own."""
+    provided = set(scripting.SCRIPT_GLOBALS)
+    provided.update(scripting.SCRIPT_GLOBALS.get("__builtins__") or {})
+    return frozenset(provided) | ENGINE_KEYS
+
+
+def start(session: Session, *, process_key: str, user: User, data: dict | None = None,
+          engine_data: dict | None = None) -> Instance:
     """A case started by hand: at the none start event, or at the timer start event of a recurring
-    procedure (企管部 may start this quarter's self-check early). Only `starterRoles` may, if set."""
+    procedure (企管部 may start this quarter's self-check early). Only `starterRoles` may, if set.
+    `data` (from the person starting it) must fit the start form; `engine_data` is what the engine or
+    other trusted code attaches (a change proposal's draft, a benchmark's due times), never a request's."""
     data = data or {}
     _check_keys(data)
     version = get_version(session, process_key)
@@ -38,7 +53,61 @@ def start(session: Session, *, process_key: str, user: User, data: dict | None =
               or next((s for s in starts if isinstance(s.event_definition, TimerEventDefinition)), None))
     if chosen is None:
         raise Conflict(f"“{version.name}”只能由其他流程发起（消息启动事件），不能手工发起")
-    return _start(session, version, compiled, chosen.bpmn_id, user, data)
+    data = _start_data(session, compiled, chosen, data)
+    return _start(session, version, compiled, chosen.bpmn_id, user, {**data, **(engine_data or {})})
+
+
+def _start_data(session: Session, compiled: CompiledVersion, start_event, data: dict) -> dict:
+    """Start data, checked against the start form: the start event's own form (formKey) if it has one,
+    else the forms of the first steps the case opens, whose fields it fills in beforehand (nothing is
+    required yet then). Anything else is refused, naming it."""
+    own = start_forms(compiled.spec).get(start_event.bpmn_id)
+    if own is not None:  # the start's own form is submitted as the case starts: its required fields too
+        form, partial = compiled.forms.get(own) or {"components": []}, False
+    elif not data:
+        return data
+    else:
+        form, partial = {"components": [c for key in _first_step_forms(start_event)
+                                        for c in (compiled.forms.get(key) or {}).get("components", [])]}, True
+    known = set(build_schema(form).fields)
+    if partial:
+        known.discard(DECISION)  # a first step's decision is its approver's, never preset by who asks
+    unknown = sorted(k for k in data if k not in known)
+    if unknown:
+        names = "、".join(unknown)
+        raise InvalidData({k: ["发起表单中没有该字段"] for k in unknown}, f"发起数据中有发起表单之外的字段：{names}")
+    if partial:
+        form = _nothing_required(form)
+    return validate_submission(fill_options(form, session), data)
+
+
+def _first_step_forms(start_event) -> list[str]:
+    """The forms of the user tasks a case reaches first from this start event (through gateways, scripts
+    and events), in the order met."""
+    found, seen, queue = [], set(), list(start_event.outputs)
+    while queue and len(seen) < 500:
+        spec = queue.pop(0)
+        if id(spec) in seen:
+            continue
+        seen.add(id(spec))
+        form_key = ((getattr(spec, "extensions", None) or {}).get("properties") or {}).get("formKey")
+        if getattr(spec, "manual", False) or form_key:
+            if form_key and form_key not in found:
+                found.append(form_key)
+            continue
+        queue.extend(spec.outputs)
+    return found
+
+
+def _nothing_required(form: dict) -> dict:
+    form = copy.deepcopy(form)
+
+    def walk(components):
+        for comp in components or []:
+            (comp.get("validate") or {}).pop("required", None)
+            walk(comp.get("components"))
+    walk(form.get("components"))
+    return form
 
 
 def start_by_timer(session: Session, *, process_key: str, element_id: str) -> Instance:
@@ -146,6 +215,10 @@ def _check_keys(data) -> None:
     bad = [k for k in data if not _DATA_KEY.match(str(k))]
     if bad:
         raise InvalidData({k: ["字段名只能由字母、数字和下划线组成，且以字母开头"] for k in bad})
+    reserved = sorted(k for k in data if k in reserved_names())
+    if reserved:
+        raise InvalidData({k: ["是系统保留的名称（脚本中的函数或引擎字段），不能设置"] for k in reserved},
+                          f"不能设置系统保留的名称：{'、'.join(reserved)}")
 
 
 def get(session: Session, instance_id: int, *, user: User) -> Instance:
@@ -157,8 +230,14 @@ def get(session: Session, instance_id: int, *, user: User) -> Instance:
     return instance
 
 
-def retry(session: Session, instance_id: int, *, user: User, data: dict | None = None) -> Instance:
-    """Run the failed step again, optionally with corrected data (after the cause was fixed)."""
+CORRECTOR_ROLE = "admin"
+
+
+def retry(session: Session, instance_id: int, *, user: User, data: dict | None = None,
+          reason: str | None = None) -> Instance:
+    """Run the failed step again (after the cause was fixed): the initiator, 企管部 or an admin.
+    With `data` it is a data correction: an admin's, with a reason, that never changes what an approval
+    step decided; each corrected field is recorded with its old and new value."""
     if not lock_instance(session, instance_id):
         raise NotFound(f"案件不存在：{instance_id}")
     instance = session.get(Instance, instance_id, populate_existing=True)
@@ -166,22 +245,65 @@ def retry(session: Session, instance_id: int, *, user: User, data: dict | None =
         raise Forbidden("只有发起人、企管部或管理员可以重试")
     if instance.status != "error":
         raise Conflict("案件不在错误状态，无需重试")
+    data = data or {}
+    corrections = _corrections(session, instance, user, data, reason) if data else None
     version = session.get(ProcessVersion, instance.version_id)
     compiled = SPECS.get(version)
     workflow = state.load(instance.state, compiled)
-    _check_keys(data or {})
     for task in workflow.get_tasks(state=TaskState.ERROR):
-        task.data.update(data or {})
+        task.data.update(data)
         task._set_state(TaskState.READY)
     for task in workflow.get_tasks(state=TaskState.FUTURE):
         # A timer whose expression failed as the step before it completed never started waiting: evaluate it again.
         if task.parent is not None and task.parent.has_state(TaskState.COMPLETED) \
                 and timers.timer_event_spec(task.task_spec) is not None:
-            task.data.update(data or {})
+            task.data.update(data)
             task.task_spec._update(task)
-    history.record(session, instance.id, history.RETRIED, actor_id=user.id, data=data or None)
+    history.record(session, instance.id, history.RETRIED, actor_id=user.id, comment=(reason or "").strip() or None,
+                   data={"corrections": corrections} if corrections else None)
     advance(session, instance, workflow, compiled, actor_id=user.id)
     return instance
+
+
+def _corrections(session: Session, instance: Instance, user: User, data: dict, reason: str | None) -> list[dict]:
+    """Check a data correction and describe it for the history: [{field, old, new, submitted_by}]."""
+    if CORRECTOR_ROLE not in user.role_codes:
+        raise Forbidden("重试时更正案件数据只能由系统管理员进行（需填写原因）；发起人和企管部可以不带数据直接重试")
+    if not (reason or "").strip():
+        raise InvalidData({"reason": ["更正案件数据必须填写原因"]}, "更正案件数据必须填写原因")
+    _check_keys(data)
+    decided, submitted = _submitted_fields(session, instance.id)
+    refused = sorted(k for k in data if k in decided)
+    if refused:
+        steps = "、".join(dict.fromkeys(decided[k] for k in refused))
+        raise InvalidData({k: [f"已由审批步骤“{decided[k]}”决定，重试不能更改；如需重新审批请由该步骤重新办理"] for k in refused},
+                          f"重试不能更改已完成审批步骤（{steps}）的结论：{'、'.join(refused)}")
+    current = instance.data or {}
+    return [{"field": k, "old": current.get(k), "new": v, "submitted_by": submitted.get(k)} for k, v in data.items()]
+
+
+def _submitted_fields(session: Session, instance_id: int) -> tuple[dict[str, str], dict[str, str]]:
+    """({field: approval step}, {field: step}) over the case's completed steps: an approval step (one that
+    gave a decision) decided its whole submission; other steps and the start only submitted theirs."""
+    decided: dict[str, str] = {key: "会签/依次审批" for key in ENGINE_KEYS}
+    submitted: dict[str, str] = {}
+    rows = session.execute(select(Event.type, Event.element_id, Event.decision, Event.data, Task.name)
+                           .outerjoin(Task, Task.id == Event.task_id)
+                           .where(Event.instance_id == instance_id,
+                                  Event.type.in_((history.STARTED, history.COMPLETED))).order_by(Event.id))
+    for type_, element_id, decision, values, name in rows:
+        if not isinstance(values, dict):
+            continue
+        step = name or element_id or "发起"
+        if type_ == history.STARTED:
+            values = {k: v for k, v in values.items() if k not in _START_RECORD_KEYS}
+        approval_step = decision is not None or any(isinstance(v, dict) and "decision" in v for v in values.values())
+        for key in values:
+            (decided if approval_step else submitted)[key] = step
+    return decided, submitted
+
+
+_START_RECORD_KEYS = {"start_event", "parent_instance_id", "parent_process_key"}
 
 
 def list_visible(session: Session, *, user: User, status: str | None = None, mine: bool = False,

@@ -31,10 +31,12 @@ def get_instance(instance_id):
 @blp.arguments(RetryRequest)
 @blp.response(200, InstanceDetail)
 def retry_instance(body, instance_id):
-    """Run the failed step again after an error, optionally with corrected data."""
+    """Run the failed step again after an error (the initiator, 企管部, admins). With `data`: an admin's data
+    correction, with a `reason`; fields an approval step decided cannot be changed."""
     session = db_session()
     user = current_user()
-    return instance_detail(session, runtime.retry(session, instance_id, user=user, data=body["data"]), user)
+    return instance_detail(session, runtime.retry(session, instance_id, user=user, data=body["data"],
+                                                  reason=body["reason"]), user)
 
 
 @blp.route("/instances/<int:instance_id>/withdraw", methods=["POST"])

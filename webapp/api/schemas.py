@@ -143,13 +143,22 @@ class CompleteRequest(Schema):
 
 
 class RetryRequest(Schema):
-    data = fields.Dict(load_default=dict, metadata={"description": "corrections merged into the failed step's data"})
+    data = fields.Dict(load_default=dict, metadata={
+        "description": "admin only: corrections merged into the failed step's data; never what an approval "
+                       "step decided. Each corrected field is recorded with its old and new value"})
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000),
+                           metadata={"description": "why the data is corrected (required with data)"})
 
 
 class UserQuery(Schema):
     q = fields.String(load_default="", validate=validate.Length(max=64),
                       metadata={"description": "part of the username, name or department"})
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+
+
+class HandoverPeopleQuery(UserQuery):
+    action = fields.String(required=True, validate=validate.OneOf(["transfer", "delegate", "add_signer"]),
+                           metadata={"description": "the hand-over the picker is for: transfer, delegate, add_signer"})
 
 
 class UserOut(Schema):

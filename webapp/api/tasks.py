@@ -1,8 +1,9 @@
 from engine.runtime import actions, tasks as runtime
 from webapp.api import Blueprint
 from webapp.api.present import instances as present_instances, task_detail, tasks as present_tasks
-from webapp.api.schemas import (AddSignerRequest, BulkOut, BulkRequest, CompleteRequest, InstanceOut,
-                                PersonRequest, ReturnRequest, ReturnTarget, TaskDetail, TaskOut, TaskQuery)
+from webapp.api.schemas import (AddSignerRequest, BulkOut, BulkRequest, CompleteRequest, HandoverPeopleQuery,
+                                InstanceOut, PersonRequest, ReturnRequest, ReturnTarget, TaskDetail, TaskOut,
+                                TaskQuery, UserOut)
 from webapp.auth import current_user
 from webapp.request_session import db_session
 
@@ -58,6 +59,16 @@ def complete_task(body, task_id):
     """Submit the task's form. Approval forms take decision (approve|reject) and comment.
     Answers with the case and its open tasks (the full history is at GET /instances/{id})."""
     return _case(runtime.complete(db_session(), task_id, user=current_user(), data=body["data"]))
+
+
+@blp.route("/tasks/<task_id>/people", methods=["GET"])
+@blp.arguments(HandoverPeopleQuery, location="query")
+@blp.response(200, UserOut(many=True))
+def handover_people(args, task_id):
+    """Whom 转办 / 委派 / 加签 of this task would accept, for the picker: not me, not anyone the step's
+    lane keeps off it for separation of duties (e.g. the applicant on `dept_head!initiator`)."""
+    return actions.people_for(db_session(), task_id, user=current_user(), action=args["action"], text=args["q"],
+                              limit=args["limit"])
 
 
 @blp.route("/tasks/<task_id>/transfer", methods=["POST"])

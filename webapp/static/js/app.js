@@ -73,9 +73,10 @@
     return node;
   }
 
-  /* An input that suggests people from GET /users?q=; multiple pickers collect several.
+  /* An input that suggests people from GET /users?q= (or `source`, a path the action the picker is for
+     answers with the people it accepts); multiple pickers collect several.
      Returns {node, value()} where value() is a username, or a list of usernames when multiple. */
-  function userPicker(multiple) {
+  function userPicker(multiple, source) {
     var chosen = [];
     var input = el("input", {type: "text", autocomplete: "off", placeholder: t("输入姓名、账号或部门搜索"),
                              "aria-label": t("选择人员")});
@@ -107,7 +108,8 @@
 
     function search() {
       var q = input.value.trim();
-      api("GET", "/users?limit=10&q=" + encodeURIComponent(q)).then(function (res) {
+      var base = source || "/users";
+      api("GET", base + (base.indexOf("?") < 0 ? "?" : "&") + "limit=10&q=" + encodeURIComponent(q)).then(function (res) {
         list.innerHTML = "";
         var users = res.ok ? res.body : [];
         if (!users.length) list.appendChild(el("li", {class: "muted", text: t("没有找到人员")}));

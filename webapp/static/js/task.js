@@ -135,7 +135,7 @@
 
   function personDialog(title, action, okText, extra) {
     return function () {
-      var picker = B.userPicker(false);
+      var picker = B.userPicker(false, path + "/people?action=" + action.replace("-", "_"));
       var comment = B.commentBox();
       var more = extra ? extra() : null;
       var body = [B.field(t("选择人员"), picker.node)];
