@@ -282,3 +282,13 @@ def test_behind_a_trusted_https_proxy_hsts_and_a_secure_cookie(make_app):
     login = direct.post("/login", data={"username": "emp", "password": "demo", "csrf": form_csrf(r.text)},
                         headers=https)
     assert "Secure" not in login.headers["Set-Cookie"]
+
+
+def test_logging_in_again_ends_the_browsers_earlier_session(app):
+    browser = app.test_client()
+    page_login(browser, "emp")
+    captured = app.test_client()
+    captured.set_cookie("session", browser.get_cookie("session").value)
+    page_login(browser, "emp")
+    assert browser.get("/").status_code == 200
+    assert captured.get("/").status_code == 302

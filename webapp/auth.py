@@ -54,6 +54,8 @@ def authenticate(username: str, password: str) -> User:
 
 
 def log_in(user: User) -> None:
+    """A new server-side session (any earlier one of this browser ends: no session outlives a new login)."""
+    _end_page_session()
     issued = credentials.issue(db_session(), user=user, kind=CredentialKind.PAGE,
                                lifetime=current_app.permanent_session_lifetime,
                                client_address=client_address(), user_agent=request.user_agent.string)
@@ -66,15 +68,18 @@ def log_in(user: User) -> None:
 
 def log_out() -> None:
     """End the page session on the server too, then forget the cookie."""
+    _end_page_session()
+    cookie.clear()
+
+
+def _end_page_session() -> None:
     sid = cookie.get("sid")
     if sid:
         try:
             credential, _user = credentials.resolve(db_session(), sid, kind=CredentialKind.PAGE)
         except AuthError:
-            pass  # already ended
-        else:
-            credentials.revoke(db_session(), credential.id)
-    cookie.clear()
+            return  # already ended
+        credentials.revoke(db_session(), credential.id)
 
 
 def session_user() -> User | None:
