@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import statistics
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -126,6 +128,21 @@ def test_the_count_is_shared_by_every_web_process_and_the_lock_ends(make_app, ad
     with adb.session(write=True) as s:  # the lock's time has passed
         s.execute(update(LoginThrottle).values(locked_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
     assert token_call(second, "qg_staff", "demo").status_code == 200
+
+
+def test_guesses_sent_all_at_once_are_counted_one_by_one(app):
+    """12 wrong passwords for one account at the same moment (threads, as several web workers would take
+    them): exactly the limit of them is checked, the rest are refused without looking at the password."""
+    start = threading.Barrier(12)
+
+    def guess(_n):
+        client = app.test_client()
+        start.wait()
+        return token_call(client, "ops_eng", "wrong").status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = sorted(pool.map(guess, range(12)))
+    assert answers == [401] * 5 + [429] * 7
 
 
 def test_unknown_users_are_answered_in_the_same_time_as_real_ones(app, monkeypatch):

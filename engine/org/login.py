@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -60,7 +60,7 @@ def authenticate(session: Session, *, username: str, password: str, address: str
     policy = policy or ThrottlePolicy.from_environment()
     now = wall_clock()
     keys = _keys(username, address)
-    rows = _rows(session, keys)
+    rows = _rows(session, keys, now)
     _refuse_if_locked(rows, now)
     user = session.scalar(select(User).where(User.username == username))
     if _password_matches(user, password) and user is not None and user.active:
@@ -86,14 +86,17 @@ def _keys(username: str, address: str | None) -> dict[ThrottleScope, str]:
     return keys
 
 
-def _rows(session: Session, keys: dict[ThrottleScope, str]) -> dict[ThrottleScope, LoginThrottle]:
-    """This attempt's counters, locked (PostgreSQL: FOR UPDATE, account before address, so that concurrent
-    attempts on one account are counted one after the other; SQLite: the write lock already held)."""
-    rows = {}
-    for scope, key in keys.items():
-        row = session.get(LoginThrottle, (scope.value, key), with_for_update=True, populate_existing=True)
+def _rows(session: Session, keys: dict[ThrottleScope, str], now: datetime) -> dict[ThrottleScope, LoginThrottle]:
+    """This attempt's counters. The account's is created if missing and locked for the whole attempt
+    (PostgreSQL: FOR UPDATE; SQLite: the write lock is held anyway), so concurrent guesses at one account
+    are counted one after the other and none slips past the limit. The address's is only read here (an
+    office behind one address does not log in one at a time) and locked when a failure is counted."""
+    rows = {ThrottleScope.ACCOUNT: _new_row(session, ThrottleScope.ACCOUNT, keys[ThrottleScope.ACCOUNT], now)}
+    if ThrottleScope.ADDRESS in keys:
+        row = session.get(LoginThrottle, (ThrottleScope.ADDRESS.value, keys[ThrottleScope.ADDRESS]),
+                          populate_existing=True)
         if row is not None:
-            rows[scope] = row
+            rows[ThrottleScope.ADDRESS] = row
     return rows
 
 
@@ -113,15 +116,20 @@ def _refuse_if_locked(rows: dict[ThrottleScope, LoginThrottle], now: datetime) -
 def _record_failure(session: Session, rows: dict[ThrottleScope, LoginThrottle], keys: dict[ThrottleScope, str],
                     now: datetime, policy: ThrottlePolicy) -> None:
     for scope, key in keys.items():
-        row = rows.get(scope) or _new_row(session, scope, key, now)
+        row = rows[scope] if scope is ThrottleScope.ACCOUNT else _new_row(session, scope, key, now)
         if row.window_started_at <= now - policy.window or (row.locked_until is not None and row.locked_until <= now):
             row.failures, row.window_started_at, row.locked_until = 0, now, None  # a new window
         row.failures += 1
         if row.failures >= policy.limit(scope):
             row.locked_until = now + policy.lock
-    # Counters nobody has touched for a window and that lock nothing are forgotten.
-    session.execute(delete(LoginThrottle).where(LoginThrottle.window_started_at <= now - policy.window,
-                                                (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until <= now))
+    # Counters nobody has touched for a window and that lock nothing are forgotten; those another attempt
+    # holds right now are left to the next one (no waiting, no deadlock between two clean-ups).
+    stale = select(LoginThrottle.scope, LoginThrottle.key).where(
+        LoginThrottle.window_started_at <= now - policy.window,
+        LoginThrottle.locked_until.is_(None) | (LoginThrottle.locked_until <= now))
+    if session.get_bind().dialect.name == "postgresql":
+        stale = stale.with_for_update(skip_locked=True)
+    session.execute(delete(LoginThrottle).where(tuple_(LoginThrottle.scope, LoginThrottle.key).in_(stale))
                     .execution_options(synchronize_session=False))
     session.flush()
 
