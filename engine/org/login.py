@@ -9,6 +9,7 @@ never the address's (else one valid account would reset the count for guessing e
 from __future__ import annotations
 
 import enum
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,10 +21,12 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.config import login_throttle_settings
-from engine.org.credentials import wall_clock
 from engine.errors import AuthError, TooManyRequests
+from engine.org.credentials import wall_clock
 from engine.org.passwords import check_password, dummy_hash, is_password_hash
 from engine.store.models import LoginThrottle, User
+
+log = logging.getLogger(__name__)
 
 
 class ThrottleScope(str, enum.Enum):
@@ -122,6 +125,8 @@ def _record_failure(session: Session, rows: dict[ThrottleScope, LoginThrottle], 
         row.failures += 1
         if row.failures >= policy.limit(scope):
             row.locked_until = now + policy.lock
+            log.warning("login locked for %s minutes after %s failures: %s %s",
+                        int(policy.lock.total_seconds() // 60), row.failures, scope.value, key)
     # Counters nobody has touched for a window and that lock nothing are forgotten; those another attempt
     # holds right now are left to the next one (no waiting, no deadlock between two clean-ups).
     stale = select(LoginThrottle.scope, LoginThrottle.key).where(
