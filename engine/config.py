@@ -68,3 +68,45 @@ def mail_from() -> str:
 def base_url() -> str:
     """The site's address as people reach it, for links in e-mails."""
     return (os.environ.get("BPM_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+
+
+# ---- logging in (engine/org/login.py, engine/org/credentials.py) -------------------------------
+
+def _positive_int(name: str, default: int) -> int:
+    text = (os.environ.get(name) or str(default)).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} 应为正整数：{text}")
+    return int(text)
+
+
+def token_lifetime_minutes() -> int:
+    """How long an API token from POST /auth/token lives (default 60 minutes; it was 12 hours)."""
+    return _positive_int("BPM_TOKEN_LIFETIME_MINUTES", 60)
+
+
+def session_max_hours() -> int:
+    """A page session ends at the latest this long after login (default 8 hours: a working day)."""
+    return _positive_int("BPM_SESSION_MAX_HOURS", 8)
+
+
+def session_idle_minutes() -> int:
+    """A page session ends after this long without a request (default 120 minutes)."""
+    return _positive_int("BPM_SESSION_IDLE_MINUTES", 120)
+
+
+def login_throttle_settings() -> dict:
+    """Failed logins allowed per account and per client address within the window, and how long a
+    lock lasts once one of them is reached."""
+    return {"account_failures": _positive_int("BPM_LOGIN_MAX_FAILURES", 5),
+            "address_failures": _positive_int("BPM_LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+            "window_minutes": _positive_int("BPM_LOGIN_WINDOW_MINUTES", 15),
+            "lock_minutes": _positive_int("BPM_LOGIN_LOCK_MINUTES", 15)}
+
+
+def trusted_proxies() -> int:
+    """How many reverse proxies stand in front of the web app: their X-Forwarded-For/-Proto/-Host are
+    believed (werkzeug ProxyFix). 0 (default): the app is reached directly and no such header is trusted."""
+    text = (os.environ.get("BPM_TRUSTED_PROXIES") or "0").strip()
+    if not text.isdigit():
+        raise ValueError(f"BPM_TRUSTED_PROXIES 应为反向代理的层数（0、1、2…）：{text}")
+    return int(text)

@@ -48,7 +48,12 @@ class AssignmentError(EngineError):
 
 
 class TooManyRequests(EngineError):
-    """The same action again too soon (催办 at most once an hour)."""
+    """The same action again too soon (催办 at most once an hour, logging in after too many failures).
+    `retry_after`: in how many seconds it may be tried again, when known (the HTTP Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class TooLarge(EngineError):

@@ -6,6 +6,7 @@ import secrets
 
 from flask import Flask
 
+from engine.config import session_idle_minutes, session_max_hours
 from engine.store.db import Database
 
 
@@ -18,8 +19,8 @@ def create_app(config: dict | None = None) -> Flask:
         JSON_AS_ASCII=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=12 * 3600,  # at the latest, log in again every 12 hours
-        SESSION_IDLE_MINUTES=int(os.environ.get("BPM_SESSION_IDLE_MINUTES", "120")),
+        PERMANENT_SESSION_LIFETIME=session_max_hours() * 3600,  # at the latest, log in again after this
+        SESSION_IDLE_MINUTES=session_idle_minutes(),
         ATTACHMENT_MAX_BYTES=int(os.environ.get("BPM_ATTACHMENT_MAX_MB", "20")) * 1024 * 1024,
     )
     if config:
@@ -27,7 +28,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["bpm_db"] = app.config.get("BPM_DATABASE") or Database(app.config.get("DATABASE_URL"))
 
-    from webapp import request_session
+    from webapp import request_session, security
+    security.init_app(app)
     request_session.init_app(app)
 
     from webapp.api import init_api

@@ -2,7 +2,8 @@
 to the API, which must carry the session's CSRF token in `X-CSRF-Token`).
 
 Sessions expire after `SESSION_IDLE_MINUTES` without a request and, at the latest,
-`PERMANENT_SESSION_LIFETIME` after login.
+`PERMANENT_SESSION_LIFETIME` after login. The cookie names a server-side session (`sid`, an `api_token`
+row of kind `page`): logging out revokes it, so a copy of the cookie taken before stops working.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from functools import wraps
 from flask import abort, current_app, g, redirect, request, session as cookie, url_for
 
 from engine.errors import AuthError, Forbidden
-from engine.org import service as org
-from engine.store.models import User
+from engine.org import credentials, login
+from engine.store.models import CredentialKind, User
 from webapp.request_session import db_session
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -36,20 +37,54 @@ def check_csrf_form() -> None:
         abort(400, "表单已过期，请刷新页面后重试")
 
 
+def client_address() -> str | None:
+    """The client's address; behind `BPM_TRUSTED_PROXIES` proxies, the one they forwarded (ProxyFix)."""
+    return request.remote_addr
+
+
+def authenticate(username: str, password: str) -> User:
+    """Check a login (throttled, engine/org/login.py). A failure is committed before the error is
+    answered: the request's transaction is otherwise rolled back on any 4xx."""
+    session = db_session()
+    try:
+        return login.authenticate(session, username=username, password=password, address=client_address())
+    except AuthError:
+        session.commit()
+        raise
+
+
 def log_in(user: User) -> None:
+    """A new server-side session (any earlier one of this browser ends: no session outlives a new login)."""
+    _end_page_session()
+    issued = credentials.issue(db_session(), user=user, kind=CredentialKind.PAGE,
+                               lifetime=current_app.permanent_session_lifetime,
+                               client_address=client_address(), user_agent=request.user_agent.string)
     cookie.clear()
     cookie.permanent = True
     now = int(time.time())
-    cookie.update(user_id=user.id, login_at=now, seen=now)
+    cookie.update(user_id=user.id, login_at=now, seen=now, sid=issued.secret)
     csrf_token()
 
 
 def log_out() -> None:
+    """End the page session on the server too, then forget the cookie."""
+    _end_page_session()
     cookie.clear()
 
 
+def _end_page_session() -> None:
+    sid = cookie.get("sid")
+    if sid:
+        try:
+            credential, _user = credentials.resolve(db_session(), sid, kind=CredentialKind.PAGE)
+        except AuthError:
+            return  # already ended
+        credentials.revoke(db_session(), credential.id)
+
+
 def session_user() -> User | None:
-    """The logged-in user of the session cookie, or None (never logged in, expired, deactivated)."""
+    """The logged-in user of the session cookie, or None (never logged in, expired, logged out,
+    deactivated)."""
     if "session_user" in g:
         return g.session_user
     user = None
@@ -62,12 +97,20 @@ def session_user() -> User | None:
             cookie.clear()
             g.session_expired = True
         else:
-            user = db_session().get(User, user_id)
-            if user is None or not user.active:
+            try:
+                credential, user = credentials.resolve(db_session(), cookie.get("sid") or "", kind=CredentialKind.PAGE)
+            except AuthError:  # logged out elsewhere, revoked, or a cookie from before server-side sessions
                 cookie.clear()
+                g.session_expired = True
                 user = None
-            elif now - cookie.get("seen", 0) >= 60:  # don't rewrite the cookie on every request
-                cookie["seen"] = now
+            else:
+                if user.id != user_id:
+                    cookie.clear()
+                    user = None
+                else:
+                    g.credential_id = credential.id
+                    if now - cookie.get("seen", 0) >= 60:  # don't rewrite the cookie on every request
+                        cookie["seen"] = now
     g.session_user = user
     return user
 
@@ -77,7 +120,8 @@ def current_user() -> User:
         return g.user
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        user = org.user_for_token(db_session(), header[len("Bearer "):].strip())
+        credential, user = credentials.resolve(db_session(), header[len("Bearer "):].strip(), kind=CredentialKind.API)
+        g.credential_id = credential.id
     else:
         user = session_user()
         if user is None:
@@ -88,6 +132,11 @@ def current_user() -> User:
             raise Forbidden("缺少或错误的 CSRF 令牌（X-CSRF-Token），请刷新页面后重试")
     g.user = user
     return user
+
+
+def current_credential_id() -> int | None:
+    """The token or page session the current request came with (after current_user())."""
+    return g.get("credential_id")
 
 
 def login_required(view):

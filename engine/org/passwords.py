@@ -22,3 +22,14 @@ def check_password(stored: str, password: str) -> bool:
     candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
                                p=int(p), dklen=len(digest) // 2)
     return hmac.compare_digest(candidate.hex(), digest)
+
+
+def is_password_hash(stored: str | None) -> bool:
+    """A hash check_password can verify (the system user's "!" is none)."""
+    return bool(stored) and stored.startswith("scrypt$") and stored.count("$") == 5
+
+
+def dummy_hash() -> str:
+    """A well-formed hash no password matches, with today's cost: checked for unknown users so that
+    they are answered in the same time as real ones."""
+    return f"scrypt${_N}${_R}${_P}${'00' * 16}${'00' * 32}"

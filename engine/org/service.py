@@ -1,18 +1,12 @@
-"""Users, departments, roles and API tokens."""
+"""Users, departments and roles (logging in: engine/org/login.py; tokens and sessions: credentials.py)."""
 from __future__ import annotations
-
-import hashlib
-import secrets
-from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import AuthError, NotFound
-from engine.org.passwords import check_password, hash_password
-from engine.store.models import ApiToken, Department, Role, User, UserRole
-
-TOKEN_LIFETIME = timedelta(hours=12)
+from engine.errors import NotFound
+from engine.org.passwords import hash_password
+from engine.store.models import Department, Role, User, UserRole
 
 
 def get_user(session: Session, username: str) -> User:
@@ -48,37 +42,6 @@ def system_user(session: Session) -> User:
                     password_hash="!")  # no password hash matches "!"
         session.add(user)
         session.flush()
-    return user
-
-
-def authenticate(session: Session, username: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not check_password(user.password_hash, password):
-        raise AuthError("用户名或密码错误")
-    return user
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(session: Session, user: User) -> str:
-    token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token),
-                         expires_at=datetime.now(timezone.utc) + TOKEN_LIFETIME))
-    return token
-
-
-def user_for_token(session: Session, token: str) -> User:
-    row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _token_hash(token))
-    ).first()
-    if row is None:
-        raise AuthError("令牌无效")
-    api_token, user = row
-    if api_token.revoked or api_token.expires_at < datetime.now(timezone.utc) or not user.active:
-        raise AuthError("令牌已过期或已撤销")
     return user
 
 

@@ -5,6 +5,7 @@ loads `instance.state` (the pruned, spec-less SpiffWorkflow serialization).
 """
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 
 from sqlalchemy import (
@@ -87,7 +88,15 @@ class UserRole(Base):
     __table_args__ = (Index("ix_user_role_role", "role_code"),)
 
 
+class CredentialKind(str, enum.Enum):
+    """What an `api_token` row lets in: a bearer token, or the login session behind a page cookie."""
+    API = "api"
+    PAGE = "page"
+
+
 class ApiToken(Base):
+    """A credential kept server-side (only its SHA-256), so that it can be listed and revoked: an API
+    bearer token or a page session (the cookie carries the session's secret)."""
     __tablename__ = "api_token"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
@@ -95,6 +104,22 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(Timestamp)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(8), default=CredentialKind.API.value, server_default="api")
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    __table_args__ = (Index("ix_api_token_user", "user_id", "kind"),)
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per account (the username typed, known or not) and per client address.
+    In the database, so every web process sees the same counts."""
+    __tablename__ = "login_throttle"
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # ThrottleScope
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class ProcessDefinition(Base):

@@ -199,6 +199,7 @@ def page_as(request, browser, server):
     pages: list[tuple[str, object]] = []
     loads = itertools.count()
     last_load: dict[str, int] = {}  # which page loaded something last: the likeliest culprit
+    refused: list[str] = []  # what the Content-Security-Policy blocked: a page the policy broke
 
     def make(username: str, phone: bool = False, login: bool = True):
         key = (username, phone)
@@ -210,6 +211,8 @@ def page_as(request, browser, server):
             page = context.new_page()
             name = username + ("-phone" if phone else "")
             page.on("load", lambda _page, name=name: last_load.__setitem__(name, next(loads)))
+            page.on("console", lambda message, name=name: refused.append(f"{name}: {message.text}")
+                    if "Content Security Policy" in message.text else None)
             if login:
                 log_in(page, username)
             contexts[key] = page
@@ -231,3 +234,5 @@ def page_as(request, browser, server):
                 pass
     for page in contexts.values():
         page.context.close()
+    if refused and not (failed is not None and failed.failed):
+        pytest.fail("the Content-Security-Policy blocked something on the page:\n" + "\n".join(refused))

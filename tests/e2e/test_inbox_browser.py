@@ -1,5 +1,5 @@
 """The inbox in the browser: logging in and out, the language switch, a phone-sized 待办, the 403 page,
-批量同意 from 待办."""
+批量同意 from 待办, templated text in a task's form (the case data, shown as text), the login lock."""
 from __future__ import annotations
 
 import re
@@ -12,6 +12,13 @@ pytestmark = pytest.mark.e2e
 APPLY = {"change_type": "change", "process_name": "事件管理流程", "process_key": "incident",
          "trigger": "inspection_result", "responsible_dept": "ops", "business_dept": "tech",
          "reason": "季度检查发现升级时限不清", "content": "增加升级步骤", "affects_documents": False}
+# 服务风险管理 (tests/procedures/test_risk_management.py), with a risk name that is markup.
+HOSTILE_NAME = 'A<img src="http://127.0.0.1:9/html.png">![x](http://127.0.0.1:9/md.png)**粗**'
+IDENTIFY = {"risk_name": HOSTILE_NAME, "risk_category": "技术风险", "identification_method": "检查表法",
+            "related_service": "客户管理系统", "department": "ops", "risk_description": "数据库无热备"}
+STRATEGY = {"risk_strategy": "降低", "strategy_measures": "建设热备并演练", "measures_deadline": "2026-12-31",
+            "threshold_frequency": 2, "threshold_scope": 100, "threshold_loss": 5,
+            "warning_contacts": ["tech_head", "ops_eng"]}
 NAV = ["待办", "已办", "我发起的", "抄送我的", "发起流程"]
 NAV_EN = ["To do", "Done", "Started by me", "Copied to me", "Start"]  # webapp/translations/en
 
@@ -143,3 +150,48 @@ def test_bulk_approve_two_tasks_from_todo(page_as, live_api):
         mine = [e for e in history if e["type"] == "task_completed" and e["element_id"] == "mr_review"]
         assert [(e["actor"], e["decision"], e["comment"]) for e in mine] == [("mr", "approve", "批量同意：变更理由充分")]
         assert live_api.open_task(case_id, "qg_review")["state"] == "open"
+
+
+def text_view(page: Page, starting: str):
+    return page.locator("#form .fjs-form-field-text").filter(has_text=re.compile("^" + starting))
+
+
+def test_templated_text_shows_the_case_data_as_text_also_on_a_task_being_worked(page_as, live_api):
+    case = live_api.start("risk_management", "emp")
+    live_api.complete(case["tasks"][0]["id"], "emp", IDENTIFY)
+    assess = live_api.open_task(case["id"], "assess")
+    fetched = []
+    for who in ("tech_head", "emp"):  # the IT head works it (editable); the initiator only looks (read-only)
+        page = page_as(who)
+        page.on("request", lambda r: fetched.append(r.url) if "127.0.0.1:9/" in r.url else None)
+        page.goto(f"/tasks/{assess['id']}")
+        expect(text_view(page, "风险：")).to_have_text(f"风险：{HOSTILE_NAME}（技术风险）")
+        expect(page.locator("#form img")).to_have_count(0)
+        expect(text_view(page, "风险：").locator("strong")).to_have_count(0)
+    assert fetched == []
+
+    live_api.complete(assess["id"], "tech_head", {"likelihood": "中", "impact": "中", "cause_analysis": "单机部署",
+                                                  "risk_owner": "ops_head"})
+    live_api.complete(live_api.open_task(case["id"], "plan_strategy")["id"], "ops_head", STRATEGY)
+    approve = live_api.open_task(case["id"], "approve_strategy")
+    page = page_as("tech_head")
+    page.goto(f"/tasks/{approve['id']}")
+    expect(text_view(page, "风险等级")).to_have_text("风险等级：中；应对策略：降低")
+    expect(page.get_by_label("意见")).to_have_value("")  # nobody else's opinion prefilled
+    page.locator("button.approve").click()
+    expect(page).to_have_url(re.compile(r"/$"))  # submitted: only the form's own fields went to the server
+    assert live_api.open_task(case["id"], "monitor")["state"] == "open"
+
+
+def test_the_login_page_says_when_to_try_again_after_too_many_failures(page_as):
+    page = page_as("fin_head", login=False)  # nobody else logs in as fin_head here: the lock stays
+    page.goto("/login")
+    for _ in range(5):
+        page.get_by_label("用户名").fill("fin_head")
+        page.get_by_label("密码").fill("wrong-password")
+        page.get_by_role("button", name="登录").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+    page.get_by_label("密码").fill("demo")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("alert")).to_contain_text(re.compile(r"登录失败次数过多.*请于 \d\d:\d\d 后"))
+    expect(page.get_by_role("navigation", name="主导航")).to_have_count(0)

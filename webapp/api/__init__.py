@@ -62,4 +62,6 @@ def init_api(app: Flask) -> None:
         response.status_code = STATUS.get(type(exc), 400)
         if response.status_code == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response

@@ -10,7 +10,19 @@ class TokenRequest(Schema):
 
 class TokenResponse(Schema):
     token = fields.String()
-    expires_in = fields.Integer()
+    expires_in = fields.Integer(metadata={"description": "seconds"})
+    id = fields.Integer(metadata={"description": "the token's id in GET /auth/tokens"})
+    expires_at = fields.DateTime()
+
+
+class CredentialOut(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "api (a bearer token) | page (a browser's login session)"})
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    client_address = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    current = fields.Boolean(metadata={"description": "the credential of this request"})
 
 
 class ProcessSummary(Schema):

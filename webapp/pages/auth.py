@@ -6,12 +6,10 @@ from urllib.parse import urlsplit
 from flask import redirect, render_template, request, session as cookie, url_for
 from flask_babel import gettext
 
-from engine.errors import AuthError
-from engine.org import service as org
-from webapp.auth import check_csrf_form, log_in, log_out
+from engine.errors import AuthError, TooManyRequests
+from webapp.auth import authenticate, check_csrf_form, log_in, log_out
 from webapp.i18n import LANGUAGES
 from webapp.pages import bp
-from webapp.request_session import db_session
 
 
 def local_path(target: str | None) -> str | None:
@@ -25,11 +23,15 @@ def local_path(target: str | None) -> str | None:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
+    status, headers = (401 if request.method == "POST" else 200), {}
     next_path = local_path(request.values.get("next"))
     if request.method == "POST":
         check_csrf_form()
         try:
-            user = org.authenticate(db_session(), request.form.get("username", ""), request.form.get("password", ""))
+            user = authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        except TooManyRequests as exc:
+            error, status = exc.message, 429
+            headers["Retry-After"] = str(exc.retry_after)
         except AuthError as exc:
             error = exc.message
         else:
@@ -41,7 +43,7 @@ def login():
     elif request.args.get("expired"):
         error = gettext("登录已过期，请重新登录")
     return render_template("login.html", error=error, next=next_path,
-                           username=request.form.get("username", "")), (401 if request.method == "POST" else 200)
+                           username=request.form.get("username", "")), status, headers
 
 
 @bp.route("/logout", methods=["POST"])

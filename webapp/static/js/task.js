@@ -10,6 +10,7 @@
   var form = null;         // the form-js Form
   var decision = null;     // the form's decision radio {approve: label, reject: label}, shown as buttons
   var fields = {};         // key -> {id, label} of the form's components, for server errors
+  var bound = {};          // the top-level case data keys the form's fields read and write
 
   var MODES = {all: "会签（全部同意）", any: "或签（一人同意即可）", sequential: "依次审批"};
 
@@ -69,6 +70,16 @@
     });
   }
 
+  /* What the form opens with. Templated text (text and HTML views) reads the whole case data, also on a
+     task being worked; the form's own fields open with `prefill` only, so an approver never starts from
+     someone else's decision or comment. form-js submits only the form's fields. */
+  function formData(task, editable) {
+    if (!editable) return Object.assign({}, task.data || {}, T.submitted || {});
+    var data = Object.assign({}, task.data || {});
+    Object.keys(bound).forEach(function (key) { delete data[key]; });
+    return Object.assign(data, task.prefill || {});
+  }
+
   function renderForm(task, actions) {
     var schema = task.form;
     var editable = actions.indexOf("complete") >= 0;
@@ -79,6 +90,7 @@
     schema = JSON.parse(JSON.stringify(schema));
     walk(schema.components, function (c) {
       if (c.key) fields[c.key] = {id: c.id, label: c.label || c.key};
+      [c.key, c.path].forEach(function (k) { if (k) bound[String(k).split(".")[0]] = true; });
       if (c.key === "decision" && c.values) {
         var values = {};
         c.values.forEach(function (v) { values[v.value] = v.label; });
@@ -92,9 +104,9 @@
       };
       schema.components = strip(schema.components);
     }
-    var data = editable ? (task.prefill || task.data || {}) : Object.assign({}, task.data || {}, T.submitted || {});
-    return window.FormViewer.createForm({container: formHost, schema: schema, data: data,
-                                         properties: {readOnly: !editable}}).then(function (f) {
+    return window.FormViewer.createForm({container: formHost, schema: schema, data: formData(task, editable),
+                                         properties: {readOnly: !editable},
+                                         additionalModules: B.formTextModule ? [B.formTextModule] : []}).then(function (f) {
       form = editable ? f : null;
     }).catch(function (err) {
       formHost.appendChild(el("p", {class: "error", text: t("表单加载失败") + "：" + err.message}));
