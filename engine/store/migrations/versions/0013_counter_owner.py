@@ -1,13 +1,13 @@
 """A number counter belongs to the procedure that first used it.
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0009
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
