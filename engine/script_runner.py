@@ -196,11 +196,15 @@ def _receive(fd: int, deadline: float | None, *, trusted: bool):
 
 # ---- the parent side -----------------------------------------------------------------------------
 
+_WORKER_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME", "VIRTUAL_ENV", "SYSTEMROOT")
+
+
 class _Worker:
     def __init__(self, limits: Limits):
         package_root = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        # None of the process's secrets (database URL, secret key, SMTP password) go to the worker.
+        env = {name: os.environ[name] for name in _WORKER_ENVIRONMENT if name in os.environ}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
         env["BPM_SCRIPT_MEMORY_MB"] = str(limits.memory_mb)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine.script_runner"],

@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from engine import clock, quarantine, script_runner, timers
 from engine.script_runner import Limits
+from engine.runtime import instances
 from engine.store.db import Database
-from engine.store.models import Event, Instance
+from engine.store.models import Event, Instance, User
 
 from test_draft_governance import APPLY_MORE, BPMN, KEY, walk_to_gm
 
@@ -94,13 +95,17 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def start_timer_cases(api, count: int, seconds: float) -> tuple[list[int], dict[int, datetime]]:
+def start_timer_cases(database: Database, count: int, seconds: float) -> tuple[list[int], dict[int, datetime]]:
+    """Cases whose timer falls due `seconds` from now (the engine passes the due time, as a case
+    started by another one gets its data)."""
     ids, due = [], {}
     for _ in range(count):
         at = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-        case = api.start("t_at", "emp", {"due": at.isoformat()})
-        ids.append(case["id"])
-        due[case["id"]] = at
+        with database.session(write=True) as session:
+            emp = session.scalar(select(User).where(User.username == "emp"))
+            case = instances.start(session, process_key="t_at", user=emp, engine_data={"due": at.isoformat()})
+        ids.append(case.id)
+        due[case.id] = at
     return ids, due
 
 
@@ -155,7 +160,7 @@ def test_while_hostile_cases_run_others_start_complete_and_timers_fire_on_time(h
     attackers = [threading.Thread(target=attacker, args=(2,)) for _ in range(2)]
     ticking.start()
     began = time.monotonic()
-    ids, due = start_timer_cases(api, 5, 3)
+    ids, due = start_timer_cases(database, 5, 3)
     for thread in attackers:
         thread.start()
     during = []
@@ -196,7 +201,7 @@ def test_two_scheduler_processes_fire_on_time_while_a_hostile_timer_step_runs(pg
     procs = _start_schedulers(pg_url, 2, tmp_path, **LIMITS_ENV)
     try:
         hostile = [api.start(KEY, "ops_head")["id"] for _ in range(4)]  # each fires into the hostile step
-        ids, due = start_timer_cases(api, 20, 4)
+        ids, due = start_timer_cases(database, 20, 4)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with database.session() as session:
