@@ -97,6 +97,18 @@ def test_a_schema_violation_names_the_element_it_is_on():
     assert "用户任务“放错位置”" in error["message"] and "nonsense" in error["message"]
 
 
+def test_a_duplicate_id_and_a_script_task_without_script_are_named():
+    key = unique_key()
+    with pytest.raises(DefinitionError) as refusal:
+        validate(one_task(key).replace('id="f2"', 'id="f1"'), form_exists=lambda k: True, known_roles=DEMO_ROLES)
+    assert refusal.value.errors == [{"element_id": "f1",
+                                     "message": "不符合 BPMN 2.0 规范（第 9 行，连线 f1）：标识 f1 重复：每个元素的 id 须唯一"}]
+    empty = with_script(key, "x = 1").replace("<bpmn:script>x = 1</bpmn:script>", "")
+    with pytest.raises(DefinitionError) as refusal:
+        validate(empty, form_exists=lambda k: True, known_roles=DEMO_ROLES)
+    assert refusal.value.errors == [{"element_id": "calc", "message": "脚本任务“脚本”没有脚本：请填写脚本，或改用其他任务类型"}]
+
+
 def test_a_long_chain_that_works_today_still_validates_and_runs(api):
     key = unique_key("t_chain")
     steps = 380
@@ -225,7 +237,9 @@ def test_concurrent_validations_take_no_write_lock(vapi, monkeypatch):
     for thread in threads:
         thread.start()
     try:
-        entered = sum(inside.acquire(timeout=10) for _ in range(callers))
+        entered, deadline = 0, time.monotonic() + 10
+        while entered < callers and inside.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            entered += 1
         started = time.monotonic()
         r = vapi.post("/processes/t_quick/instances", "emp", {"data": {}})
         write_seconds = time.monotonic() - started

@@ -292,6 +292,7 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
         errors.extend(_error(tid, problem) for problem in deadline_problems(_properties(task), known_roles))
 
     errors.extend(plain_task_lane_problems(process, lane_of))
+    errors.extend(empty_script_problems(process))
     errors.extend(used_form_problems(process, form_keys, form_lookup))
 
     decisions: dict[str, str] = {}
@@ -425,6 +426,13 @@ def flow_problems(process) -> list[dict]:
                     found.append(_error(flow.get("id"), f"{describe(flow)} 的{label} {end}=“{ref}”不是本流程{where}"
                                                         f"中的元素：请把连线两端都接到元素上"))
     return found
+
+
+def empty_script_problems(process) -> list[dict]:
+    """A script task without a script would fail the case when it is reached."""
+    return [_error(task.get("id"), f"{describe(task)}没有脚本：请填写脚本，或改用其他任务类型")
+            for task in process.iter(f"{{{BPMN}}}scriptTask")
+            if not (task.findtext(f"{{{BPMN}}}script") or "").strip()]
 
 
 def plain_task_lane_problems(process, lane_of: dict) -> list[dict]:
@@ -562,6 +570,8 @@ def schema_refusal(exc: ValidationException, root) -> dict:
         match = pattern.search(english)
         if match:
             detail = template.format(*match.groups())
+            if "xs:ID" in english and len(root.xpath("//*[@id=$id]", id=match.group(3))) > 1:
+                detail = f"标识 {match.group(3)} 重复：每个元素的 id 须唯一"
             break
     else:
         detail = f"请检查该元素的写法（XML 校验提示：{_short(english)}）"
