@@ -13,7 +13,6 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import limits, scripting
@@ -336,7 +335,7 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
         parser.add_bpmn_xml(root, filename=f"{key}.bpmn")
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
-    except (SpiffWorkflowException, RecursionError) as exc:
+    except Exception as exc:  # its own ValidationException, raw Python errors, a stack exhausted
         raise DefinitionError([engine_refusal(exc, root)])
 
     docs = process.xpath("./bpmn:documentation", namespaces=NS)
