@@ -35,7 +35,7 @@ def test_a_list_field_refuses_the_same_choice_twice(component, chosen):
 def test_a_list_field_is_capped_and_the_cap_is_configurable(monkeypatch):
     assert validate_submission(form(PICK), {"people": [f"u{n}" for n in range(200)]})
     assert refusal(form(PICK), {"people": [f"u{n}" for n in range(201)]}) == {
-        "people": ["最多 200 项（BPM_FORM_MAX_LIST_ITEMS）"]}
+        "people": ["最多 200 项"]}
     monkeypatch.setenv("BPM_FORM_MAX_LIST_ITEMS", "3")
     assert "people" in refusal(form(PICK), {"people": ["u1", "u2", "u3", "u4"]})
 
@@ -53,7 +53,7 @@ def test_dynamic_list_rows_are_capped(monkeypatch):
     monkeypatch.setenv("BPM_FORM_MAX_LIST_ITEMS", "2")
     assert validate_submission(form(rows), {"rows": [{"item": "a"}, {"item": "b"}]})
     assert refusal(form(rows), {"rows": [{"item": "a"}, {"item": "b"}, {"item": "c"}]}) == {
-        "rows": ["最多 2 项（BPM_FORM_MAX_LIST_ITEMS）"]}
+        "rows": ["最多 2 项"]}
 
 
 def test_text_without_a_max_length_is_capped_and_a_form_max_length_is_kept():
@@ -85,7 +85,7 @@ def test_one_person_chosen_many_times_makes_no_tasks(api):
     task = api.open_task(case["id"], "emp", "apply")
     r = api.post(f"/tasks/{task['id']}/complete", "emp", {"data": {"subject": "采购", "approvers": ["mr"] * 500}})
     assert r.status_code == 400, r.json
-    assert set(r.json["errors"]["approvers"]) == {"最多 200 项（BPM_FORM_MAX_LIST_ITEMS）", "不能重复选择：mr"}
+    assert set(r.json["errors"]["approvers"]) == {"最多 200 项", "不能重复选择：mr"}
     r = api.post(f"/tasks/{task['id']}/complete", "emp", {"data": {"subject": "采购", "approvers": ["mr", "gm", "mr"]}})
     assert r.status_code == 400 and r.json["errors"]["approvers"] == ["不能重复选择：mr"]
     assert [t["element_id"] for t in api.case(case["id"])["tasks"] if t["state"] == "open"] == ["apply"]

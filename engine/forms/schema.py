@@ -80,6 +80,13 @@ def compiled_pattern(pattern: str):
     return re2.compile(pattern, options=_RE2_OPTIONS)
 
 
+RE2_REASONS = {"invalid escape sequence": "无效的转义（反向引用）", "invalid perl operator": "不支持的写法",
+               "missing ]": "缺少 ]", "missing )": "缺少 )", "unexpected )": "多余的 )",
+               "invalid repetition size": "重复次数无效（最多 1000）", "bad repetition operator": "重复符号用法错误",
+               "trailing \\": "末尾多了 \\", "invalid character class": "字符类无效",
+               "invalid named capture group": "命名分组无效"}
+
+
 def pattern_problem(pattern) -> str | None:
     if not isinstance(pattern, str):
         return "格式校验（pattern）应为正则表达式文本"
@@ -87,8 +94,11 @@ def pattern_problem(pattern) -> str | None:
         compiled_pattern(pattern)
     except re2.error as exc:
         reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        return (f"格式校验正则表达式“{pattern}”无法使用（{reason}）：不支持反向引用（\\1）和环视（(?=…)、(?!…)、"
-                f"(?<=…)）等写法，请改写")
+        kind, _, where = reason.partition(": ")
+        advice = ("匹配引擎 RE2 为保证线性时间，不支持反向引用（\\1）和环视（(?=…)、(?!…)、(?<=…)、(?<!…)），请改写"
+                  if kind in ("invalid escape sequence", "invalid perl operator") else "请改正")
+        reason = f"{RE2_REASONS[kind]} {where}".strip() if kind in RE2_REASONS else reason
+        return f"格式校验正则表达式“{pattern}”无法使用（{reason}）：{advice}"
     return None
 
 
@@ -138,7 +148,7 @@ class _Distinct(validate.Validator):
 
 def _list_checks() -> list:
     most = limits.LIST_ITEMS.value()
-    return [validate.Length(max=most, error=f"最多 {{max}} 项（{limits.LIST_ITEMS.variable}）")]
+    return [validate.Length(max=most, error="最多 {max} 项")]
 
 
 class _Scalar(fields.Raw):
