@@ -30,6 +30,7 @@ DIAGRAM_KB = Limit("BPM_MAX_DIAGRAM_KB", 2048, "流程图文件大小上限，KB
 FORM_KB = Limit("BPM_MAX_FORM_KB", 512, "单个表单定义大小上限，KB")
 SCRIPT_CHARS = Limit("BPM_MAX_SCRIPT_CHARS", 20000, "脚本长度上限，字符")
 EXPRESSION_CHARS = Limit("BPM_MAX_EXPRESSION_CHARS", 2000, "表达式长度上限，字符")
+CODE_CHARS_TOTAL = Limit("BPM_MAX_CODE_CHARS_TOTAL", 200000, "一个流程图中脚本和表达式的总长度上限，字符")
 CODE_NESTING = Limit("BPM_MAX_CODE_NESTING", 100, "脚本和表达式的嵌套层数上限")
 # SpiffWorkflow parses a diagram by following each sequence flow recursively, about two Python
 # frames per element: a chain much longer than this would exhaust the interpreter's stack.

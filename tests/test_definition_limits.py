@@ -165,6 +165,22 @@ def test_a_long_script_is_refused_on_its_element(api):
     assert "脚本过长" in error["message"] and "20000" in error["message"]
 
 
+def test_the_code_of_one_diagram_is_bounded_in_total_so_its_check_stays_short(api):
+    key = unique_key()
+    body = "\n".join(f"v{i} = {i} + 1" for i in range(1300))  # 19,879 characters: under the script limit
+    steps = 12
+    nodes = [START.replace("f1", "c0"), end(f"c{steps}"), flow("c0", "start", "s0")]
+    nodes += [script_task(f"s{i}", body, f"c{i}", f"c{i + 1}") for i in range(steps)]
+    nodes += [flow(f"c{i + 1}", f"s{i}", f"s{i + 1}") for i in range(steps - 1)]
+    nodes.append(flow(f"c{steps}", f"s{steps - 1}", "end"))
+    started = time.monotonic()
+    r = api.post("/definitions/validate", "admin", {"bpmn_xml": definitions(key, "\n".join(nodes)), "forms": {}})
+    assert time.monotonic() - started < 2
+    assert r.json["valid"] is False
+    assert r.json["errors"] == [{"element_id": key, "message": "流程中的脚本和表达式合计 238548 个字符，上限 200000"
+                                                               "（BPM_MAX_CODE_CHARS_TOTAL）：请精简，或把计算拆到多个流程"}]
+
+
 def test_a_100000_term_expression_is_refused_not_a_server_error(api):
     xml = with_condition(unique_key(), "+".join(["1"] * 100_000))
     r = api.post("/definitions/validate", "admin", {"bpmn_xml": xml, "forms": {}})
