@@ -12,8 +12,19 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 def db_session() -> Session:
     if "db_session" not in g:
         db = current_app.extensions["bpm_db"]
-        g.db_session = db.Session() if request.method in SAFE_METHODS else db.WriteSession()
+        g.db_session = db.Session() if request.method in SAFE_METHODS or _reads_only() else db.WriteSession()
     return g.db_session
+
+
+def reads_only(view):
+    """A POST that never writes (validation): a read transaction, so on SQLite it never takes the
+    write lock, however long it runs."""
+    view.reads_only = True  # functools.wraps carries it to the registered endpoint
+    return view
+
+
+def _reads_only() -> bool:
+    return bool(getattr(current_app.view_functions.get(request.endpoint), "reads_only", False))
 
 
 def init_app(app: Flask) -> None:

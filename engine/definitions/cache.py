@@ -4,12 +4,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from lxml import etree
 from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import timers
+from engine.definitions import xmlparse
 from engine.definitions.validation import BPMN, starter_roles_of
 from engine.runtime.rewind import safe_targets
 from engine.store.models import ProcessVersion
@@ -58,8 +58,8 @@ class SpecCache:
     def _compile(version: ProcessVersion) -> CompiledVersion:
         parser = SpiffBpmnParser()
         for dmn_xml in set((version.decisions or {}).values()):
-            parser.add_dmn_xml(etree.fromstring(dmn_xml.encode("utf-8")))
-        root = etree.fromstring(version.bpmn_xml.encode("utf-8"))
+            parser.add_dmn_xml(xmlparse.parse(dmn_xml))
+        root = xmlparse.parse(version.bpmn_xml)  # the parser validation used: no entity expanded
         parser.add_bpmn_xml(root, filename=f"{version.process_key}.bpmn")
         spec = parser.get_spec(version.process_key)
         subprocess_specs = parser.get_subprocess_specs(version.process_key)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from engine.definitions import xmlparse
 from engine.errors import DefinitionError
 
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20180521/MODEL/",
@@ -18,10 +19,11 @@ DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.om
 def decision_ids(dmn_xml: str, name: str = "DMN") -> list[str]:
     """The decisions a DMN document defines; DefinitionError naming the file when it is not DMN."""
     try:
-        root = etree.fromstring(dmn_xml.encode("utf-8"),
-                                parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        root = xmlparse.parse(dmn_xml)
     except etree.XMLSyntaxError as exc:
         raise DefinitionError([{"element_id": None, "message": f"{name}: XML 格式错误（第 {exc.lineno} 行）：{exc.msg}"}])
+    except xmlparse.DoctypeRefused as exc:
+        raise DefinitionError([{"element_id": None, "message": f"{name}: 决策表{exc}"}])
     namespace = etree.QName(root).namespace
     if etree.QName(root).localname != "definitions" or namespace not in DMN_NAMESPACES:
         raise DefinitionError([{"element_id": None, "message": f"{name}: 不是 DMN 1.2/1.3 决策表文件"}])

@@ -10,6 +10,8 @@ import textwrap
 
 from lxml import etree
 
+from engine.definitions import xmlparse
+
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
@@ -168,7 +170,7 @@ class _Diagram:
         if xml is None:
             return
         root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml,
-                                parser=etree.XMLParser(resolve_entities=False, no_network=True))
+                                parser=xmlparse.hardened_parser())
         process = _executable_process(root)
         if process is None:
             return

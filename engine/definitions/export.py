@@ -26,6 +26,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.definitions import xmlparse
 from engine.definitions.decisions import decision_ids
 from engine.errors import DefinitionError
 from engine.store.models import ProcessVersion
@@ -128,7 +129,7 @@ def _dmn_name(dmn_xml: str, owner: str, existing: dict[frozenset, str]) -> str:
         name = ids[0]
     else:
         root = etree.fromstring(dmn_xml.encode("utf-8"),
-                                parser=etree.XMLParser(resolve_entities=False, no_network=True))
+                                parser=xmlparse.hardened_parser())
         name = root.get("id") or ""
     _check_name(name, "决策表标识", owner)
     return name

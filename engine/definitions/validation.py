@@ -5,17 +5,20 @@ engine needs from it) or raises `DefinitionError` with element-level messages.
 """
 from __future__ import annotations
 
+import ast
+import re
 from dataclasses import dataclass, field
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import scripting
+from engine import limits, scripting
+from engine.definitions import xmlparse
 from engine.errors import DefinitionError
+from engine.forms.schema import form_problems
 from engine.org.assignment import check_expression
 from engine.timing import cycle_problem
 
@@ -114,15 +117,31 @@ def _error(element_id, message):
     return {"element_id": element_id, "message": message}
 
 
+class DiagramTooLarge(DefinitionError):
+    """Over a size limit before anything is parsed: the request itself is refused."""
+
+
+def check_size(xml: bytes) -> None:
+    """The diagram's size against BPM_MAX_DIAGRAM_KB, before any parsing (a multi-megabyte script
+    would otherwise hold a worker for half a minute)."""
+    limit_kb = limits.DIAGRAM_KB.value()
+    if len(xml) > limit_kb * 1024:
+        raise DiagramTooLarge([_error(None, f"流程图文件过大：{len(xml) / 1024:.0f} KB，上限 {limit_kb} KB"
+                                            f"（{limits.DIAGRAM_KB.variable}）")])
+
+
 def parse_xml(xml: str | bytes) -> etree._Element:
     if isinstance(xml, str):
         xml = xml.encode("utf-8")
+    check_size(xml)
     if not xml.strip():
         raise DefinitionError([_error(None, "文件为空")])
     try:
-        root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        root = xmlparse.parse(xml)
     except etree.XMLSyntaxError as exc:
         raise DefinitionError([_error(None, f"XML 格式错误（第 {exc.lineno} 行）：{exc.msg}")])
+    except xmlparse.DoctypeRefused as exc:
+        raise DefinitionError([_error(None, f"流程图{exc}")])
     if root.tag != f"{{{BPMN}}}definitions":
         raise DefinitionError([_error(None, f"不是 BPMN 2.0 文件：根元素是 {etree.QName(root).localname}，"
                                             f"应为 {BPMN} 命名空间中的 definitions")])
@@ -229,7 +248,7 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
     try:
         _xsd_validator().validate(root)
     except ValidationException as exc:
-        raise DefinitionError([_error(exc.id or None, f"不符合 BPMN 2.0 规范（第 {exc.line_number} 行）：{exc}")])
+        raise DefinitionError([schema_refusal(exc, root)])
 
     processes = root.xpath("./bpmn:process[@isExecutable='true']", namespaces=NS)
     if not processes:
@@ -248,6 +267,9 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
         qname = etree.QName(node)
         if qname.namespace == BPMN and qname.localname in NOT_EXECUTABLE:
             errors.append(_error(node.get("id"), NOT_EXECUTABLE[qname.localname]))
+
+    errors.extend(unsupported_element_problems(process))
+    errors.extend(flow_problems(process))
 
     lane_of = {}
     for lane in process.xpath(".//bpmn:lane", namespaces=NS):
@@ -281,6 +303,10 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
 
         errors.extend(_error(tid, problem) for problem in deadline_problems(_properties(task), known_roles))
 
+    errors.extend(plain_task_lane_problems(process, lane_of))
+    errors.extend(empty_script_problems(process))
+    errors.extend(used_form_problems(process, form_keys, form_lookup))
+
     decisions: dict[str, str] = {}
     for task in process.iter(f"{{{BPMN}}}businessRuleTask"):
         ref = task.xpath("./bpmn:extensionElements/spiffworkflow:calledDecisionId", namespaces=NS)
@@ -306,25 +332,30 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
     for code in sorted(starter_roles - known_roles):
         errors.append(_error(key, f"starterRoles 中的角色未知：{code}"))
 
-    for element_id, source, is_expression in _scripts(process):
-        for problem in scripting.check(source, expression=is_expression):
+    code = _scripts(process)
+    too_much = total_code_problem(process, code)
+    if too_much:
+        errors.append(too_much)
+        code = []  # checking each piece is what takes the time
+    for element_id, source, is_expression in code:
+        for problem in code_problems(source, expression=is_expression):
             errors.append(_error(element_id, problem))
     errors.extend(_cycle_errors(process))
 
+    if not errors:
+        errors.extend(chain_problems(process))
     if errors:
         raise DefinitionError(errors)
 
     parser = SpiffBpmnParser()
     try:
         for dmn_xml in set(decisions.values()):
-            parser.add_dmn_xml(etree.fromstring(dmn_xml.encode("utf-8")))
+            parser.add_dmn_xml(xmlparse.parse(dmn_xml))
         parser.add_bpmn_xml(root, filename=f"{key}.bpmn")
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
-    except ValidationException as exc:
-        raise DefinitionError([_error(exc.id or None, str(exc))])
-    except SpiffWorkflowException as exc:
-        raise DefinitionError([_error(getattr(exc, "id", None), str(exc))])
+    except Exception as exc:  # its own ValidationException, raw Python errors, a stack exhausted
+        raise DefinitionError([engine_refusal(exc, root)])
 
     docs = process.xpath("./bpmn:documentation", namespaces=NS)
     return ParsedDiagram(
@@ -334,3 +365,309 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
         starts_cases={name[len(START_PREFIX):] for _, name in thrown if name.startswith(START_PREFIX)},
         started_by=started_by, spec=spec, subprocess_specs=subprocess_specs,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals that name their element, in Chinese, before SpiffWorkflow's parser sees the diagram
+# ---------------------------------------------------------------------------------------------
+
+KIND_NAMES = {
+    "process": "流程", "lane": "泳道", "sequenceFlow": "连线", "task": "任务", "userTask": "用户任务",
+    "manualTask": "人工任务", "scriptTask": "脚本任务", "serviceTask": "服务任务", "sendTask": "发送任务",
+    "receiveTask": "接收任务", "businessRuleTask": "业务规则任务", "callActivity": "调用活动",
+    "subProcess": "子流程", "transaction": "事务子流程", "adHocSubProcess": "自由子流程",
+    "startEvent": "开始事件", "endEvent": "结束事件", "intermediateCatchEvent": "中间捕获事件",
+    "intermediateThrowEvent": "中间抛出事件", "boundaryEvent": "边界事件", "exclusiveGateway": "排他网关",
+    "parallelGateway": "并行网关", "inclusiveGateway": "包容网关", "eventBasedGateway": "事件网关",
+    "complexGateway": "复杂网关", "dataObject": "数据对象", "dataObjectReference": "数据对象引用",
+    "dataStoreReference": "数据存储引用", "multiInstanceLoopCharacteristics": "多实例设置",
+    "standardLoopCharacteristics": "循环设置", "messageEventDefinition": "消息事件定义",
+    "signalEventDefinition": "信号事件定义", "errorEventDefinition": "错误事件定义",
+    "escalationEventDefinition": "升级事件定义", "timerEventDefinition": "定时事件定义",
+    "conditionalEventDefinition": "条件事件定义",
+}
+FLOW_NODE_TAGS = {"task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+                  "businessRuleTask", "callActivity", "subProcess", "transaction", "adHocSubProcess",
+                  "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+                  "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway"}
+CONTAINER_TAGS = {"subProcess", "transaction", "adHocSubProcess"}
+# SpiffWorkflow makes these a person's step (`manual`), so they need a lane to find that person.
+PLAIN_HUMAN_TASKS = {"task": "任务（task，无类型）", "manualTask": "人工任务（manualTask）"}
+
+
+def _local(node) -> str:
+    return etree.QName(node).localname if isinstance(node.tag, str) else ""
+
+
+def describe(node) -> str:
+    """How a person finds the element in the modeler: its kind and its name, else its id."""
+    kind = KIND_NAMES.get(_local(node), _local(node))
+    name = (node.get("name") or "").strip()
+    return f"{kind}“{name}”" if name else f"{kind} {node.get('id') or ''}".rstrip()
+
+
+def _owner(node):
+    """The nearest element with an id, skipping event definitions: what the modeler shows."""
+    while node is not None and (not isinstance(node.tag, str) or not node.get("id")
+                                or _local(node).endswith("EventDefinition")):
+        node = node.getparent()
+    return node
+
+
+def unsupported_element_problems(process) -> list[dict]:
+    """Compensation has no engine support: a compensation boundary event breaks SpiffWorkflow's parser
+    with a dump of XML, and a thrown compensation event would silently do nothing."""
+    found = []
+    for node in process.iter(f"{{{BPMN}}}compensateEventDefinition"):
+        owner = _owner(node)
+        found.append(_error(owner.get("id") if owner is not None else None,
+                            f"{describe(owner) if owner is not None else '事件'}：补偿事件（compensation）尚不支持；"
+                            "撤销已做的步骤请画成显式的脚本任务或用户任务，或用“退回”"))
+    for node in process.iter():
+        if isinstance(node.tag, str) and node.get("isForCompensation") == "true":
+            found.append(_error(node.get("id"), f"{describe(node)}：补偿活动（isForCompensation）尚不支持，"
+                                                "请把它接入正常的连线"))
+    return found
+
+
+def flow_problems(process) -> list[dict]:
+    """Every sequence flow joins two flow elements of the same process or subprocess (SpiffWorkflow's
+    own message for a dangling reference speaks of forms with duplicate ids)."""
+    found = []
+    for container in [process, *[n for n in process.iter() if _local(n) in CONTAINER_TAGS]]:
+        nodes = {child.get("id") for child in container if _local(child) in FLOW_NODE_TAGS}
+        for flow in container.iterchildren(f"{{{BPMN}}}sequenceFlow"):
+            for end, label in (("sourceRef", "起点"), ("targetRef", "终点")):
+                ref = (flow.get(end) or "").strip()
+                if ref not in nodes:
+                    where = "" if container is process else f"（{describe(container)} 内）"
+                    found.append(_error(flow.get("id"), f"{describe(flow)} 的{label} {end}=“{ref}”不是本流程{where}"
+                                                        f"中的元素：请把连线两端都接到元素上"))
+    return found
+
+
+def empty_script_problems(process) -> list[dict]:
+    """A script task without a script would fail the case when it is reached."""
+    return [_error(task.get("id"), f"{describe(task)}没有脚本：请填写脚本，或改用其他任务类型")
+            for task in process.iter(f"{{{BPMN}}}scriptTask")
+            if not (task.findtext(f"{{{BPMN}}}script") or "").strip()]
+
+
+def plain_task_lane_problems(process, lane_of: dict) -> list[dict]:
+    """A task without a type or a manual task waits for a person, whom the engine finds from its lane:
+    outside every lane the case could never go on past it."""
+    found = []
+    for tag, kind in PLAIN_HUMAN_TASKS.items():
+        for task in process.iter(f"{{{BPMN}}}{tag}"):
+            if task.get("id") not in lane_of:
+                found.append(_error(task.get("id"), f"{describe(task)}不在任何泳道中：{kind}由人办理，"
+                                                    f"请把它放进名称为角色代码的泳道，或改为脚本任务"))
+    return found
+
+
+def used_form_problems(process, form_keys: set[str], form_lookup) -> list[dict]:
+    """The forms the diagram's user tasks use: patterns must compile (and run in linear time), sizes
+    within limits. Each problem is reported on the first user task using that form."""
+    if form_lookup is None:
+        return []
+    first_user = {}
+    for task in process.iter(f"{{{BPMN}}}userTask"):
+        first_user.setdefault(_properties(task).get("formKey"), task.get("id"))
+    found = []
+    for form_key in sorted(form_keys):
+        form = form_lookup(form_key)
+        if form is not None:
+            found.extend(_error(first_user.get(form_key), problem) for problem in form_problems(form, form_key))
+    return found
+
+
+def _nesting_depth(tree) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:  # iterative: the point is to measure trees too deep for recursion
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def code_problems(source: str, *, expression: bool) -> list[str]:
+    """Size limits on a script or expression, then the sandbox's own checks. Python's parser and
+    RestrictedPython both recurse, so a long chain (`1+1+…`) is refused here by length and depth
+    before it can exhaust the stack."""
+    kind, limit = ("表达式", limits.EXPRESSION_CHARS) if expression else ("脚本", limits.SCRIPT_CHARS)
+    if len(source) > limit.value():
+        return [f"{kind}过长：{len(source)} 个字符，上限 {limit.value()}（{limit.variable}）"]
+    too_deep = (f"{kind}嵌套过深：超过 {limits.CODE_NESTING.value()} 层（{limits.CODE_NESTING.variable}）；"
+                f"请拆成几步计算")
+    try:
+        tree = ast.parse(source, mode="eval" if expression else "exec")
+    except SyntaxError:
+        tree = None  # reported by scripting.check with its line
+    except (RecursionError, MemoryError):
+        return [too_deep]
+    if tree is not None and _nesting_depth(tree) > limits.CODE_NESTING.value():
+        return [too_deep]
+    try:
+        return scripting.check(source, expression=expression)
+    except (RecursionError, MemoryError):
+        return [too_deep]
+
+
+def total_code_problem(process, code: list[tuple[str, str, bool]]) -> dict | None:
+    """Checking code costs about 10 ms per 1,000 characters: bound the whole diagram's, so no
+    validation or deploy runs for long."""
+    total, limit = sum(len(source) for _, source, _ in code), limits.CODE_CHARS_TOTAL.value()
+    if total <= limit:
+        return None
+    return _error(process.get("id"), f"流程中的脚本和表达式合计 {total} 个字符，上限 {limit}"
+                                     f"（{limits.CODE_CHARS_TOTAL.variable}）：请精简，或把计算拆到多个流程")
+
+
+def chain_problems(process) -> list[dict]:
+    """SpiffWorkflow parses from each start event along the sequence flows, recursively, about two
+    frames per element; follow the same walk without recursion and refuse a chain longer than
+    BPM_MAX_CHAIN_LENGTH, at the element where it goes over."""
+    limit = limits.CHAIN_LENGTH.value()
+    by_id, outgoing, boundary = {}, {}, {}
+    for node in process.iter():
+        local = _local(node)
+        if local in FLOW_NODE_TAGS:
+            by_id[node.get("id")] = node
+            if local == "boundaryEvent":
+                boundary.setdefault(node.get("attachedToRef"), []).append(node.get("id"))
+        elif local == "sequenceFlow":
+            outgoing.setdefault(node.get("sourceRef"), []).append(node.get("targetRef"))
+    seen = set()
+    stack = [(start.get("id"), 1) for start in process.iterchildren(f"{{{BPMN}}}startEvent")]
+    while stack:
+        node_id, depth = stack.pop()
+        if node_id in seen or node_id not in by_id:
+            continue
+        seen.add(node_id)
+        if depth > limit:
+            node = by_id[node_id]
+            return [_error(node_id, f"从开始事件起依次相连的元素超过 {limit} 个（超出处：{describe(node)}）："
+                                    f"请把一段步骤画成子流程，或合并相邻的脚本任务（{limits.CHAIN_LENGTH.variable}）")]
+        node = by_id[node_id]
+        following = [*boundary.get(node_id, ()), *outgoing.get(node_id, ())]
+        if _local(node) in CONTAINER_TAGS:
+            following += [s.get("id") for s in node.iterchildren(f"{{{BPMN}}}startEvent")]
+        stack.extend((next_id, depth + 1) for next_id in reversed(following))
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# What the XSD check and SpiffWorkflow's parser say, in Chinese and on an element
+# ---------------------------------------------------------------------------------------------
+
+def _element_at_line(root, line) -> etree._Element | None:
+    """The element with an id that the XSD error's line points into."""
+    if not isinstance(line, int):
+        return None
+    best = None
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.sourceline is not None and node.sourceline <= line:
+            best = node
+        elif isinstance(node.tag, str) and node.sourceline is not None and node.sourceline > line:
+            break
+    return _owner(best) if best is not None else None
+
+
+SCHEMA_MESSAGES = [
+    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': This element is not expected"), "此处不应出现元素 {0}"),
+    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)', attribute '([^']+)': The attribute '[^']+' is not allowed"),
+     "元素 {0} 不允许有属性 {1}"),
+    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': The attribute '([^']+)' is required but missing"),
+     "元素 {0} 缺少必需的属性 {1}"),
+    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)', attribute '([^']+)': '([^']*)' is not a valid value of the atomic "
+                r"type 'xs:ID'"), "元素 {0} 的 {1}=“{2}”不是有效的标识（须以字母或下划线开头，不能含空格、冒号）"),
+    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)', attribute '([^']+)': '([^']*)' is not a valid value"),
+     "元素 {0} 的属性 {1}=“{2}”取值无效"),
+    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': Missing child element"), "元素 {0} 缺少必需的子元素"),
+    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': No match found for key-sequence \['([^']*)'\]"),
+     "元素 {0} 引用的标识 {1} 不存在"),
+    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': Duplicate key-sequence \['([^']*)'\]"), "标识 {1} 重复：元素 {0}"),
+]
+
+
+def schema_refusal(exc: ValidationException, root) -> dict:
+    line = exc.line_number if isinstance(exc.line_number, int) else None
+    owner = _element_at_line(root, line)
+    english = str(exc.args[0] if exc.args else exc).strip()
+    for pattern, template in SCHEMA_MESSAGES:
+        match = pattern.search(english)
+        if match:
+            detail = template.format(*match.groups())
+            if "xs:ID" in english and len(root.xpath("//*[@id=$id]", id=match.group(3))) > 1:
+                detail = f"标识 {match.group(3)} 重复：每个元素的 id 须唯一"
+            break
+    else:
+        detail = f"请检查该元素的写法（XML 校验提示：{_short(english)}）"
+    where = f"第 {line} 行" if line else ""
+    if owner is not None and owner is not root:
+        where = f"{where}，{describe(owner)}" if where else describe(owner)
+    return _error(exc.id or (owner.get("id") if owner is not None and owner is not root else None),
+                  f"不符合 BPMN 2.0 规范（{where}）：{detail}" if where else f"不符合 BPMN 2.0 规范：{detail}")
+
+
+ENGINE_MESSAGES = [
+    ("Multiple outgoing flows are not supported", "有多条流出连线，但只有网关可以分支：请在它后面加一个排他、包容或并行网关"),
+    ("we found two items", "有连线指向不存在的元素"),
+    ("No start event found", "没有开始事件"),
+    ("Non-default exclusive outgoing sequence flow without condition",
+     "这条从排他/包容网关流出的连线既没有条件，也不是网关的默认路径：请设置条件表达式，或把它设为默认路径"),
+    ("Exactly one start event is required in a SubWorkflow", "子流程必须有且只有一个开始事件"),
+    ("A SubWorkflow Must contain an End event", "子流程必须有结束事件"),
+    ("must specify exactly one of cardinality or loop input", "多实例设置只能指定实例数（loopCardinality）或集合（loopDataInputRef）之一"),
+    ("must specify a cardinality or a loop input", "多实例设置需要指定实例数（loopCardinality）或集合（loopDataInputRef）"),
+    ("loop input data reference is missing", "多实例的集合（loopDataInputRef）不在输入输出设置中"),
+    ("loop output data reference is missing", "多实例的结果（loopDataOutputRef）不在输入输出设置中"),
+    ("loopMaximum or loopCondition must be specified", "循环任务需要指定最大次数（loopMaximum）或循环条件（loopCondition）"),
+    ("Cancel Events may only be used with transactions", "取消事件只能附着在事务子流程（transaction）上"),
+    ("Unsupported Catch Event", "事件类型不受支持：边界事件须为定时、消息、信号、错误、升级、条件或取消事件"),
+    ("Expected a Message node", "引用的消息（message）不存在"),
+    ("Expected a Signal node", "引用的信号（signal）不存在"),
+    ("Expected an Error node", "引用的错误（error）不存在"),
+    ("Expected an Escalation node", "引用的升级（escalation）不存在"),
+    ("raise_validation_exception() got an unexpected keyword argument", "引用的消息、信号、错误或升级定义不存在"),
+    ("Conditional event definition with missing condition", "条件事件缺少条件表达式"),
+    ("Unknown Time Specification", "定时事件缺少时间设置（timeDate、timeDuration 或 timeCycle）"),
+    ("Time Specification Error", "定时事件的时间设置无效"),
+    ("No Script Provided", "脚本任务没有脚本"),
+    ("There is no support implemented for this task type", "是本系统不支持的元素类型"),
+    ("Duplicate process ID", "流程标识重复"),
+    ("Cannot resolve dataInputAssociation", "数据输入关联引用的数据对象不存在"),
+    ("Cannot resolve dataOutputAssociation", "数据输出关联引用的数据对象不存在"),
+    ("has no implementation", "使用了本系统不支持的数据存储"),
+    ("is missing from bpmn xml", "文件中的消息、信号、错误、升级或关联定义缺少 id"),
+    ("Sequential ordering for ad hoc subprocesses", "自由子流程不支持顺序执行"),
+    ("Ad hoc subprocesses may not contain start or end events", "自由子流程中不能有开始或结束事件"),
+    ("No \"calledElement\" attribute", "调用活动没有指定被调用的流程（calledElement）"),
+    ("A Service Task must have an operator", "服务任务没有指定服务"),
+    ("RecursionError", "流程图太深，引擎无法解析：从开始事件起依次相连的元素太多，请把一段步骤画成子流程"),
+]
+
+
+def engine_refusal(exc: BaseException, root) -> dict:
+    """SpiffWorkflow's refusal (English, sometimes the repr of an exception with XML in it) as a
+    Chinese message on the element it concerns."""
+    english = str(exc.args[0] if exc.args else exc)
+    if isinstance(exc, RecursionError):
+        english = "RecursionError"
+    element_id = getattr(exc, "id", None) or None
+    node = None
+    if element_id:
+        found = root.xpath("//*[@id=$id]", id=element_id)
+        node = found[0] if found else None
+    for fragment, detail in ENGINE_MESSAGES:
+        if fragment in english:
+            break
+    else:
+        detail = f"流程引擎无法解析，请检查它的设置和连线（引擎提示：{_short(english)}）"
+    return _error(element_id, f"{describe(node)}：{detail}" if node is not None else detail)
+
+
+def _short(text: str) -> str:
+    """A hint from an English message without the XML some of them carry."""
+    text = re.split(r"b?'<|<\?xml|<bpmn", text, maxsplit=1)[0].strip(" ,.(\"'")
+    return text[:160] + ("…" if len(text) > 160 else "")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from engine.definitions import catalogue, drafts
 from engine.definitions import deploy as deployment
+from engine.definitions.validation import DiagramTooLarge
 from engine.errors import DefinitionError
 from engine.runtime import migration
 from engine.store.models import ProcessDraft, Role, Task
@@ -15,7 +16,7 @@ from webapp.api.schemas import (ContentOut, DeployResponse, DirectDeployIn, Draf
                                 DefinitionIn, MigrationIn, MigrationOut, ProposeOut, RoleOut, ValidateIn,
                                 ValidationOut, VersionOut, VersionQuery)
 from webapp.auth import current_user, require_role
-from webapp.request_session import db_session
+from webapp.request_session import db_session, reads_only
 
 blp = Blueprint("definitions", __name__, description="流程变更：草稿、校验、申请变更、版本、回滚、实例迁移")
 
@@ -73,11 +74,17 @@ def export_catalogue():
 @blp.route("/definitions/validate", methods=["POST"])
 @blp.arguments(ValidateIn)
 @blp.response(200, ValidationOut)
+@reads_only
 def validate_definition(body):
-    """The checks of `bpm validate`, for the modeler while editing: errors name their element."""
-    current_user()
+    """The checks of `bpm validate`, for the modeler while editing: errors name their element. For those
+    who may edit diagrams (admins, process_owner, holders of a procedure's owner role; with `process_key`,
+    of that procedure). Reads only; a diagram over the size limits is refused with 400."""
+    session, user = db_session(), current_user()
+    drafts.check_may_validate(session, user, body.get("process_key"))
     try:
-        drafts.validate(db_session(), body["bpmn_xml"], body["forms"], body.get("process_key"))
+        drafts.validate(session, body["bpmn_xml"], body["forms"], body.get("process_key"))
+    except DiagramTooLarge:
+        raise
     except DefinitionError as exc:
         return {"valid": False, "errors": exc.errors}
     return {"valid": True, "errors": []}
