@@ -22,8 +22,8 @@ from engine.store.models import ProcessDefinition, ProcessVersion
 TESTS = Path(__file__).resolve().parent
 TEST_FORMS = TESTS / "library" / "forms"
 DEMO_ROLES = {code for code, _, _ in ROLES}
-# CI checks out the repository with ../shared/ beside it; a missing folder is a failure, not a skip.
-MIWG_DIR = Path(__file__).resolve().parents[2] / "shared" / "bpmn-miwg" / "reference"
+# The BPMN MIWG reference diagrams (CC BY 3.0) are test data of the repository's own.
+MIWG_DIR = TESTS / "data" / "bpmn-miwg" / "reference"
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"

@@ -1,4 +1,4 @@
-"""The demo organisation (shared/DEMO_ORG.md): fixed usernames, password `demo`."""
+"""The demo organisation (docs/demo_org.md): fixed usernames, password `demo`."""
 from __future__ import annotations
 
 import os
