@@ -29,8 +29,11 @@ def make_engine(url: str | None = None, *, lock_timeout: float | None = None, **
     kwargs.setdefault("pool_pre_ping", True)
     if url.startswith("postgres"):
         # Without it a row lock held elsewhere is waited on for ever; SKIP LOCKED claims never wait.
+        from sqlalchemy.engine import make_url
+
         connect_args = kwargs.setdefault("connect_args", {})
-        connect_args["options"] = f"{connect_args.get('options', '')} -c lock_timeout={int(lock_timeout * 1000)}"
+        given = connect_args.get("options") or make_url(url).query.get("options") or ""
+        connect_args["options"] = f"{given} -c lock_timeout={int(lock_timeout * 1000)}".strip()
     return create_engine(url, **kwargs)
 
 
