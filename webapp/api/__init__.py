@@ -67,12 +67,22 @@ def _describe(code, error):
             413: "上传内容过大", 422: "请求数据有误", 500: "服务器内部错误"}.get(code, error.name)
 
 
+ERRORS_DESCRIPTION = (
+    "Errors are `Error` objects: `message` (Chinese), `code` (the HTTP status) and, where there is more "
+    "to say, `errors`. Every operation with `bearer` security answers 401 without a valid token, before "
+    "its body is read. A method a path does not have is 405 with `Allow`. An id beyond 2^63 − 1 "
+    "in a path is 404; such a number in a query or body is 400. 503 with `Retry-After`: the database "
+    "was busy (a lock held elsewhere too long, a deadlock); nothing was saved and the request may be "
+    "sent again.")
+
+
 def init_api(app: Flask) -> None:
     app.config.update(
         API_TITLE="流程管理系统 API", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]},
+            "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}],
+            "info": {"description": ERRORS_DESCRIPTION}},
     )
     api = _Api(app)
     from webapp.api import attachments, auth, definitions, instances, notifications, processes, tasks, users
