@@ -147,6 +147,9 @@ def test_sqlite_write_lock_held_elsewhere_is_503_busy(tmp_path):
     client = _app_on(database).test_client()
     token = client.post("/api/v1/auth/token", json={"username": "emp", "password": "demo"}).json["token"]
     csrf = form_csrf(client.get("/login").text)
+    member = _app_on(database).test_client()
+    login(member, "emp")
+    member_csrf = form_csrf(member.get("/notifications").text)
 
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # e.g. a long step of another request
@@ -156,6 +159,7 @@ def test_sqlite_write_lock_held_elsewhere_is_503_busy(tmp_path):
         _assert_busy(api_call, page=False)
         page = client.post("/login", data={"username": "emp", "password": "demo", "csrf": csrf})
         _assert_busy(page, page=True)
+        _assert_busy(member.post("/notifications/read-all", data={"csrf": member_csrf}), page=True)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
