@@ -5,9 +5,20 @@ import os
 import secrets
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from engine.config import session_idle_minutes, session_max_hours
-from engine.store.db import Database
+from engine.store.db import MAX_INTEGER, Database
+
+
+class DatabaseInteger(IntegerConverter):
+    """`<int:…>` in every route: 0 … the largest integer the database stores (also in the OpenAPI).
+    Longer numbers do not match at all, so every method of the URL answers 404 (not 405)."""
+
+    regex = r"\d{1,19}"
+
+    def __init__(self, url_map, fixed_digits=0, min=0, max=MAX_INTEGER, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -27,6 +38,9 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False
     app.extensions["bpm_db"] = app.config.get("BPM_DATABASE") or Database(app.config.get("DATABASE_URL"))
+    # Before any route is added: an id in a URL beyond what a database column holds names nothing (404),
+    # instead of failing in the database driver.
+    app.url_map.converters["int"] = DatabaseInteger
 
     from webapp import request_session, security
     security.init_app(app)

@@ -1,12 +1,20 @@
 """One database session per request: a write transaction for unsafe methods, committed before the
-response is sent so that a failed commit is answered as an error, never as a success."""
+response is sent so that a failed commit is answered as an error, never as a success.
+
+A lock another transaction holds for longer than the lock timeout (SQLite "database is locked",
+PostgreSQL lock_timeout, statement_timeout, a deadlock or a serialization failure) is answered
+503 数据库繁忙 with Retry-After, on the API and on the pages: nothing was saved, sending it again is safe."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
+from flask_babel import gettext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from engine.store.db import is_busy
+
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+RETRY_AFTER_SECONDS = 5
 
 
 def db_session() -> Session:
@@ -27,7 +35,26 @@ def _reads_only() -> bool:
     return bool(getattr(current_app.view_functions.get(request.endpoint), "reads_only", False))
 
 
+def busy_response():
+    """503 数据库繁忙: the API's JSON error under /api/, the error page elsewhere."""
+    if request.path.startswith("/api/"):
+        response = jsonify(message="数据库繁忙，请稍后重试", code=503)
+    else:
+        g.broken = True  # no badge counts in the layout: the database is what is busy
+        response = make_response(render_template("error.html", code=503, title=gettext("数据库繁忙"),
+                                                 message=gettext("数据库繁忙，请稍后重试")))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def init_app(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: OperationalError):
+        if not is_busy(exc):
+            raise exc  # a fault, not contention: the usual 500
+        return busy_response()
+
     @app.after_request
     def commit(response):
         session = g.pop("db_session", None)
@@ -40,8 +67,7 @@ def init_app(app: Flask) -> None:
                 session.rollback()
         except OperationalError:
             session.rollback()
-            response = jsonify(message="数据库繁忙，请稍后重试")
-            response.status_code = 503
+            response = busy_response()
         finally:
             session.close()
         return response

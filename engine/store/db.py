@@ -1,6 +1,7 @@
 """Database connection, sessions and the per-instance write lock."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -10,18 +11,55 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import database_url
 
+# The largest integer a column holds (signed 64 bits on SQLite and PostgreSQL): ids, offsets and versions
+# beyond it name nothing, and the drivers refuse them, so the web layer refuses them first.
+MAX_INTEGER = 2**63 - 1
 
-def make_engine(url: str | None = None, **kwargs) -> Engine:
+
+def make_engine(url: str | None = None, *, lock_timeout: float | None = None, **kwargs) -> Engine:
+    """`lock_timeout`: seconds a statement waits for a lock held by another transaction before it fails
+    (and the request is answered 503 数据库繁忙); default `BPM_DB_LOCK_TIMEOUT_SECONDS`, 30."""
     url = url or database_url()
+    if lock_timeout is None:
+        lock_timeout = lock_timeout_seconds()
     if url.startswith("sqlite"):
-        eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
-        _configure_sqlite(eng)
+        eng = create_engine(url, connect_args={"timeout": lock_timeout, "check_same_thread": False}, **kwargs)
+        _configure_sqlite(eng, lock_timeout)
         return eng
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgres"):
+        # Without it a row lock held elsewhere is waited on for ever; SKIP LOCKED claims never wait.
+        from sqlalchemy.engine import make_url
+
+        connect_args = kwargs.setdefault("connect_args", {})
+        given = connect_args.get("options") or make_url(url).query.get("options") or ""
+        connect_args["options"] = f"{given} -c lock_timeout={int(lock_timeout * 1000)}".strip()
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(eng: Engine) -> None:
+def lock_timeout_seconds() -> float:
+    return float(os.environ.get("BPM_DB_LOCK_TIMEOUT_SECONDS") or 30)
+
+
+# SQLite: SQLITE_BUSY (another connection holds the write lock), SQLITE_LOCKED (a table within one).
+_SQLITE_BUSY_CODES = {5, 6}
+# PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout), deadlock_detected,
+# serialization_failure: the transaction was undone and the same request may well succeed if sent again.
+_POSTGRES_BUSY_STATES = {"55P03", "57014", "40P01", "40001"}
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error means 'busy, try again' rather than a fault."""
+    orig = getattr(error, "orig", error)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_BUSY_CODES  # extended codes keep the primary code in the low byte
+    if getattr(orig, "sqlstate", None) in _POSTGRES_BUSY_STATES:
+        return True
+    return "database is locked" in str(orig) or "database table is locked" in str(orig)
+
+
+def _configure_sqlite(eng: Engine, lock_timeout: float) -> None:
     # pysqlite's own transaction handling defers BEGIN until the first write, which breaks
     # row-lock semantics; take control of BEGIN ourselves (SQLAlchemy's documented recipe).
     @event.listens_for(eng, "connect")
@@ -31,7 +69,7 @@ def _configure_sqlite(eng: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
         cur.close()
 
     @event.listens_for(eng, "begin")

@@ -3,20 +3,18 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from engine import notifications
 from webapp.api import Blueprint
+from webapp.api.schemas import whole_number
 from webapp.auth import current_user, require_role
 from webapp.request_session import db_session
 
 blp = Blueprint("notifications", __name__, description="通知：站内通知、邮件发件箱、每人的通知渠道设置")
 
-_INT = {"invalid": "应为整数"}
-
 
 class NotificationQuery(Schema):
     unread = fields.Boolean(load_default=False, metadata={"description": "1: only the unread ones"},
                             error_messages={"invalid": "应为 0 或 1"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200, error="应在 {min}–{max} 之间"),
-                           error_messages=_INT)
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, error="不能为负数"), error_messages=_INT)
+    limit = whole_number(1, 200, load_default=50)
+    offset = whole_number(load_default=0)
 
 
 class NotificationOut(Schema):
@@ -40,7 +38,7 @@ class NotificationList(Schema):
 
 
 class ReadRequest(Schema):
-    ids = fields.List(fields.Integer(error_messages=_INT), load_default=None,
+    ids = fields.List(whole_number(), load_default=None,
                       validate=validate.Length(max=500, error="一次最多 {max} 条"))
     all = fields.Boolean(load_default=False, error_messages={"invalid": "应为 true 或 false"})
 
@@ -85,9 +83,8 @@ class SettingsRequest(Schema):
 class OutboxQuery(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf(
         notifications.OUTBOX_STATUSES, error="只能是 pending、sent 或 failed"))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500, error="应在 {min}–{max} 之间"),
-                           error_messages=_INT)
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, error="不能为负数"), error_messages=_INT)
+    limit = whole_number(1, 500, load_default=100)
+    offset = whole_number(load_default=0)
 
 
 class MailOut(Schema):

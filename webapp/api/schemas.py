@@ -2,6 +2,14 @@
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from engine.store.db import MAX_INTEGER
+
+
+def whole_number(minimum: int = 0, maximum: int = MAX_INTEGER, **kwargs) -> fields.Integer:
+    """An integer in a request, within what the database holds; refused in Chinese otherwise."""
+    return fields.Integer(validate=validate.Range(min=minimum, max=maximum, error="应在 {min}–{max} 之间"),
+                          error_messages={"invalid": "应为整数"}, **kwargs)
+
 
 class TokenRequest(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
@@ -53,7 +61,7 @@ class DeployResponse(Schema):
 
 
 class VersionQuery(Schema):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    version = whole_number(1, load_default=None)
 
 
 class StartRequest(Schema):
@@ -138,16 +146,16 @@ class InstanceQuery(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf(["running", "completed", "withdrawn", "terminated",
                                                                        "error"]))
     mine = fields.Boolean(load_default=False)
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = whole_number(1, 500, load_default=50)
+    offset = whole_number(load_default=0)
 
 
 class TaskQuery(Schema):
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "group", "all"]))
     state = fields.String(load_default="open", validate=validate.OneOf(["open", "completed"]),
                           metadata={"description": "open: 待办; completed: 已办 (the tasks I completed)"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = whole_number(1, 500, load_default=50)
+    offset = whole_number(load_default=0)
 
 
 class CompleteRequest(Schema):
@@ -165,7 +173,7 @@ class RetryRequest(Schema):
 class UserQuery(Schema):
     q = fields.String(load_default="", validate=validate.Length(max=64),
                       metadata={"description": "part of the username, name or department"})
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+    limit = whole_number(1, 200, load_default=20)
 
 
 class HandoverPeopleQuery(UserQuery):
@@ -281,13 +289,18 @@ class ValidateIn(DefinitionIn):
     process_key = fields.String(load_default=None)
 
 
+class DiagramError(Schema):
+    element_id = fields.String(allow_none=True, metadata={"description": "the element it is about, if one"})
+    message = fields.String()
+
+
 class ValidationOut(Schema):
     valid = fields.Boolean()
-    errors = fields.List(fields.Dict())
+    errors = fields.List(fields.Nested(DiagramError))
 
 
 class DraftSaveIn(DefinitionIn):
-    lock_version = fields.Integer(required=True)
+    lock_version = whole_number(required=True)
 
 
 class DraftSummary(Schema):
@@ -333,9 +346,9 @@ class VersionOut(Schema):
 
 
 class MigrationIn(Schema):
-    instance_ids = fields.List(fields.Integer(), load_default=None,
+    instance_ids = fields.List(whole_number(), load_default=None,
                                metadata={"description": "omit for every running case on an older version"})
-    to_version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    to_version = whole_number(1, load_default=None)
     dry_run = fields.Boolean(load_default=True)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine import history
 from engine.config import timezone_name
+from engine.store.db import MAX_INTEGER
 from engine.store.models import (Attachment, Department, Instance, ProcessDefinition, ProcessVersion, Task,
                                  User)
 from webapp.i18n import N_
@@ -47,8 +48,9 @@ def fmt_dt(value) -> str:
 
 
 def page_arg() -> int:
+    """The page number asked for, within what the database can skip to."""
     try:
-        return max(1, int(request.args.get("page", 1)))
+        return min(max(1, int(request.args.get("page", 1))), MAX_INTEGER // PAGE_SIZE)
     except ValueError:
         return 1
 

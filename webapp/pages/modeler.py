@@ -8,6 +8,7 @@ from sqlalchemy import select
 from engine.definitions import deploy as deployment
 from engine.definitions import drafts
 from engine.errors import NotFound
+from engine.store.db import MAX_INTEGER
 from engine.store.models import ProcessDraft, Role
 from webapp.auth import login_required
 from webapp.pages import bp
@@ -29,7 +30,7 @@ def modeler(key: str):
             if draft.created_by == user.id and drafts.editable(session, draft):
                 draft_id = draft.id
                 break
-    elif session.get(ProcessDraft, draft_id) is None:
+    elif not 0 <= draft_id <= MAX_INTEGER or session.get(ProcessDraft, draft_id) is None:
         raise NotFound(f"草稿不存在：{draft_id}")
     roles = [{"code": r.code, "name": r.name, "scope": r.scope}
              for r in session.scalars(select(Role).order_by(Role.code))]
