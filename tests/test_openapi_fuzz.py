@@ -27,8 +27,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, ignored_auth, response_schema_conformance,
                                                status_code_conformance)
 
-from engine.org import service as org
-from engine.store.models import MailOutbox
+from engine.org import credentials, service as org
+from engine.store.models import CredentialKind, MailOutbox
 
 EXAMPLES = int(os.environ.get("BPM_FUZZ_EXAMPLES", "6"))
 # The time box: once the run has taken this long, each remaining operation gets one example (the same
@@ -74,13 +74,18 @@ class Seeds:
         """A fresh token, issued by the engine: a fuzzed logout may have revoked the last one, and fuzzed
         wrong passwords may have the login throttled."""
         with self.database.session(write=True) as session:
-            return org.issue_token(session, org.get_user(session, username))
+            return credentials.issue(session, user=org.get_user(session, username), kind=CredentialKind.API,
+                                     lifetime=credentials.token_lifetime()).secret
 
     def top_up(self) -> dict[str, list]:
         from test_process_change import APPLY
 
         api = self.api
         api.tokens.update({username: self.token(username) for username in ("admin", "emp", "mr")})
+        with self.database.session(write=True) as session:  # one of admin's own to list and revoke
+            spare = credentials.issue(session, user=org.get_user(session, "admin"), kind=CredentialKind.API,
+                                      lifetime=credentials.token_lifetime())
+        self.ids["token_id"] = [spare.id]
         self.tasks = [t for t in self.tasks if api.get(f"/tasks/{t}", "admin").json.get("state") == "open"]
         while len(self.tasks) < 4:
             case = api.start("process_change", "emp")
