@@ -1,7 +1,8 @@
 """Diagram code that keeps running into its limits is paused, so it cannot stall the system again.
 
-Every hit of a limit (CPU time, wall clock, memory: engine/script_runner.py) is counted against the
-code's source (its SHA-256), in the transaction of the step that hit it. Once a piece of code has hit
+Every hit of a limit (CPU time, wall clock, memory: engine/script_runner.py; a step that loops without
+end: engine/runtime/step.py) is counted against the code's source in its procedure (a SHA-256), in the
+transaction of the step that hit it. Once a piece of code has hit
 its limits BPM_SCRIPT_QUARANTINE_HITS times (default 2), it is paused: a step that would run it fails
 at once, without starting it, and says why. Each hit costs the system up to the wall-clock limit (on
 SQLite the whole database's write lock is held that long), so this is what bounds the harm one bad
@@ -11,29 +12,29 @@ release paused code (`bpm quarantine --release`), which gives it the same number
 from __future__ import annotations
 
 import hashlib
-import os
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, limits
 from engine.errors import NotFound
 from engine.store.models import CodeQuarantine
 
 
 def hits_to_pause() -> int:
-    return max(1, int(os.environ.get("BPM_SCRIPT_QUARANTINE_HITS", "2")))
+    return limits.QUARANTINE_HITS.value()
 
 
-def code_hash(source: str) -> str:
-    return hashlib.sha256(source.strip().encode("utf-8")).hexdigest()
+def code_hash(source: str, process_key: str | None) -> str:
+    """The code as one procedure runs it: the same text in another procedure is counted apart."""
+    return hashlib.sha256(f"{process_key or ''}\n{source.strip()}".encode("utf-8")).hexdigest()
 
 
-def paused(session: Session, source: str) -> CodeQuarantine | None:
+def paused(session: Session, source: str, process_key: str | None) -> CodeQuarantine | None:
     """The row of this code if it is paused now."""
-    return session.scalar(select(CodeQuarantine).where(CodeQuarantine.code_hash == code_hash(source),
-                                                       CodeQuarantine.paused_at.is_not(None)))
+    return session.scalar(select(CodeQuarantine).where(
+        CodeQuarantine.code_hash == code_hash(source, process_key), CodeQuarantine.paused_at.is_not(None)))
 
 
 def pause_message(row: CodeQuarantine) -> str:
@@ -47,7 +48,7 @@ def record_hit(session: Session, source: str, *, process_key: str | None, elemen
     of the same code (several processes) add up: one upsert."""
     now = clock.now()
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    digest = code_hash(source)
+    digest = code_hash(source, process_key)
     statement = insert(CodeQuarantine).values(
         code_hash=digest, process_key=process_key, element_id=element_id, source=source, hits=1,
         last_error=error, last_hit_at=now)

@@ -8,9 +8,10 @@ code can hold a request, a scheduler thread or a database lock for longer than t
 worker is replaced; the step that ran it fails with a message that names the limit.
 
 The script functions (`next_number`, `today`, …) run in the parent, in the step's transaction: the
-worker asks for them over the pipe, and the time they take does not count against the code's limits.
-What the worker sends back is unpickled with an allow-list of classes, so even a worker taken over by
-its code could not make the parent run anything.
+worker asks for them over the pipe, at most BPM_SCRIPT_FUNCTION_CALLS times and for at most
+BPM_SCRIPT_FUNCTION_SECONDS in all. What the worker sends back is JSON (dates, times, durations,
+decimals and sets tagged), written by the worker under its own limits and at most BPM_SCRIPT_RESULT_KB:
+the parent only parses text of a bounded size, which cannot make it run or build anything more.
 
 Run as `python -m engine.script_runner`: the worker's main loop.
 """
@@ -21,7 +22,7 @@ import builtins
 import collections.abc
 import datetime
 import decimal
-import io
+import json
 import math
 import operator
 import os
@@ -37,6 +38,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import limits
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence,
@@ -110,25 +112,16 @@ class Limits:
     cpu_seconds: float
     wall_seconds: float
     memory_mb: int
+    result_kb: int = 8192
+    function_calls: int = 1000
+    function_seconds: float = 10
 
     @classmethod
     def from_environment(cls) -> "Limits":
-        return cls(cpu_seconds=_positive("BPM_SCRIPT_CPU_SECONDS", 2.0),
-                   wall_seconds=_positive("BPM_SCRIPT_WALL_SECONDS", 4.0),
-                   memory_mb=int(_positive("BPM_SCRIPT_MEMORY_MB", 256)))
-
-
-def _positive(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{name} 应为正数：{text}") from None
-    if not value > 0:
-        raise ValueError(f"{name} 应为正数：{text}")
-    return value
+        return cls(cpu_seconds=limits.SCRIPT_CPU_SECONDS.value(), wall_seconds=limits.SCRIPT_WALL_SECONDS.value(),
+                   memory_mb=limits.SCRIPT_MEMORY_MB.value(), result_kb=limits.SCRIPT_RESULT_KB.value(),
+                   function_calls=limits.SCRIPT_FUNCTION_CALLS.value(),
+                   function_seconds=limits.SCRIPT_FUNCTION_SECONDS.value())
 
 
 class ScriptLimitExceeded(Exception):
@@ -140,28 +133,65 @@ class ScriptError(Exception):
     like included): an ordinary Exception here, so every `except Exception` of the engine handles it."""
 
 
-# ---- the wire: length-prefixed pickles; what comes from a worker is unpickled with an allow-list ----
+# ---- the wire: length-prefixed frames; pickle to the worker, tagged JSON back from it ---------------
 
 _HEADER = struct.Struct("!I")
-MAX_MESSAGE = 64 * 1024 * 1024
+_TAG = "$bpm"  # {"$bpm": kind, "v": text}: what JSON has no type for
+_ERROR_TEXT = 500  # characters of an exception's text kept: a message, not a way to fill the database
 
-_ALLOWED_CLASSES = {
-    ("builtins", name) for name in ("set", "frozenset", "range", "slice", "complex", "bytearray")
-} | {("datetime", name) for name in ("date", "datetime", "time", "timedelta", "timezone")} | {
-    ("decimal", "Decimal"), ("zoneinfo", "ZoneInfo._unpickle"), ("collections", "OrderedDict"),
+
+class ResultTooLarge(Exception):
+    pass
+
+
+def _tagged(value):
+    if isinstance(value, datetime.datetime):
+        return {_TAG: "datetime", "v": value.isoformat()}
+    if isinstance(value, datetime.date):
+        return {_TAG: "date", "v": value.isoformat()}
+    if isinstance(value, datetime.time):
+        return {_TAG: "time", "v": value.isoformat()}
+    if isinstance(value, datetime.timedelta):
+        return {_TAG: "timedelta", "v": [value.days, value.seconds, value.microseconds]}
+    if isinstance(value, decimal.Decimal):
+        return {_TAG: "decimal", "v": str(value)}
+    if isinstance(value, (set, frozenset)):
+        return {_TAG: "set", "v": list(value)}
+    if isinstance(value, (collections.abc.KeysView, collections.abc.ValuesView, collections.abc.ItemsView,
+                          collections.abc.Iterator, range)):
+        return list(value)  # what an expression's view or iterator stands for
+    raise TypeError(f"{type(value).__name__} 类型的值不能保存为案件数据")
+
+
+_UNTAG = {
+    "datetime": datetime.datetime.fromisoformat, "date": datetime.date.fromisoformat,
+    "time": datetime.time.fromisoformat, "decimal": decimal.Decimal, "set": set,
+    "timedelta": lambda parts: datetime.timedelta(days=parts[0], seconds=parts[1], microseconds=parts[2]),
 }
 
 
-class _SafeUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _ALLOWED_CLASSES:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"脚本返回了不允许的类型 {module}.{name}")
+def _untagged(obj: dict):
+    if len(obj) == 2 and _TAG in obj and "v" in obj and obj[_TAG] in _UNTAG:
+        return _UNTAG[obj[_TAG]](obj["v"])
+    return obj
 
 
-def _send(stream, message) -> None:
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(payload)) + payload)
+def _frame(payload: bytes) -> bytes:
+    return _HEADER.pack(len(payload)) + payload
+
+
+def _send_trusted(stream, message) -> None:
+    """Parent to worker: a pickle (the parent is trusted by the worker, not the other way round)."""
+    stream.write(_frame(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)))
+    stream.flush()
+
+
+def _send_json(stream, message, max_bytes: int) -> None:
+    """Worker to parent: JSON written here, under the worker's limits, refused beyond `max_bytes`."""
+    payload = json.dumps(message, default=_tagged, ensure_ascii=False).encode("utf-8")
+    if len(payload) > max_bytes:
+        raise ResultTooLarge(f"脚本结果过大（{len(payload) // 1024} KB，上限 {max_bytes // 1024} KB）")
+    stream.write(_frame(payload))
     stream.flush()
 
 
@@ -181,17 +211,14 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes | None:
     return b"".join(chunks)
 
 
-def _receive(fd: int, deadline: float | None, *, trusted: bool):
+def _receive_frame(fd: int, deadline: float | None, max_bytes: int | None = None) -> bytes | None:
     header = _read_exactly(fd, _HEADER.size, deadline)
     if header is None:
         return None
     (size,) = _HEADER.unpack(header)
-    if size > MAX_MESSAGE:
-        raise pickle.UnpicklingError("脚本结果过大")
-    payload = _read_exactly(fd, size, deadline)
-    if payload is None:
-        return None
-    return pickle.loads(payload) if trusted else _SafeUnpickler(io.BytesIO(payload)).load()
+    if max_bytes is not None and size > max_bytes:
+        raise ResultTooLarge(f"脚本结果过大（上限 {max_bytes // 1024} KB）")
+    return _read_exactly(fd, size, deadline)
 
 
 # ---- the parent side -----------------------------------------------------------------------------
@@ -228,35 +255,50 @@ class _Worker:
         """Run one piece of code; answers what the worker sent back, serving its calls of
         `functions` meanwhile. Raises ScriptLimitExceeded (and leaves the worker dead) past a limit."""
         limits = self.limits
-        _send(self.process.stdin, ("run", mode, source, context, external, sorted(functions), limits.cpu_seconds))
-        budget = limits.wall_seconds
+        _send_trusted(self.process.stdin, ("run", mode, source, context, external, sorted(functions),
+                                           limits.cpu_seconds, limits.result_kb * 1024))
+        deadline = time.monotonic() + limits.wall_seconds  # the code's own time
+        function_time, calls = 0.0, 0
         fd = self.process.stdout.fileno()
         while True:
-            started = time.monotonic()
             try:
-                message = _receive(fd, started + budget, trusted=False)
+                payload = _receive_frame(fd, deadline + function_time, limits.result_kb * 1024 + 4096)
             except TimeoutError:
                 self.kill()
                 raise ScriptLimitExceeded(f"脚本运行超过 {limits.wall_seconds:g} 秒，已中止") from None
-            except pickle.UnpicklingError as exc:
+            except ResultTooLarge as exc:
                 self.kill()
                 raise ScriptError(str(exc)) from None
-            budget -= time.monotonic() - started
-            if message is None:  # the kernel ended it: CPU time (SIGXCPU) or it could not allocate
+            if payload is None:  # the kernel ended it: CPU time (SIGXCPU) or it could not allocate
                 code = self.process.wait()
                 self.kill()
                 if code == -signal.SIGXCPU:
                     raise ScriptLimitExceeded(f"脚本占用 CPU 超过 {limits.cpu_seconds:g} 秒，已中止")
                 raise ScriptLimitExceeded(f"脚本运行进程异常退出（内存上限 {limits.memory_mb} MB），已中止")
-            kind = message[0]
-            if kind != "call":
-                return message
-            _, name, args, kwargs = message
             try:
+                message = json.loads(payload, object_hook=_untagged)
+            except (ValueError, TypeError, RecursionError):
+                self.kill()
+                raise ScriptError("脚本运行进程的答复无法解读") from None
+            if message[0] != "call":
+                return message
+            calls += 1
+            if calls > limits.function_calls:
+                self.kill()
+                raise ScriptLimitExceeded(f"脚本调用函数超过 {limits.function_calls} 次，已中止")
+            _, name, args, kwargs = message
+            started = time.monotonic()
+            try:
+                if name not in functions:
+                    raise NameError(f"name '{name}' is not defined")
                 reply = ("return", functions[name](*args, **kwargs))
             except Exception as exc:  # the function's own refusal, raised in the code as it would be
-                reply = ("raise", type(exc).__name__, str(exc))
-            _send(self.process.stdin, reply)
+                reply = ("raise", type(exc).__name__, str(exc)[:_ERROR_TEXT])
+            function_time += time.monotonic() - started
+            if function_time > limits.function_seconds:
+                self.kill()
+                raise ScriptLimitExceeded(f"脚本调用的函数运行超过 {limits.function_seconds:g} 秒，已中止")
+            _send_trusted(self.process.stdin, reply)
 
 
 class Pool:
@@ -381,26 +423,20 @@ def _cpu_budget(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard if hard == resource.RLIM_INFINITY or hard > soft else soft))
 
 
-def _picklable(value):
-    """Views and iterators an expression may answer with, as the list they stand for."""
-    if isinstance(value, (collections.abc.KeysView, collections.abc.ValuesView, collections.abc.ItemsView,
-                          collections.abc.Iterator)):
-        return list(value)
-    return value
-
-
 def _worker_main() -> None:
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but messages on the pipe
     _limit_self(int(os.environ.get("BPM_SCRIPT_MEMORY_MB", "256")))
     fd = inbox.fileno()
+    max_bytes = 8 * 1024 * 1024
 
     def proxy(name):
         def call(*args, **kwargs):
-            _send(outbox, ("call", name, args, kwargs))
-            reply = _receive(fd, None, trusted=True)
-            if reply is None:
+            _send_json(outbox, ["call", name, args, kwargs], max_bytes)
+            payload = _receive_frame(fd, None)
+            if payload is None:
                 os._exit(0)
+            reply = pickle.loads(payload)
             if reply[0] == "raise":
                 raise _KNOWN_EXCEPTIONS.get(reply[1], RuntimeError)(reply[2])
             return reply[1]
@@ -408,24 +444,31 @@ def _worker_main() -> None:
         return call
 
     while True:
-        message = _receive(fd, None, trusted=True)
-        if message is None:
+        payload = _receive_frame(fd, None)
+        if payload is None:
             return
-        _, mode, source, context, external, function_names, cpu_seconds = message
+        _, mode, source, context, external, function_names, cpu_seconds, max_bytes = pickle.loads(payload)
         functions = {name: proxy(name) for name in function_names}
         _cpu_budget(cpu_seconds)
         try:
-            answer = ("ok", _run(mode, source, context, external or {}, functions))
+            result = _run(mode, source, context, external or {}, functions)
             try:
-                _send(outbox, answer)
-            except (pickle.PicklingError, TypeError, AttributeError) as exc:  # nothing was written
-                _send(outbox, ("error", None, "ValueError", f"脚本结果无法保存为案件数据：{exc}", {}))
+                _send_json(outbox, ["ok", result], max_bytes)
+            except (TypeError, ValueError, RecursionError) as exc:  # nothing was written
+                _send_json(outbox, ["error", None, "ValueError", f"脚本结果无法保存为案件数据：{_text(exc)}", {}],
+                           max_bytes)
+            except ResultTooLarge as exc:
+                _send_json(outbox, ["error", None, "ValueError", str(exc), {}], max_bytes)
             continue
         except MemoryError:
-            answer = ("recycle", None, "MemoryError", "", {})
+            answer = ["recycle", None, "MemoryError", "", {}]
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the code's, not ours
-            answer = ("error", None, type(exc).__name__, str(exc.args[0]) if exc.args else "", _details(exc))
-        _send(outbox, answer)
+            answer = ["error", None, type(exc).__name__, _text(exc), _details(exc)]
+        _send_json(outbox, answer, max_bytes)
+
+
+def _text(exc: BaseException) -> str:
+    return str(exc.args[0] if exc.args else "")[:_ERROR_TEXT]
 
 
 def _details(exc: BaseException) -> dict:
@@ -446,7 +489,7 @@ def _run(mode: str, source: str, context: dict, external: dict, functions: dict)
     names = {**RESTRICTED_GLOBALS, **functions}
     if mode == "eval":
         scope = {**names, **external, **context}
-        return _picklable(eval(code, scope))
+        return eval(code, scope)
     scope = dict(context)
     scope.update({**names, **external})
     exec(code, scope)

@@ -4,10 +4,10 @@ Scripts are compiled with RestrictedPython (no underscore names, no frame/code i
 guarded attribute access, writes and iteration) and run with an allow-list of builtins.
 `check()` runs the same compilation at deploy, plus our own rules with clear messages.
 
-Where code runs: an expression whose shape bounds its cost (`is_bounded`: names, constants,
-comparisons, `and`/`or`, a few linear builtins; no loop, comprehension, call of anything else,
-multiplication, power or formatting) is evaluated here, as its cost can only grow with the size of
-the case's data. Every other script and expression runs in a worker process under CPU, wall-clock and
+Where code runs: an expression whose shape bounds its cost (`is_bounded`: comparisons and boolean
+logic over names and small constants, a few functions that read their argument once; no arithmetic,
+loop, comprehension or other call) is evaluated here, as its cost is at most linear in the size of the
+case's data. Every other script and expression runs in a worker process under CPU, wall-clock and
 memory limits it cannot catch (engine/script_runner.py).
 """
 from __future__ import annotations
@@ -109,22 +109,21 @@ def _waits_on_timer(task) -> bool:
 
 _BOUNDED_NODES = (
     ast.Expression, ast.Name, ast.Load, ast.Constant, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp,
-    ast.Not, ast.USub, ast.UAdd, ast.IfExp, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List,
-    ast.Set, ast.Dict, ast.BinOp, ast.Add, ast.Sub, ast.Div, ast.FloorDiv, ast.Call, ast.keyword,
+    ast.Not, ast.USub, ast.IfExp, ast.Attribute, ast.Subscript, ast.Tuple, ast.List, ast.Set, ast.Call,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
 )
-# Builtins and script functions that read their arguments once and allocate no more than a copy of them
-# (no `list(text)`, `sorted(…)`: a pointer per character of a long text is many times its size).
-_BOUNDED_CALLS = {"len", "str", "int", "float", "bool", "abs", "min", "max", "any", "all", "sum",
-                  "today", "now", "date", "datetime", "timedelta"}
-_LARGEST_BOUNDED_NUMBER = 10 ** 6  # a constant beyond this could make date or number arithmetic costly
+# Functions that read their argument once and build nothing (no `str(…)`, `int(…)` of data: converting a
+# long number or text costs more than reading it; no arithmetic at all: `a // b` of long numbers does).
+_BOUNDED_CALLS = {"len", "bool", "any", "all", "min", "max", "today", "now"}
+_LARGEST_BOUNDED_NUMBER = 10 ** 6
 
 
 @functools.lru_cache(maxsize=4096)
 def is_bounded(expression: str) -> bool:
-    """Whether an expression's cost is bounded by its shape and the size of the case data, so it may
-    run in this process without a worker: no loop, no comprehension, no `*`, `**`, `%` or f-string,
-    no call except of a few linear builtins by name, no large numeric constant."""
+    """Whether an expression may run in this process without a worker: comparisons and `and`/`or`/`not`
+    of names, attributes, items and small constants, and a few functions that read their argument once.
+    Its cost is then at most linear in the size of the case data (itself bounded: forms cap what people
+    submit, and the worker what a script writes back)."""
     try:
         tree = ast.parse(expression, mode="eval")
     except (SyntaxError, RecursionError, ValueError, MemoryError):
@@ -132,7 +131,9 @@ def is_bounded(expression: str) -> bool:
     for node in ast.walk(tree):
         if not isinstance(node, _BOUNDED_NODES):
             return False
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _BOUNDED_CALLS):
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _BOUNDED_CALLS
+                                               and not node.keywords
+                                               and not any(isinstance(a, ast.Starred) for a in node.args)):
             return False
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, complex)) \
                 and not isinstance(node.value, bool) and abs(node.value) > _LARGEST_BOUNDED_NUMBER:
@@ -183,19 +184,17 @@ class SandboxScriptEngine(PythonScriptEngine):
             raise
 
     def _refuse_if_paused(self, task, source: str) -> None:
-        session, _ = script_functions.running_case()
-        row = quarantine.paused(session, source) if session is not None else None
+        session, process_key = _running_procedure()
+        row = quarantine.paused(session, source, process_key) if session is not None else None
         if row is not None:
             raise WorkflowTaskException(quarantine.pause_message(row), task=task)
 
     def _count_hit(self, task, source: str, exc: WorkflowTaskException) -> None:
-        session, instance_id = script_functions.running_case()
+        session, process_key = _running_procedure()
         limit = exc.__context__
-        if session is None or not isinstance(limit, script_runner.ScriptLimitExceeded):
-            return
-        case = session.get(Instance, instance_id) if instance_id is not None else None
-        quarantine.record_hit(session, source, process_key=case.process_key if case else None,
-                              element_id=task.task_spec.bpmn_id, error=str(limit))
+        if session is not None and isinstance(limit, script_runner.ScriptLimitExceeded):
+            quarantine.record_hit(session, source, process_key=process_key, element_id=task.task_spec.bpmn_id,
+                                  error=str(limit))
 
     def get_error_line_number_and_content(self, script, err):
         line = getattr(err, "script_lineno", 0)  # the traceback is the worker's
@@ -229,6 +228,13 @@ class SandboxScriptEngine(PythonScriptEngine):
         if problem:  # a cycle computed from the case's data: refused as the diagram's text is at deploy
             raise WorkflowTaskException(problem, task=task)
         return value
+
+
+def _running_procedure():
+    """The session of the engine step running code now, and its case's procedure; (None, None) outside one."""
+    session, instance_id = script_functions.running_case()
+    case = session.get(Instance, instance_id) if session is not None and instance_id is not None else None
+    return session, case.process_key if case is not None else None
 
 
 def script_engine() -> PythonScriptEngine:

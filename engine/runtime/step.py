@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from uuid import UUID
 
@@ -14,7 +13,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-from engine import history, notifications, script_functions, timers
+from engine import history, limits, notifications, quarantine, script_functions, timers
 from engine.definitions.cache import CompiledVersion
 from engine.errors import Conflict
 from engine.runtime import approval, messages, state
@@ -25,13 +24,16 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
             failure: WorkflowException | None = None, *, actor_id: int | None = None) -> None:
     """Run engine steps, sync task and timer rows, hand thrown messages on, save. Script errors put
     the instance in `error`; what the user submitted before the failing step is kept."""
+    budget = StepBudget()
     try:
         if failure is not None:
             raise failure
         with script_functions.scripts_use(session, instance.id):
-            workflow.do_engine_steps(did_complete_task=StepBudget())
+            workflow.do_engine_steps(did_complete_task=budget)
         _written(instance, error=None)
     except WorkflowException as exc:
+        if isinstance(exc, StepBudgetExceeded):
+            _count_budget_hit(session, instance, budget, exc)
         message = _error_message(exc)
         _written(instance, error=message)
         history.record(session, instance.id, history.ERROR, element_id=_element_of(exc), comment=message)
@@ -51,24 +53,39 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
     save(session, instance, workflow)
 
 
+class StepBudgetExceeded(WorkflowTaskException):
+    """One engine step ran too many automatic steps or for too long: a diagram looping back without a
+    person's step. The script it was running counts as having hit its limits (engine/quarantine.py)."""
+
+
 class StepBudget:
     """What one engine step may do before the case is stopped in `error`: a diagram that loops back to
     a script or gateway without a person's step in between would otherwise never end, each piece of
     code staying under its own limit (engine/script_runner.py)."""
 
     def __init__(self):
-        self.max_tasks = int(os.environ.get("BPM_STEP_MAX_TASKS", "10000"))
-        self.seconds = float(os.environ.get("BPM_STEP_SECONDS", "10"))
+        self.max_tasks = limits.STEP_MAX_TASKS.value()
+        self.seconds = limits.STEP_SECONDS.value()
         self.ran = 0
         self.deadline = time.monotonic() + self.seconds
+        self.last_script = None  # the spec of the last script task run, which the loop keeps running
 
     def __call__(self, task) -> None:
         self.ran += 1
+        if getattr(task.task_spec, "script", None):
+            self.last_script = task.task_spec
         if self.ran > self.max_tasks:
-            raise WorkflowTaskException(f"一次推进执行了超过 {self.max_tasks} 个自动步骤，流程可能陷入循环，已中止",
-                                        task=task)
+            raise StepBudgetExceeded(f"一次推进执行了超过 {self.max_tasks} 个自动步骤，流程可能陷入循环，已中止",
+                                     task=task)
         if time.monotonic() > self.deadline:
-            raise WorkflowTaskException(f"一次推进的自动步骤运行超过 {self.seconds:g} 秒，已中止", task=task)
+            raise StepBudgetExceeded(f"一次推进的自动步骤运行超过 {self.seconds:g} 秒，已中止", task=task)
+
+
+def _count_budget_hit(session: Session, instance: Instance, budget: StepBudget, exc: StepBudgetExceeded) -> None:
+    spec = budget.last_script
+    if spec is not None:  # the loop's script: paused like code that ran into its own limits
+        quarantine.record_hit(session, spec.script, process_key=instance.process_key, element_id=spec.bpmn_id,
+                              error=str(exc))
 
 
 def _written(instance: Instance, **values) -> None:
