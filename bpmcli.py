@@ -154,10 +154,20 @@ def serve(host: str, port: int, threads: int, no_scheduler: bool):
     from webapp import create_app
 
     app = create_app()
+    _warm_script_worker()
     if not no_scheduler:
         scheduler.start_background(app.extensions["bpm_db"])
     click.echo(f"流程管理系统：http://{host}:{port}/  (Ctrl+C 停止)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="bpm")
+
+
+def _warm_script_worker() -> None:
+    """Start a worker for diagram code now, so the first script does not wait for one."""
+    import threading
+
+    from engine import script_runner
+
+    threading.Thread(target=script_runner.default_pool().warm, name="script-worker", daemon=True).start()
 
 
 @main.command("scheduler")
@@ -172,6 +182,7 @@ def scheduler_command(interval: float, mail_interval: float):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
     click.echo(f"定时器触发进程已启动，每 {interval:g} 秒检查一次定时器，每 {mail_interval:g} 秒发送邮件 (Ctrl+C 停止)")
+    _warm_script_worker()
     scheduler.run_forever(_db(), interval, mail_interval)
 
 
