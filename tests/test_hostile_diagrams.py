@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from lxml import etree
+from markupsafe import escape
 from sqlalchemy import select
 
 from engine import clock, quarantine, script_runner, timers
@@ -23,7 +24,7 @@ from engine.runtime import instances
 from engine.store.db import Database
 from engine.store.models import Event, Instance, User
 
-from test_draft_governance import APPLY_MORE, BPMN, KEY, walk_to_gm
+from test_draft_governance import APPLY_MORE, BPMN, KEY, browser, walk_to_gm
 
 LIMITS = Limits(cpu_seconds=1, wall_seconds=2, memory_mb=128)
 LIMITS_ENV = {"BPM_SCRIPT_CPU_SECONDS": "1", "BPM_SCRIPT_WALL_SECONDS": "2", "BPM_SCRIPT_MEMORY_MB": "128"}
@@ -65,6 +66,10 @@ def go_live_through_change(api, xml: str, forms: dict) -> dict:
     case_id, task_id = proposed.json["instance_id"], proposed.json["task_id"]
     prefill = api.get(f"/tasks/{task_id}", "hr_head").json["prefill"]
     api.complete(task_id, "hr_head", {**prefill, **APPLY_MORE})
+    if diff.get("code_changes"):  # what 管理者代表 reads on the page before approving
+        page = browser(api, "mr").get(f"/drafts/{draft.json['id']}").text
+        assert 'id="code-changes"' in page and "脚本和表达式变更" in page
+        assert all(change["id"] in page and str(escape(change["new"])) in page for change in diff["code_changes"])
     walk_to_gm(api, case_id, apply=False)
     api.walk(case_id, [("gm_approve", "gm", {"decision": "approve"})])
     return diff
