@@ -67,7 +67,9 @@ def main() -> None:
     body = {"bpmn_xml": live["bpmn_xml"], "forms": live["forms"], "process_key": key}
     draft = client.post(f"/api/v1/processes/{key}/drafts", headers=auth,
                         json={"bpmn_xml": live["bpmn_xml"], "forms": live["forms"]}).json
+    # A plain task in the first lane (deploy refuses one outside every lane).
     edited = live["bpmn_xml"].replace("</bpmn:process>", '<bpmn:task id="bench_added" name="新增步骤"/></bpmn:process>', 1)
+    edited = edited.replace("</bpmn:lane>", "<bpmn:flowNodeRef>bench_added</bpmn:flowNodeRef></bpmn:lane>", 1)
     state = {"lock": draft["lock_version"]}
 
     def save():
