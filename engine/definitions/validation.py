@@ -26,12 +26,6 @@ BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 
-# Flow nodes SpiffWorkflow can execute and this engine can drive without a plug-in.
-EXECUTABLE = {
-    "startEvent", "endEvent", "userTask", "task", "manualTask", "scriptTask", "subProcess", "transaction", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
-    "eventBasedGateway", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
-    "receiveTask", "sendTask", "businessRuleTask",
-}
 NOT_EXECUTABLE = {
     "serviceTask": "服务任务（serviceTask）需要外部服务连接器，本系统尚不支持；请改用脚本任务或用户任务",
     "complexGateway": "复杂网关（complexGateway）无法执行；请改用排他、并行或包容网关",

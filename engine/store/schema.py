@@ -22,8 +22,3 @@ def upgrade(db: Database) -> None:
     with db.engine.begin() as connection:
         command.upgrade(alembic_config(connection), "head")
 
-
-def revision(db: Database, message: str) -> None:
-    """Developer helper: autogenerate a migration from the models (`bpm db-revision`)."""
-    with db.engine.begin() as connection:
-        command.revision(alembic_config(connection), message=message, autogenerate=True)

@@ -27,8 +27,7 @@ def task(task_id: str):
     # A done task shows what was submitted on it (its completion event), read-only.
     submitted = next((e["data"] for e in reversed(parts["history"])
                       if e["type"] == "task_completed" and e["task_id"] == row.id), None)
-    config = {"task_id": row.id, "instance_id": row.instance_id, "can_act": mine,
-              "claimable": mine and row.assignee_id is None, "submitted": submitted, "me": user.username}
+    config = {"task_id": row.id, "instance_id": row.instance_id, "submitted": submitted, "me": user.username}
     overdue = row.state == "open" and row.due_at is not None and row.due_at < utcnow()
     return render_template("task.html", task=row, mine=mine, overdue=overdue, assignee=people.get(row.assignee_id),
                            completed_by=people.get(row.completed_by), owner=people.get(row.owner_id),

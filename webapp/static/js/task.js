@@ -18,12 +18,6 @@
     (components || []).forEach(function (c) { fn(c); walk(c.components, fn); });
   }
 
-  function fallbackActions() {
-    // Before the API listed actions: what the page itself knows.
-    if (!T.can_act) return [];
-    return T.claimable ? ["claim", "complete", "attach"] : ["complete", "attach"];
-  }
-
   function done(text, target) {
     B.flash(text, "ok", true);
     location.href = target || "/";
@@ -265,7 +259,7 @@
       return;
     }
     var task = res.body;
-    var actions = task.actions || fallbackActions();
+    var actions = task.actions || [];
     renderApproval(task);
     setupUpload(actions);
     renderForm(task, actions).then(function () { renderActions(task, actions); });
