@@ -129,22 +129,23 @@ def test_a_gateway_condition_is_under_the_limit(api, db):
     assert "已中止" in case["error"]
 
 
-def test_a_timer_expression_is_under_the_limit(api, db):
-    body = ('<bpmn:intermediateCatchEvent id="work" name="等待"><bpmn:incoming>f_start</bpmn:incoming>'
-            '<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:timerEventDefinition>'
-            '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"PT%dH" % sum(range(10**11))</bpmn:timeDuration>'
-            '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
-            '<bpmn:sequenceFlow id="f_after" sourceRef="work" targetRef="after"/>')
-    case = started_in_error(api, db, diagram(key(), body), seconds=FAST.wall_seconds + 3)
-    assert "已中止" in case["error"]
+HOSTILE_ELEMENTS = {
+    "timer expression": (
+        '<bpmn:intermediateCatchEvent id="work" name="等待"><bpmn:incoming>f_start</bpmn:incoming>'
+        '<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:timerEventDefinition>'
+        '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"PT%dH" % sum(range(10**11))</bpmn:timeDuration>'
+        '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'),
+    "multi-instance cardinality": (
+        '<bpmn:scriptTask id="work" name="逐项"><bpmn:incoming>f_start</bpmn:incoming>'
+        '<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:multiInstanceLoopCharacteristics>'
+        '<bpmn:loopCardinality>sum(range(10**11))</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>'
+        '<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>'),
+}
 
 
-def test_a_multi_instance_expression_is_under_the_limit(api, db):
-    body = ('<bpmn:scriptTask id="work" name="逐项"><bpmn:incoming>f_start</bpmn:incoming>'
-            '<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:multiInstanceLoopCharacteristics>'
-            '<bpmn:loopCardinality>sum(range(10**11))</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>'
-            '<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>'
-            '<bpmn:sequenceFlow id="f_after" sourceRef="work" targetRef="after"/>')
+@pytest.mark.parametrize("element", HOSTILE_ELEMENTS.values(), ids=HOSTILE_ELEMENTS.keys())
+def test_timer_and_multi_instance_expressions_are_under_the_limit(api, db, element):
+    body = element + '<bpmn:sequenceFlow id="f_after" sourceRef="work" targetRef="after"/>'
     case = started_in_error(api, db, diagram(key(), body), seconds=FAST.wall_seconds + 3)
     assert "已中止" in case["error"]
 
