@@ -17,8 +17,11 @@ def duration(text: str) -> relativedelta:
 def min_cycle_period() -> timedelta:
     """The shortest period a repeating timer may have (BPM_TIMER_MIN_PERIOD, an ISO 8601 duration):
     a cycle of `PT0S` would fire for ever in one tick, one of a microsecond start a case every tick."""
-    text = os.environ.get("BPM_TIMER_MIN_PERIOD", "PT1M")
-    return _at_least(duration(text))
+    text = (os.environ.get("BPM_TIMER_MIN_PERIOD") or "PT1M").strip()
+    try:
+        return _at_least(duration(text))
+    except Exception:
+        raise ValueError(f"BPM_TIMER_MIN_PERIOD（循环定时器的最小周期）应为 ISO 8601 时长，例如 PT1M：{text}") from None
 
 
 _REFERENCE = datetime(2001, 2, 1)  # February: a month is counted as its shortest
