@@ -112,9 +112,9 @@ class Limits:
     cpu_seconds: float
     wall_seconds: float
     memory_mb: int
-    result_kb: int = 8192
-    function_calls: int = 1000
-    function_seconds: float = 10
+    result_kb: int = limits.SCRIPT_RESULT_KB.default
+    function_calls: int = limits.SCRIPT_FUNCTION_CALLS.default
+    function_seconds: float = limits.SCRIPT_FUNCTION_SECONDS.default
 
     @classmethod
     def from_environment(cls) -> "Limits":
@@ -426,9 +426,9 @@ def _cpu_budget(seconds: float) -> None:
 def _worker_main() -> None:
     inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but messages on the pipe
-    _limit_self(int(os.environ.get("BPM_SCRIPT_MEMORY_MB", "256")))
+    _limit_self(limits.SCRIPT_MEMORY_MB.value())  # the parent passes its own
     fd = inbox.fileno()
-    max_bytes = 8 * 1024 * 1024
+    max_bytes = limits.SCRIPT_RESULT_KB.default * 1024  # until the first run says the parent's
 
     def proxy(name):
         def call(*args, **kwargs):
