@@ -134,7 +134,12 @@ def test_a_scheduler_killed_mid_fire_loses_no_timer_and_fires_none_twice(pg_url,
     [(victim, victim_log)] = _start_schedulers(pg_url, 1, tmp_path / "victim", **lease)
     others = []
     try:
+        # Stopped while the cases start, so that all 400 are due when it wakes and it claims them in
+        # full batches, however slowly they start on a busy machine.
+        victim.send_signal(signal.SIGSTOP)
         ids = _start_waiting_cases(database, 400, 2)
+        time.sleep(2)
+        victim.send_signal(signal.SIGCONT)
         held_by_victim = select(func.count()).select_from(Timer).where(
             Timer.instance_id.in_(ids), Timer.locked_by.like(f"%:{victim.pid}:%"))
         deadline = time.monotonic() + 60
