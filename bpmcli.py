@@ -150,7 +150,7 @@ def serve(host: str, port: int, threads: int, no_scheduler: bool):
     """Serve the web app and API (waitress, a production WSGI server), with the timer ticker."""
     from waitress import serve as waitress_serve
 
-    from engine import scheduler
+    from engine.flows import scheduler
     from webapp import create_app
 
     app = create_app()
@@ -177,7 +177,7 @@ def scheduler_command(interval: float, mail_interval: float):
     """Only fire timers and send mail (run one or more beside `bpm serve --no-scheduler`)."""
     import logging
 
-    from engine import scheduler
+    from engine.flows import scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick

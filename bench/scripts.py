@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select  # noqa: E402
 from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment  # noqa: E402
 
-from engine import script_functions, script_runner, scripting  # noqa: E402
+from engine import script_runner, scripting  # noqa: E402
+from engine.runtime.script_functions import SCRIPT_FUNCTIONS  # noqa: E402
 from engine.definitions.deploy import deploy_folder  # noqa: E402
 from engine.org.demo import load_demo  # noqa: E402
 from engine.runtime import instances, state, tasks  # noqa: E402
@@ -51,7 +52,7 @@ class TracerEnvironment(TaskDataEnvironment):
     """The environment as it was before: restricted code in this process, scripts under a tracer."""
 
     def __init__(self):
-        super().__init__({**script_runner.RESTRICTED_GLOBALS, **script_functions.SCRIPT_FUNCTIONS})
+        super().__init__({**script_runner.RESTRICTED_GLOBALS, **SCRIPT_FUNCTIONS})
 
     def evaluate(self, expression, context, external_context=None):
         return super().evaluate(script_runner.compiled(expression, True), context, external_context)
@@ -83,7 +84,7 @@ def per_call(fn, count: int) -> float:
 
 
 def evaluations() -> dict:
-    after = scripting.SandboxEnvironment()
+    after = scripting.SandboxEnvironment(SCRIPT_FUNCTIONS)
     before = TracerEnvironment()
     context = {"note": "服务器扩容", "total": 21, "label": "大额"}
     after.execute(SCRIPT, dict(context))  # the worker is started before the clock runs

@@ -8,7 +8,7 @@ One run:
   2. starts N cases through the engine, the engine clock frozen in the future, each case's timer
      due at an even spread over one minute (the window);
   3. lets the engine clock run at real speed from a few seconds before the window, and starts the
-     scheduler exactly as `bpm serve` does (engine.scheduler.start_background: APScheduler ticking
+     scheduler exactly as `bpm serve` does (engine.flows.scheduler.start_background: APScheduler ticking
      every second; the due rows and their leases in the database);
   4. waits until every timer fired, then reads each case's `timer_fired` history event: lateness =
      when it fired − when it was due; prints median, p95, p99 and max, the cases that fired more
@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from engine import clock, scheduler  # noqa: E402
+from engine import clock  # noqa: E402
+from engine.flows import scheduler  # noqa: E402
 from engine.definitions.deploy import deploy_folder  # noqa: E402
 from engine.org.demo import load_demo  # noqa: E402
 from engine.runtime import instances  # noqa: E402

@@ -9,7 +9,7 @@ from engine.store.models import Event, User
 STARTED, CLAIMED, COMPLETED, CANCELLED, ERROR, RETRIED, FINISHED = (
     "instance_started", "task_claimed", "task_completed", "task_cancelled", "error", "retried",
     "instance_completed")
-# Timers that fired, cases this case started, reminders it sent, overdue tasks escalated (engine/deadlines.py).
+# Timers that fired, cases this case started, reminders it sent, overdue tasks escalated (engine/runtime/deadlines.py).
 TIMER_FIRED, CASE_STARTED, NOTIFIED, ESCALATED = "timer_fired", "case_started", "notified", "escalated"
 # Approval actions (engine/runtime/actions.py) and attachments.
 (UNCLAIMED, TRANSFERRED, DELEGATED, DELEGATE_RESOLVED, SIGNER_ADDED, RETURNED, WITHDRAWN, COPIED,

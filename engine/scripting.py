@@ -13,7 +13,10 @@ memory limits it cannot catch (engine/script_runner.py).
 from __future__ import annotations
 
 import ast
+import contextlib
+import contextvars
 import datetime
+from collections.abc import Callable, Mapping
 import functools
 import re
 from zoneinfo import ZoneInfo
@@ -22,14 +25,50 @@ from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy.orm import Session
 
-from engine import quarantine, script_functions, script_runner
+from engine import clock, quarantine, script_runner
 from engine.config import timezone_name
 from engine.script_runner import EXTRA_BUILTINS, FORBIDDEN_NAMES, RESTRICTED_GLOBALS  # noqa: F401 (re-exported)
 from engine.store.models import Instance
 from engine.timing import cycle_problem
 
-SCRIPT_GLOBALS = {**RESTRICTED_GLOBALS, **script_functions.SCRIPT_FUNCTIONS}
+# ---- the step's context and the functions every sandbox has ----------------------------------------
+
+_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("script_session", default=None)
+_instance_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("script_instance", default=None)
+
+
+@contextlib.contextmanager
+def scripts_use(session: Session, instance_id: int | None = None):
+    """Let scripts run in this block read and number within `session`'s transaction, on behalf of
+    the case `instance_id`."""
+    token, case_token = _session.set(session), _instance_id.set(instance_id)
+    try:
+        yield
+    finally:
+        _session.reset(token)
+        _instance_id.reset(case_token)
+
+
+def running_case() -> tuple[Session | None, int | None]:
+    """The session and case the engine step now running scripts works in; (None, None) outside one."""
+    return _session.get(), _instance_id.get()
+
+
+def _local_now() -> datetime.datetime:
+    return clock.now().astimezone(ZoneInfo(timezone_name()))
+
+
+def today():
+    return _local_now().date()
+
+
+def now():
+    return _local_now().replace(tzinfo=None, microsecond=0)
+
+
+CLOCK_FUNCTIONS: Mapping[str, Callable] = {"today": today, "now": now}  # they need no case: timer starts use them
 
 
 def check(source: str, *, expression: bool = False) -> list[str]:
@@ -146,8 +185,8 @@ class SandboxEnvironment(TaskDataEnvironment):
     that is not bounded by its shape runs in a worker process under hard limits; the script functions
     it calls run here, in the step's transaction."""
 
-    def __init__(self, functions: dict | None = None, pool: script_runner.Pool | None = None):
-        self.functions = dict(script_functions.SCRIPT_FUNCTIONS if functions is None else functions)
+    def __init__(self, functions: Mapping[str, Callable], pool: script_runner.Pool | None = None):
+        self.functions = dict(functions)
         super().__init__({**RESTRICTED_GLOBALS, **self.functions})
         self._pool = pool
 
@@ -232,10 +271,12 @@ class SandboxScriptEngine(PythonScriptEngine):
 
 def _running_procedure():
     """The session of the engine step running code now, and its case's procedure; (None, None) outside one."""
-    session, instance_id = script_functions.running_case()
+    session, instance_id = running_case()
     case = session.get(Instance, instance_id) if session is not None and instance_id is not None else None
     return session, case.process_key if case is not None else None
 
 
-def script_engine() -> PythonScriptEngine:
-    return SandboxScriptEngine(environment=SandboxEnvironment())
+def script_engine(functions: Mapping[str, Callable] = CLOCK_FUNCTIONS) -> PythonScriptEngine:
+    """A script engine whose code may call `functions` besides the sandbox's builtins (the runtime gives
+    its table, engine/runtime/script_functions.py)."""
+    return SandboxScriptEngine(environment=SandboxEnvironment(functions))

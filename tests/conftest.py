@@ -190,7 +190,9 @@ class Clock:
     def advance(self, **delta) -> int:
         from datetime import timedelta
 
-        from engine import clock, timers
+        from engine import clock
+
+        from engine.flows import timers
         clock.advance(timedelta(**delta))
         return timers.fire_due(self.db)
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from engine import attachments
+from engine.runtime import attachments
 from engine.errors import InvalidData
 
 # --- real minimal files ------------------------------------------------------------------------

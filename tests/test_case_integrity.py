@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine import clock, timers
+from engine import clock
+
+from engine.flows import timers
 
 from test_process_change import APPLY, CHAIR, ORGANISE, QG_REVIEW
 

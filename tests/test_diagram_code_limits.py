@@ -14,7 +14,9 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
-from engine import script_runner, timers
+from engine import script_runner
+from engine.definitions.schedules import Occurrences
+from engine.flows import timers
 from engine.definitions.deploy import deploy
 from engine.errors import DefinitionError, EngineError
 from engine.runtime import instances
@@ -294,8 +296,8 @@ def test_a_cycle_computed_from_case_data_under_the_minimum_puts_the_case_in_erro
 def test_occurrences_of_a_zero_period_end_instead_of_looping():
     start = datetime(2027, 1, 1, tzinfo=timezone.utc)
     with pytest.raises(EngineError):
-        timers.Occurrences(start, relativedelta(), None).after(start + timedelta(days=1))
-    every_minute = timers.Occurrences(start, relativedelta(minutes=1), None)
+        Occurrences(start, relativedelta(), None).after(start + timedelta(days=1))
+    every_minute = Occurrences(start, relativedelta(minutes=1), None)
     later = datetime(2100, 1, 1, tzinfo=timezone.utc)
     minutes = int((later - start).total_seconds() // 60)
     assert every_minute.after(later) == (later + timedelta(minutes=1), minutes + 1)

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from engine import timers
+from engine.flows import timers
 from engine.store.models import Instance, StartSchedule
 
 

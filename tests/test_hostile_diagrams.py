@@ -18,7 +18,9 @@ from lxml import etree
 from markupsafe import escape
 from sqlalchemy import select
 
-from engine import clock, quarantine, script_runner, timers
+from engine import clock, quarantine, script_runner
+
+from engine.flows import timers
 from engine.script_runner import Limits
 from engine.runtime import instances
 from engine.store.db import Database

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from engine import clock, history
 from engine.definitions.deploy import deploy
+from engine.flows import timers
 from engine.runtime import instances, migration, tasks
 from engine.store.models import Event, Instance, ProcessVersion, Task, TaskCandidate, Timer, User
 
@@ -155,8 +156,7 @@ def test_a_moved_case_runs_the_new_versions_timer(mdb):
             [timer] = s.scalars(select(Timer).where(Timer.instance_id == case))
             assert timer.element_id == "remind" and timer.due_at == t0 + timedelta(days=1)
         clock.set_time(t0 + timedelta(days=1, minutes=1))
-        with mdb.session(write=True) as s:
-            assert instances.fire_timers(s, case)
+        assert timers.fire_due(mdb)
         with mdb.session() as s:
             notified = [e for e in history.for_instance(s, case) if e["type"] == history.NOTIFIED]
             assert [e["comment"] for e in notified] == ["请尽快审核"]

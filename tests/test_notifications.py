@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from sqlalchemy import delete, func, select, text, update
 
 import bpmcli
-from engine import notifications, timers
+from engine import notifications
+from engine.flows import timers
 from engine.org.service import system_user
 from engine.store.db import Database
 from engine.store.models import MailOutbox, Notification, NotificationOptOut, User

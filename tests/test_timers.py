@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from engine import clock, timers
+from engine import clock
+
+from engine.flows import timers
 from engine.definitions.deploy import deploy, deploy_folder
 from engine.store.models import Instance, StartSchedule, Timer
 

@@ -8,10 +8,9 @@ from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import timers
 from engine.definitions import xmlparse
+from engine.definitions.specs import safe_targets, start_event_specs, timer_event_spec
 from engine.definitions.validation import BPMN, starter_roles_of
-from engine.runtime.rewind import safe_targets
 from engine.store.models import ProcessVersion
 
 
@@ -82,15 +81,9 @@ def _connect_loops(specs) -> None:
                     item.completed_event.connect(task_spec.merge_child)
 
 
-def start_event_specs(spec) -> list:
-    """A process spec's start events, in document order."""
-    return [task_spec for task_spec in spec.task_specs.values()
-            if type(task_spec).__name__ == "StartEvent" and task_spec.bpmn_id]
-
-
 def _waits_on_timers(specs) -> bool:
     starts = {id(s) for spec in specs for s in start_event_specs(spec)}
-    return any(timers.timer_event_spec(task_spec) is not None and id(task_spec) not in starts
+    return any(timer_event_spec(task_spec) is not None and id(task_spec) not in starts
                for spec in specs for task_spec in spec.task_specs.values())
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import timers
 from engine.config import forms_dir
-from engine.definitions.cache import start_event_specs
+from engine.definitions.specs import start_event_specs
+from engine.definitions import schedules
 from engine.definitions.decisions import DecisionLookup
 from engine.definitions.forms_source import FormLookup
 from engine.definitions.validation import ParsedDiagram, check_links, validate
@@ -103,7 +103,7 @@ def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, fol
                              note=note, source=source, change_instance_id=change_instance_id, draft_id=draft_id)
     session.add(version)
     session.flush()
-    timers.sync_schedules(session, diagram.key, start_event_specs(diagram.spec))
+    schedules.sync_schedules(session, diagram.key, start_event_specs(diagram.spec))
     return DeployResult(version, True, diagram)
 
 

@@ -1,7 +1,7 @@
 """Drafts: a procedure being changed in the modeler, and the governed path by which it goes live.
 
 A draft holds a diagram and the forms it uses; nothing runs it. "申请变更" starts a process_change case
-(流程新增/变更审批, seed 000 篇2 第九–十五条) with the draft attached; when 总经理 approves, the case's
+(流程新增/变更审批, seed 000 篇2 第九–十五条) with the draft attached (engine/flows/changes.py); when 总经理 approves, the case's
 script calls `activate`, which deploys the draft as the next version. An admin may deploy a draft
 directly; the version then says so. Running cases stay on the version they started on.
 """
@@ -69,7 +69,7 @@ def validate(session: Session, bpmn_xml: str, forms: dict | None, process_key: s
     return diagram, used_forms
 
 
-def _proposal_case(session: Session, draft: ProcessDraft) -> Instance | None:
+def proposal_case(session: Session, draft: ProcessDraft) -> Instance | None:
     if draft.change_instance_id is None:
         return None
     return session.get(Instance, draft.change_instance_id)
@@ -78,7 +78,7 @@ def _proposal_case(session: Session, draft: ProcessDraft) -> Instance | None:
 def state_of(session: Session, draft: ProcessDraft) -> str:
     """A proposed draft whose case ended without approval (withdrawn, terminated) is a draft again."""
     if draft.state == "proposed":
-        case = _proposal_case(session, draft)
+        case = proposal_case(session, draft)
         if case is None or case.status in ("withdrawn", "terminated"):
             return "draft"
     return draft.state
@@ -92,7 +92,7 @@ def editable(session: Session, draft: ProcessDraft) -> bool:
         return True
     if state != "proposed":
         return False
-    case = _proposal_case(session, draft)
+    case = proposal_case(session, draft)
     open_rows = list(session.scalars(select(Task.assignee_id).where(Task.instance_id == case.id,
                                                                      Task.state == "open")))
     return case.status == "running" and bool(open_rows) and all(a == case.initiator_id for a in open_rows)
@@ -103,19 +103,6 @@ def get(session: Session, draft_id: int) -> ProcessDraft:
     if draft is None:
         raise NotFound(f"草稿不存在：{draft_id}")
     return draft
-
-
-def readable(session: Session, draft_id: int, *, user: User) -> ProcessDraft:
-    """Modelers read drafts; so does everyone who may see the change case it is attached to."""
-    from engine.runtime import access
-
-    draft = get(session, draft_id)
-    if may_model(user, owner_role(session, draft.process_key)):
-        return draft
-    case = _proposal_case(session, draft)
-    if case is not None and access.can_view(session, user, case):
-        return draft
-    raise Forbidden("无权查看该流程草稿")
 
 
 def for_process(session: Session, process_key: str) -> list[ProcessDraft]:
@@ -150,7 +137,7 @@ def rollback(session: Session, *, user: User, process_key: str, version: int) ->
 
 def save(session: Session, draft_id: int, *, user: User, bpmn_xml: str, forms: dict | None,
          lock_version: int) -> ProcessDraft:
-    draft = _locked(session, draft_id)
+    draft = locked(session, draft_id)
     check_may_model(session, user, draft.process_key)
     if not editable(session, draft):
         raise Conflict("草稿已提交变更审批，审批中不能修改（退回申请人后可修改）" if draft.state == "proposed"
@@ -168,7 +155,7 @@ def save(session: Session, draft_id: int, *, user: User, bpmn_xml: str, forms: d
 
 
 def discard(session: Session, draft_id: int, *, user: User) -> None:
-    draft = _locked(session, draft_id)
+    draft = locked(session, draft_id)
     check_may_model(session, user, draft.process_key)
     if state_of(session, draft) != "draft":
         raise Conflict("草稿正在变更审批中或已生效，不能删除")
@@ -187,38 +174,9 @@ def diff(session: Session, draft: ProcessDraft) -> dict:
                             draft.bpmn_xml, draft.forms or {})
 
 
-def propose(session: Session, draft_id: int, *, user: User) -> Instance:
-    """申请变更: start a process_change case carrying the draft. One proposal per procedure at a time."""
-    from engine.runtime import instances  # instances run scripts that activate drafts
-
-    draft = _locked(session, draft_id)
-    check_may_model(session, user, draft.process_key)
-    if state_of(session, draft) != "draft":
-        raise Conflict("该草稿已提交过变更申请" if draft.state == "proposed" else "草稿已生效或已删除")
-    for other in for_process(session, draft.process_key):
-        if other.id != draft.id and state_of(session, other) == "proposed":
-            raise Conflict(f"流程“{draft.name}”已有变更申请在审批中（案件 #{other.change_instance_id}），"
-                           f"请等待其结束后再申请")
-    validate(session, draft.bpmn_xml, draft.forms, draft.process_key)  # the library may have changed since
-    live = deployment.latest_version(session, draft.process_key)
-    changes = diff(session, draft)
-    content = changes["summary"]
-    if draft.rollback_of:
-        content = f"回滚到版本 {draft.rollback_of}。{content}"
-    data = {"process_key": draft.process_key, "process_name": draft.name,
-            "change_type": "change" if live else "new", "content": content[:2000]}
-    if user.department is not None:
-        data["responsible_dept"] = user.department.code
-    case = instances.start(session, process_key=CHANGE_PROCESS, user=user,
-                           engine_data={**data, "process_draft_id": draft.id})
-    draft.state, draft.change_instance_id = "proposed", case.id
-    draft.updated_by, draft.updated_at = user.id, clock.now()
-    return case
-
-
 def activate(session: Session, draft_id: int, *, change_instance_id: int | None) -> dict:
     """总经理 approved: the draft becomes the next version (run by the change case's script)."""
-    draft = _locked(session, draft_id)
+    draft = locked(session, draft_id)
     if draft.state == "activated":  # the step re-ran (a retry after an error further on)
         return _activated(draft)
     if draft.state != "proposed" or draft.change_instance_id != change_instance_id:
@@ -261,7 +219,7 @@ def deploy_direct(session: Session, draft_id: int, *, user: User, note: str | No
     procedure itself: that needs its approvals (`CHANGE_PROCESS_APPROVERS`)."""
     if "admin" not in user.role_codes:
         raise Forbidden("只有系统管理员可以直接部署；其他人请“申请变更”走流程新增/变更审批")
-    draft = _locked(session, draft_id)
+    draft = locked(session, draft_id)
     if draft.process_key == CHANGE_PROCESS:
         raise Forbidden(deployment.GOVERNED_REFUSAL)
     if state_of(session, draft) != "draft":
@@ -280,7 +238,7 @@ def _activated(draft: ProcessDraft) -> dict:
             "version_label": f"V{draft.activated_version}"}
 
 
-def _locked(session: Session, draft_id: int) -> ProcessDraft:
+def locked(session: Session, draft_id: int) -> ProcessDraft:
     draft = session.get(ProcessDraft, draft_id, with_for_update=True, populate_existing=True)
     if draft is None:
         raise NotFound(f"草稿不存在：{draft_id}")

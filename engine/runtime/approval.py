@@ -17,7 +17,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock, deadlines, history, notifications, timers
+from engine import clock, history, notifications
+from engine.runtime import deadlines
+from engine.definitions.specs import due_at, element_spec, properties
 from engine.definitions.validation import APPROVAL_MODES
 from engine.org import assignment
 from engine.store.models import Instance, Task, TaskCandidate, User, utcnow
@@ -35,25 +37,6 @@ SIGNER_FORM = {
          "validate": {"maxLength": 2000}},
     ],
 }
-
-
-def element_spec(spiff_task):
-    """The diagram's element: an instance of a multi-instance task has a copy without lane or form."""
-    spec = spiff_task.task_spec
-    parent = spiff_task.parent
-    if spec.lane is None and parent is not None and parent.task_spec.bpmn_id == spec.bpmn_id:
-        return parent.task_spec
-    return spec
-
-
-def properties(spec) -> dict:
-    return (getattr(spec, "extensions", None) or {}).get("properties", {})
-
-
-def due_at(props: dict, ready_at):
-    """A step's deadline: its `dueIn` (ISO 8601 duration) from when it became ready."""
-    value = (props.get("dueIn") or "").strip()
-    return ready_at + timers.duration(value) if value else None
 
 
 def create_rows(session: Session, instance: Instance, spiff_task, *, actor_id: int | None = None) -> list[Task]:

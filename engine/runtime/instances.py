@@ -11,16 +11,18 @@ from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinitio
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from engine import history, scripting, timers
-from engine.definitions.cache import SPECS, CompiledVersion, start_event_specs
+from engine import history, scripting
+from engine.definitions.cache import SPECS, CompiledVersion
+from engine.definitions.specs import start_event_specs, timer_event_spec
 from engine.definitions.deploy import get_version, start_forms
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.forms.schema import DECISION, build_schema, fill_options, validate_submission
 from engine.org import assignment
 from engine.org.service import system_user
-from engine.runtime import access, state
+from engine.runtime import access, state, timers
+from engine.runtime.script_functions import SCRIPT_FUNCTIONS
 from engine.runtime.step import advance
-from engine.store.db import lock_instance, locked_instance
+from engine.store.db import lock_instance
 from engine.store.models import Event, Instance, ProcessDefinition, ProcessVersion, Role, Task, Timer, User
 
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -31,8 +33,8 @@ ENGINE_KEYS = frozenset({"votes"})
 def reserved_names() -> frozenset[str]:
     """Names case data may not take: what the script sandbox provides (today, next_number, date, len …)
     — a case variable of that name would shadow it in every script of the case — and the engine's own."""
-    provided = set(scripting.SCRIPT_GLOBALS)
-    provided.update(scripting.SCRIPT_GLOBALS.get("__builtins__") or {})
+    provided = {*scripting.RESTRICTED_GLOBALS, *SCRIPT_FUNCTIONS}
+    provided.update(scripting.RESTRICTED_GLOBALS.get("__builtins__") or {})
     return frozenset(provided) | ENGINE_KEYS
 
 
@@ -175,22 +177,17 @@ def _check_department_roles(session: Session, compiled: CompiledVersion, user: U
                            data={})
 
 
-def fire_timers(session: Session, instance_id: int) -> bool:
-    """Let the case's timer events that fell due fire; False if none did (its rows wait for a later tick)."""
-    instance = locked_instance(session, instance_id)
-    return instance is not None and fire_timers_of(session, instance)
-
-
 def fire_timers_of(session: Session, instance: Instance) -> bool:
-    """`fire_timers` for a case whose lock the caller holds."""
+    """Let the case's timer events that fell due fire (the caller holds its lock); False if none did
+    (its rows wait for a later tick)."""
     if instance.status != "running":
         return False
     compiled = SPECS.of(session, instance.version_id)
     workflow = state.load(instance.state, compiled)
     fired = []
     while True:  # a cycle fires once per refresh: a case down over several of its times records each
-        waiting = {t.id: (timers.timer_event_spec(t.task_spec), timers.due_of(t))
-                   for t in workflow.get_tasks(state=TaskState.WAITING) if timers.timer_event_spec(t.task_spec)}
+        waiting = {t.id: (timer_event_spec(t.task_spec), timers.due_of(t))
+                   for t in workflow.get_tasks(state=TaskState.WAITING) if timer_event_spec(t.task_spec)}
         ready_before = {t.id for t in workflow.get_tasks(state=TaskState.READY)}
         workflow.refresh_timers()
         new = [t for t in workflow.get_tasks(state=TaskState.READY) if t.id not in ready_before]
@@ -256,7 +253,7 @@ def retry(session: Session, instance_id: int, *, user: User, data: dict | None =
     for task in workflow.get_tasks(state=TaskState.FUTURE):
         # A timer whose expression failed as the step before it completed never started waiting: evaluate it again.
         if task.parent is not None and task.parent.has_state(TaskState.COMPLETED) \
-                and timers.timer_event_spec(task.task_spec) is not None:
+                and timer_event_spec(task.task_spec) is not None:
             task.data.update(data)
             task.task_spec._update(task)
     history.record(session, instance.id, history.RETRIED, actor_id=user.id, comment=(reason or "").strip() or None,

@@ -1,13 +1,13 @@
 """Messages a case throws that no task inside it catches, handed on by the engine:
 
-  `start:<process_key>`  starts a case of that procedure at its message start event; the payload
-                         (a dict) becomes the new case's data; `initiator` in it names who starts it,
-                         by default the person whose action threw it (or the calling case's initiator).
+  `start:<process_key>`  asks for a case of that procedure, started at its message start event with
+                         the payload (a dict) as its data, by the flow engine/flows/messages.py installs.
   `notify`               a reminder or escalation: payload `{"to": <lane expression>, "text": ...}`;
                          without `to`, the people the case's open tasks wait on.
-Both cases' histories record the link.
 """
 from __future__ import annotations
+
+from typing import Protocol
 
 from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -36,14 +36,25 @@ def dispatch(session: Session, instance: Instance, events, *, actor_id: int | No
             raise Conflict(f"没有流程接收消息“{name}”：消息名应为 start:<流程标识> 或 notify")
 
 
-def _start_case(session: Session, parent: Instance, message: str, payload: dict, actor_id: int | None) -> None:
-    from engine.runtime import instances  # instances → step → messages → instances
+class CaseStarter(Protocol):
+    def __call__(self, session: Session, parent: Instance, message: str, payload: dict,
+                 actor_id: int | None) -> None: ...
 
-    user = session.get(User, actor_id or parent.initiator_id)
-    child = instances.start_by_message(session, message=message, payload=payload, user=user, parent=parent)
-    history.record(session, parent.id, history.CASE_STARTED, actor_id=actor_id,
-                   comment=f"发起 {child.title}",
-                   data={"instance_id": child.id, "process_key": child.process_key})
+
+_case_starter: CaseStarter | None = None
+
+
+def start_cases_with(starter: CaseStarter) -> None:
+    """Starting a case is orchestration above the runtime (engine/flows/messages.py installs it): the
+    runtime only says which case a step asks for, and the flow starts it within the same transaction."""
+    global _case_starter
+    _case_starter = starter
+
+
+def _start_case(session: Session, parent: Instance, message: str, payload: dict, actor_id: int | None) -> None:
+    if _case_starter is None:
+        raise Conflict(f"消息“{message}”无法发起案件：流程编排未加载（engine.flows）")
+    _case_starter(session, parent, message, payload, actor_id)
 
 
 def _notify(session: Session, instance: Instance, payload: dict) -> None:

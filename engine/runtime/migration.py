@@ -26,7 +26,7 @@ from engine.definitions.cache import SPECS, CompiledVersion
 from engine.definitions.deploy import get_version
 from engine.errors import EngineError
 from engine.runtime import approval, state
-from engine.runtime.rewind import PARALLEL, parallel_depth
+from engine.definitions.specs import PARALLEL, parallel_depth, properties
 from engine.runtime.step import save
 from engine.store.db import lock_instance
 from engine.store.models import Instance, ProcessVersion, Task, User
@@ -129,7 +129,7 @@ def _move(session: Session, instance: Instance, workflow, dest: _Target, actor: 
             if row.name.startswith(old_name):
                 row.name = new_name + row.name[len(old_name):]
         else:
-            row.name, row.form_key = new_name, approval.properties(after).get("formKey")
+            row.name, row.form_key = new_name, properties(after).get("formKey")
     history.record(session, instance.id, history.MIGRATED, actor_id=actor.id,
                    comment=f"从版本 {check.from_version} 迁移到版本 {check.to_version}",
                    data={"from_version": check.from_version, "to_version": check.to_version})
@@ -287,7 +287,7 @@ def _user_task(label: str, before, after, forms: dict) -> list[str]:
     if (before.lane or "") != (after.lane or ""):
         reasons.append(f"当前步骤 {label}在新版本中改由“{after.lane or '未指定'}”办理（原为“{before.lane or '未指定'}”），"
                        "已分派的待办人会不对")
-    old_props, new_props = approval.properties(before), approval.properties(after)
+    old_props, new_props = properties(before), properties(after)
     if old_props.get("approvalMode") != new_props.get("approvalMode"):
         reasons.append(f"当前步骤 {label}在新版本中的审批方式改变，进行中的审批无法按新方式继续")
     form_key = new_props.get("formKey")
@@ -371,7 +371,7 @@ def _element(specs: list | None):
 
 
 def _worked(specs: list | None):
-    """The spec its task rows are made from (approval.element_spec): the one with the lane, which for a
+    """The spec its task rows are made from (definitions/specs.py element_spec): the one with the lane, which for a
     multi-instance task is the inner task, carrying the name and the form."""
     if not specs:
         return None

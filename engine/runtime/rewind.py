@@ -14,41 +14,11 @@ from copy import deepcopy
 
 from SpiffWorkflow.util.task import TaskState
 
-PARALLEL = {"ParallelGateway", "InclusiveGateway"}
-
-
-def safe_targets(spec) -> frozenset[str]:
-    """User tasks of the top-level process reachable from a start event outside any parallel region."""
-    depth = parallel_depth(spec)
-    return frozenset(s.bpmn_id for s in spec.task_specs.values()
-                     if s.bpmn_id and depth.get(s.name) == 0 and _is_user_step(s))
-
-
-def parallel_depth(spec) -> dict[str, int]:
-    """Task spec name -> how many parallel (or inclusive) sections it is inside."""
-    depth: dict[str, int] = {}
-    queue = [(s, 0) for s in spec.task_specs.values() if type(s).__name__ == "StartEvent"]
-    while queue:
-        task_spec, level = queue.pop(0)
-        if task_spec.name in depth:
-            continue
-        depth[task_spec.name] = level
-        after = level
-        if type(task_spec).__name__ in PARALLEL:
-            after -= 1 if len(task_spec.inputs) > 1 else 0
-            after += 1 if len(task_spec.outputs) > 1 else 0
-        queue.extend((out, max(after, 0)) for out in task_spec.outputs)
-    return depth
-
-
-def _is_user_step(task_spec) -> bool:
-    """A user task, or a multi-instance wrapper around one (entered again as a whole)."""
-    return task_spec.manual or getattr(getattr(task_spec, "task_spec", None), "manual", False)
-
+from engine.definitions.specs import is_user_step
 
 def jump_to(workflow, element_id: str, data: dict) -> None:
     """Drop every live task and make `element_id` (a top-level step) the one to do next."""
-    candidates = [s for s in workflow.spec.task_specs.values() if s.bpmn_id == element_id and _is_user_step(s)]
+    candidates = [s for s in workflow.spec.task_specs.values() if s.bpmn_id == element_id and is_user_step(s)]
     target = next((s for s in candidates if not s.manual), candidates[0])  # a multi-instance: its wrapper
     entry = next((s for s in workflow.spec.task_specs.values()
                   if type(s).__name__ == "BoundaryEventSplit" and target in s.outputs), target)

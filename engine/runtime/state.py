@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.util.task import TaskState
 
 from engine.definitions.cache import CompiledVersion
+from engine.runtime.script_functions import SCRIPT_FUNCTIONS
 from engine.scripting import script_engine
 
 FORMAT = "itsm-bpm/1"
@@ -53,7 +54,7 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 
 # The registry keeps per-call mode flags, so each thread of a threaded server gets its own.
 _LOCAL = threading.local()
-_ENGINE = script_engine()
+_ENGINE = script_engine(SCRIPT_FUNCTIONS)
 
 
 def _serializer() -> BpmnWorkflowSerializer:

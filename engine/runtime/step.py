@@ -13,10 +13,10 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-from engine import history, limits, notifications, quarantine, script_functions, timers
+from engine import history, limits, notifications, quarantine, scripting
 from engine.definitions.cache import CompiledVersion
 from engine.errors import Conflict
-from engine.runtime import approval, messages, state
+from engine.runtime import approval, messages, state, timers
 from engine.store.models import Instance, Task, utcnow
 
 
@@ -28,7 +28,7 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
     try:
         if failure is not None:
             raise failure
-        with script_functions.scripts_use(session, instance.id):
+        with scripting.scripts_use(session, instance.id):
             workflow.do_engine_steps(did_complete_task=budget)
         _written(instance, error=None)
     except WorkflowException as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 from SpiffWorkflow.exceptions import WorkflowException
 
-from engine import history, notifications, script_functions
+from engine import history, notifications, scripting
 from engine.definitions.cache import SPECS, CompiledVersion
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.forms.schema import fill_options, validate_submission
@@ -138,7 +138,7 @@ def run_engine_task(session: Session, instance: Instance, compiled: CompiledVers
     current.data.update(data)
     failure = None
     try:
-        with script_functions.scripts_use(session, instance.id):
+        with scripting.scripts_use(session, instance.id):
             current.run()
     except WorkflowException as exc:  # a post-script: keep the submission, put the case in error
         failure = exc

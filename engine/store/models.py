@@ -312,10 +312,10 @@ class Timer(Base):
     element_id: Mapped[str] = mapped_column(String(255))
     due_at: Mapped[datetime] = mapped_column(Timestamp)
     # event: a BPMN timer event (task_id is its engine task); remind | due: a user task's deadline
-    # (task_id is the task row; engine/deadlines.py), `action` its escalation from the diagram.
+    # (task_id is the task row; engine/runtime/deadlines.py), `action` its escalation from the diagram.
     kind: Mapped[str] = mapped_column(String(8), default="event", server_default="event")
     action: Mapped[str | None] = mapped_column(String(255))
-    # A scheduler's claim (engine/timers.py): nobody else fires the row before the lease ends, so
+    # A scheduler's claim (engine/flows/timers.py): nobody else fires the row before the lease ends, so
     # a process that dies mid-fire delays it by one lease at most. Also "not before" for a retry.
     locked_by: Mapped[str | None] = mapped_column(String(128))
     locked_until: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from engine.org.service import SYSTEM_USERNAME
 from engine.runtime import instances
 from engine.store.models import StartSchedule
-from engine.timers import Occurrences
+from engine.definitions.schedules import Occurrences
 
 DRAFT = {"plan_period": "2027年上半年", "business_forecast": "新增 200 名用户，移动 OA 上线",
          "resources": [{"resource": "storage", "current_usage": 78, "threshold": 80, "forecast_usage": 92,

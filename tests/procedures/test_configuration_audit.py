@@ -8,7 +8,7 @@ from sqlalchemy import select
 from engine.org.service import SYSTEM_USERNAME
 from engine.runtime import instances
 from engine.store.models import StartSchedule
-from engine.timers import Occurrences
+from engine.definitions.schedules import Occurrences
 
 PLAN = {"audit_period": "2026年第4季度", "audit_scope": ["hardware", "application"], "audit_method": "physical",
         "audit_date": "2026-11-24", "audit_basis": "CMDB 基线 2026-10"}

@@ -8,7 +8,7 @@ from datetime import timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from engine import timers
+from engine.flows import timers
 from engine.store.models import Instance, StartSchedule
 
 # The engine clock starts at 2026-11-23 09:00 (Beijing) in every test.

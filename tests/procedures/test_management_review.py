@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import timers
+from engine.flows import timers
 from engine.store.models import Instance, StartSchedule
 
 KEY = "management_review"

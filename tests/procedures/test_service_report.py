@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from engine import timers
+from engine.flows import timers
 from engine.store.models import Instance, StartSchedule
 
 KEY = "service_report"

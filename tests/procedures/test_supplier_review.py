@@ -8,7 +8,7 @@ from sqlalchemy import select
 from engine.org.service import SYSTEM_USERNAME
 from engine.runtime import instances
 from engine.store.models import StartSchedule
-from engine.timers import Occurrences
+from engine.definitions.schedules import Occurrences
 
 SUPPLIER = {"supplier_name": "华信网络", "contract_no": "HT-2025-008", "service_scope": "网络设备维保",
             "contract_end": "2027-01-31", "contract_manager": "ops_head", "sla_achievement": 96.5,

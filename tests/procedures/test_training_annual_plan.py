@@ -5,7 +5,7 @@ from datetime import timezone
 import pytest
 from sqlalchemy import select
 
-from engine import timers
+from engine.flows import timers
 from engine.store.models import Instance, StartSchedule
 
 LAUNCH = {"plan_year": 2027, "departments": ["tech", "ops", "hr"], "needs_deadline": "2026-12-15",

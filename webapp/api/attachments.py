@@ -3,7 +3,7 @@ import io
 
 from flask import current_app, send_file, url_for
 
-from engine import attachments as engine
+from engine.runtime import attachments as engine
 from engine.runtime import instances
 from webapp.api import Blueprint
 from webapp.api.schemas import AttachmentOut, AttachmentUpload

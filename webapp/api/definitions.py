@@ -9,6 +9,7 @@ from engine.definitions import catalogue, drafts
 from engine.definitions import deploy as deployment
 from engine.definitions.validation import DiagramTooLarge
 from engine.errors import DefinitionError
+from engine.flows import changes
 from engine.runtime import migration
 from engine.store.models import ProcessDraft, Role, Task
 from webapp.api import Blueprint
@@ -121,7 +122,7 @@ def rollback_version(key, version):
 @blp.response(200, DraftOut)
 def get_draft(draft_id):
     session = db_session()
-    return _draft_out(session, drafts.readable(session, draft_id, user=current_user()))
+    return _draft_out(session, changes.readable(session, draft_id, user=current_user()))
 
 
 @blp.route("/drafts/<int:draft_id>/diff", methods=["GET"])
@@ -129,7 +130,7 @@ def get_draft(draft_id):
 def draft_diff(draft_id):
     """Elements added, removed and changed against the live version; forms likewise."""
     session = db_session()
-    return drafts.diff(session, drafts.readable(session, draft_id, user=current_user()))
+    return drafts.diff(session, changes.readable(session, draft_id, user=current_user()))
 
 
 @blp.route("/drafts/<int:draft_id>", methods=["PUT"])
@@ -154,7 +155,7 @@ def discard_draft(draft_id):
 def propose_draft(draft_id):
     """申请变更: starts a 流程新增/变更审批 case with the draft attached; returns the applicant's first task."""
     session, user = db_session(), current_user()
-    case = drafts.propose(session, draft_id, user=user)
+    case = changes.propose(session, draft_id, user=user)
     task_id = session.scalar(select(Task.id).where(Task.instance_id == case.id, Task.state == "open",
                                                    Task.assignee_id == user.id).limit(1))
     return {"instance_id": case.id, "task_id": task_id}

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from engine.definitions import catalogue, drafts
 from engine.definitions import deploy as deployment
 from engine.errors import Forbidden
+from engine.flows import changes
 from engine.store.models import Instance, ProcessDefinition, ProcessVersion
 from webapp.auth import login_required
 from webapp.i18n import N_
@@ -58,7 +59,7 @@ def process_version(key: str, version: int):
 def draft_review(draft_id: int):
     """What reviewers of a change see: the draft's diagram, marked, and the diff against the live version."""
     session = db_session()
-    draft = drafts.readable(session, draft_id, user=g.user)
+    draft = changes.readable(session, draft_id, user=g.user)
     live = deployment.latest_version(session, draft.process_key)
     return render_template("draft.html", active="processes", draft=draft, state=drafts.state_of(session, draft),
                            live=live, diff=drafts.diff(session, draft),

@@ -1,40 +1,17 @@
-"""Task deadlines, as the diagram sets them on a user task (validated in engine/definitions/validation.py):
-
-  dueIn         办理时限: the task is due this long after it opens (an ISO 8601 duration, P3D)
-  remindBefore  到期提醒: remind whoever holds it this long before it is due (PT4H)
-  escalation    超时处理 when it falls due: `notify:<lane expression>` tells them, and lets them read
-                the case; `move:<lane expression>` gives the task to them. A department-scoped role
-                (dept_head) means the department of the person holding the task.
-
-Each task row with a due time has one `timer` row (engine/timers.py fires it): kind `remind` until
-the reminder went, then `due`; it goes once the due stage fired or the task closed. A row not open
-when its time comes (its turn in 依次审批 has not come, or it waits on a signer) skips that stage.
-"""
+"""A task's deadline falling due (engine/runtime/deadlines.py says when): the reminder, the overdue
+notice and the escalation the diagram sets (`notify:` lets someone read the case, `move:` hands the task
+on, under the lane's separation of duties)."""
 from __future__ import annotations
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine import clock, history, notifications, timers
+from engine import clock, history, notifications
 from engine.errors import EngineError
 from engine.org import assignment
+from engine.runtime.actions import separation_rules
+from engine.runtime.deadlines import CLOSED, DUE, REMIND
 from engine.store.models import CaseCopy, Instance, Task, TaskCandidate, Timer, User
-
-REMIND, DUE = "remind", "due"
-CLOSED = ("completed", "cancelled")
-
-
-def schedule(session: Session, rows: list[Task], props: dict) -> None:
-    """New task rows of a step whose diagram gives it a deadline: when to remind, when it is due."""
-    before = (props.get("remindBefore") or "").strip()
-    action = (props.get("escalation") or "").strip() or None
-    for row in rows:
-        if row.due_at is None:
-            continue
-        remind_at = row.due_at - timers.duration(before) if before else None
-        kind, at = (REMIND, remind_at) if remind_at and remind_at > row.created_at else (DUE, row.due_at)
-        session.add(Timer(instance_id=row.instance_id, task_id=row.id, element_id=row.element_id, kind=kind,
-                          due_at=at, action=action))
 
 
 def fire(session: Session, timer: Timer) -> bool:
@@ -88,8 +65,6 @@ def _escalate(session: Session, instance: Instance, task: Task, action: str, hol
                 action=verb, holders=_usernames(session, holders))
         return
     if verb == "move":  # a hand-over like 转办: the lane's separation of duties holds for whoever receives it
-        from engine.runtime.actions import separation_rules  # actions → approval → deadlines
-
         rules = separation_rules(session, task)
         kept = [uid for uid in targets if not any(uid in rule.user_ids for rule in rules)]
         if not kept:

@@ -1,65 +1,33 @@
-"""Functions the library's scripts may call, beyond plain Python.
+"""The functions the library's scripts may call, beyond plain Python: the engine's table, given to the
+script sandbox (engine/scripting.py) by engine/runtime/state.py.
 
-Some need the database (numbering, the annual report's figures): the engine step makes its session
-available to them for the duration of the step, so what they do is part of the step's transaction.
+Most need the database (numbering, the annual report's figures, a draft going live): the engine step
+makes its session available to them for its duration (`scripting.scripts_use`), so what they do is part
+of the step's transaction.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import clock, numbering
+from engine import numbering, scripting
 from engine.config import timezone_name
+from engine.definitions import drafts
 from engine.store.models import Instance, ProcessDefinition, ProcessVersion
 
-_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("script_session", default=None)
-_instance_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("script_instance", default=None)
-
-
-@contextlib.contextmanager
-def scripts_use(session: Session, instance_id: int | None = None):
-    """Let scripts run in this block read and number within `session`'s transaction, on behalf of
-    the case `instance_id`."""
-    token, case_token = _session.set(session), _instance_id.set(instance_id)
-    try:
-        yield
-    finally:
-        _session.reset(token)
-        _instance_id.reset(case_token)
-
-
-def running_case() -> tuple[Session | None, int | None]:
-    """The session and case the engine step now running scripts works in; (None, None) outside one."""
-    return _session.get(), _instance_id.get()
-
-
 def _current_session(name: str) -> Session:
-    session = _session.get()
+    session, _ = scripting.running_case()
     if session is None:
         raise RuntimeError(f"{name} 只能在流程运行时调用")
     return session
 
 
-def local_now() -> datetime:
-    return clock.now().astimezone(ZoneInfo(timezone_name()))
-
-
-def today():
-    return local_now().date()
-
-
-def now():
-    return local_now().replace(tzinfo=None, microsecond=0)
-
-
 def next_number(name: str) -> int:
     session = _current_session("next_number")
-    instance_id = _instance_id.get()
+    _, instance_id = scripting.running_case()
     instance = session.get(Instance, instance_id) if instance_id is not None else None
     return numbering.next_number(session, name, process_key=instance.process_key if instance else None)
 
@@ -94,11 +62,9 @@ def process_statistics(year: int) -> dict:
 
 def activate_process_draft(draft_id) -> dict:
     """The approved draft of a 流程新增/变更 case goes live as the next version of its procedure."""
-    from engine.definitions import drafts  # drafts starts cases, whose steps run these functions
-
     session = _current_session("activate_process_draft")
-    return drafts.activate(session, int(draft_id), change_instance_id=_instance_id.get())
+    return drafts.activate(session, int(draft_id), change_instance_id=scripting.running_case()[1])
 
 
-SCRIPT_FUNCTIONS = {"today": today, "now": now, "next_number": next_number,
+SCRIPT_FUNCTIONS = {**scripting.CLOCK_FUNCTIONS, "next_number": next_number,
                     "process_statistics": process_statistics, "activate_process_draft": activate_process_draft}

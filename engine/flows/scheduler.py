@@ -1,4 +1,4 @@
-"""The ticker: APScheduler only says "now"; due rows in the database say what fires (engine.timers)
+"""The ticker: APScheduler only says "now"; due rows in the database say what fires (engine/flows/timers.py)
 and which mails go (engine.notifications). Two jobs, so a slow mail server never delays a timer."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import os
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine import notifications, timers
+from engine import notifications
+from engine.flows import timers
 from engine.store.db import Database
 
 log = logging.getLogger(__name__)
