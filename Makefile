@@ -36,6 +36,7 @@ run: init
 	$(BIN)/bpm serve --host $(HOST) --port $(PORT)
 
 test: install vendor
+	$(BIN)/lint-imports
 	$(BIN)/bpm validate bpmn/
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
