@@ -57,7 +57,7 @@ def check_may_validate(session: Session, user: User, process_key: str | None) ->
 def validate(session: Session, bpmn_xml: str, forms: dict | None, process_key: str | None = None):
     """The checks of `bpm validate`, on what the modeler holds; raises DefinitionError per element."""
     diagram, used_forms = deployment.check(bpmn_xml, known_roles=role_codes(session), forms=forms or {})
-    errors = []
+    errors: list[dict[str, str | None]] = []
     if process_key is not None and diagram.key != process_key:
         errors.append({"element_id": diagram.key,
                        "message": f"流程标识不能修改：应为 {process_key}（新流程请另建）"})
@@ -93,6 +93,8 @@ def editable(session: Session, draft: ProcessDraft) -> bool:
     if state != "proposed":
         return False
     case = proposal_case(session, draft)
+    if case is None:
+        return False
     open_rows = list(session.scalars(select(Task.assignee_id).where(Task.instance_id == case.id,
                                                                      Task.state == "open")))
     return case.status == "running" and bool(open_rows) and all(a == case.initiator_id for a in open_rows)
@@ -129,7 +131,7 @@ def rollback(session: Session, *, user: User, process_key: str, version: int) ->
     """A draft whose content is an old version's: it goes live as a new version, through the same path."""
     old = deployment.get_version(session, process_key, version)
     live = deployment.latest_version(session, process_key)
-    if old.version == live.version:
+    if live is not None and old.version == live.version:
         raise Conflict(f"版本 {version} 就是当前线上版本，无需回滚")
     return create(session, user=user, process_key=process_key, bpmn_xml=old.bpmn_xml, forms=old.forms or {},
                   rollback_of=old.version)

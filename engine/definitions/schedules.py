@@ -79,7 +79,8 @@ class Occurrences:
         if problem:
             raise EngineError(problem)
         if text.upper().startswith("R"):
-            repeat, first, second = (text.split("/") + [None])[:3]
+            repeat, first, *rest = text.split("/")
+            second = rest[0] if rest else None
             count = int(repeat[1:]) if repeat[1:] else None
             if second is None:  # R/P1D: every period from now
                 period = duration(first)
@@ -127,9 +128,9 @@ def sync_schedules(session: Session, process_key: str, start_events: list) -> No
         select(StartSchedule).where(StartSchedule.process_key == process_key))}
     wanted = {spec.bpmn_id: spec.event_definition.expression for spec in start_events
               if isinstance(spec.event_definition, TimerEventDefinition)}
-    for element_id, row in rows.items():
+    for element_id, stale in rows.items():
         if element_id not in wanted:
-            session.delete(row)
+            session.delete(stale)
     now = clock.now()
     for element_id, expression in wanted.items():
         row = rows.get(element_id)

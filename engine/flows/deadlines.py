@@ -20,10 +20,10 @@ def fire(session: Session, timer: Timer) -> bool:
     if task is None or task.state in CLOSED:
         session.delete(timer)
         return True
-    instance = session.get(Instance, task.instance_id, populate_existing=True)
+    instance = session.get_one(Instance, task.instance_id, populate_existing=True)
     if instance.status != "running":
         return False
-    if task.state != "open":
+    if task.state != "open" or task.due_at is None:
         _next_stage(session, timer, task)
         return True
     holders = notifications.holders(session, task)

@@ -12,7 +12,7 @@ from engine.store.models import Instance, User
 def start_case(session: Session, parent: Instance, message: str, payload: dict, actor_id: int | None) -> None:
     """The payload becomes the new case's data; `initiator` in it names who starts it, by default the
     person whose action threw it (or the calling case's initiator)."""
-    user = session.get(User, actor_id or parent.initiator_id)
+    user = session.get_one(User, actor_id or parent.initiator_id)
     child = instances.start_by_message(session, message=message, payload=payload, user=user, parent=parent)
     history.record(session, parent.id, history.CASE_STARTED, actor_id=actor_id,
                    comment=f"发起 {child.title}",

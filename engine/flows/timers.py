@@ -165,7 +165,7 @@ def _index_of(occurrences: Occurrences, moment: datetime) -> int:
 
 def _record_failure(session: Session, instance_id: int, element_id: str, exc: EngineError) -> None:
     lock_instance(session, instance_id)
-    instance = session.get(Instance, instance_id, populate_existing=True)
+    instance = session.get_one(Instance, instance_id, populate_existing=True)
     message = f"定时器 {element_id} 触发失败：{exc}"
     instance.status, instance.error = "error", message
     instance.lock_version += 1

@@ -86,7 +86,9 @@ def _start_data(session: Session, compiled: CompiledVersion, start_event, data: 
 def _first_step_forms(start_event) -> list[str]:
     """The forms of the user tasks a case reaches first from this start event (through gateways, scripts
     and events), in the order met."""
-    found, seen, queue = [], set(), list(start_event.outputs)
+    found: list[str] = []
+    seen: set[int] = set()
+    queue = list(start_event.outputs)
     while queue and len(seen) < 500:
         spec = queue.pop(0)
         if id(spec) in seen:
@@ -133,11 +135,11 @@ def start_by_message(session: Session, *, message: str, payload: dict, user: Use
         raise Conflict(f"流程 {process_key} 没有接收消息“{message}”的启动事件")
     data = {k: v for k, v in payload.items() if k != "initiator"}
     _check_keys(data)
-    starter = user
+    starter: User | None = user
     if payload.get("initiator"):
         starter = session.scalar(select(User).where(User.username == str(payload["initiator"]), User.active))
-        if starter is None:
-            raise Conflict(f"发起人不存在或已停用：{payload['initiator']}")
+    if starter is None:
+        raise Conflict(f"发起人不存在或已停用：{payload['initiator']}")
     return _start(session, version, compiled, chosen.bpmn_id, starter, data, parent=parent)
 
 
@@ -150,7 +152,7 @@ def _start(session: Session, version: ProcessVersion, compiled: CompiledVersion,
                         parent_instance_id=parent.id if parent else None)
     session.add(instance)
     session.flush()
-    started = {"start_event": start_event}
+    started: dict[str, object] = {"start_event": start_event}
     if parent is not None:
         started.update(parent_instance_id=parent.id, parent_process_key=parent.process_key)
     history.record(session, instance.id, history.STARTED, actor_id=user.id, element_id=start_event,
@@ -237,15 +239,14 @@ def retry(session: Session, instance_id: int, *, user: User, data: dict | None =
     step decided; each corrected field is recorded with its old and new value."""
     if not lock_instance(session, instance_id):
         raise NotFound(f"案件不存在：{instance_id}")
-    instance = session.get(Instance, instance_id, populate_existing=True)
+    instance = session.get_one(Instance, instance_id, populate_existing=True)
     if not (access.sees_all(user) or instance.initiator_id == user.id):
         raise Forbidden("只有发起人、企管部或管理员可以重试")
     if instance.status != "error":
         raise Conflict("案件不在错误状态，无需重试")
     data = data or {}
     corrections = _corrections(session, instance, user, data, reason) if data else None
-    version = session.get(ProcessVersion, instance.version_id)
-    compiled = SPECS.get(version)
+    compiled = SPECS.get(session.get_one(ProcessVersion, instance.version_id))
     workflow = state.load(instance.state, compiled)
     for task in workflow.get_tasks(state=TaskState.ERROR):
         task.data.update(data)
@@ -317,7 +318,7 @@ def list_visible(session: Session, *, user: User, status: str | None = None, min
 
 
 def diagram(session: Session, instance: Instance) -> dict:
-    version = session.get(ProcessVersion, instance.version_id)
+    version = session.get_one(ProcessVersion, instance.version_id)
     current = set(session.scalars(select(Task.element_id).where(
         Task.instance_id == instance.id, Task.state.in_(("open", "waiting", "pending")))))
     current.update(session.scalars(select(Timer.element_id).where(Timer.instance_id == instance.id)))

@@ -7,7 +7,9 @@ of the step's transaction.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -50,7 +52,7 @@ def process_statistics(year: int) -> dict:
                      .group_by(Instance.process_key))
     versions = counts(select(ProcessVersion.process_key, func.count())
                       .where(ProcessVersion.deployed_at.between(begin, end)).group_by(ProcessVersion.process_key))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for definition in session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key)):
         rows.append({"key": definition.key, "name": definition.name, "version": definition.latest_version,
                      "started": started.get(definition.key, 0), "completed": completed.get(definition.key, 0),
@@ -66,5 +68,5 @@ def activate_process_draft(draft_id) -> dict:
     return drafts.activate(session, int(draft_id), change_instance_id=scripting.running_case()[1])
 
 
-SCRIPT_FUNCTIONS = {**scripting.CLOCK_FUNCTIONS, "next_number": next_number,
+SCRIPT_FUNCTIONS: Mapping[str, Callable] = {**scripting.CLOCK_FUNCTIONS, "next_number": next_number,
                     "process_statistics": process_statistics, "activate_process_draft": activate_process_draft}

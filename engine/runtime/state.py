@@ -145,7 +145,9 @@ def dump(workflow: BpmnWorkflow) -> str | None:
     return json.dumps(dct, cls=serializer._encoder_cls, ensure_ascii=False, separators=(",", ":"))
 
 
-def load(state: str, compiled: CompiledVersion) -> BpmnWorkflow:
+def load(state: str | None, compiled: CompiledVersion) -> BpmnWorkflow:
+    if state is None:
+        raise ValueError("the case has no saved workflow state")
     dct = json.loads(state)
     if dct.pop("format", None) != FORMAT:
         raise ValueError("unknown workflow state format")

@@ -104,7 +104,7 @@ def save(session: Session, instance: Instance, workflow) -> None:
                 data=instance.data, path=instance.path, error=instance.error, completed_at=instance.completed_at, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
         raise Conflict("该案件刚被其他人更新，请刷新后重试")
     _written(instance, lock_version=expected + 1, updated_at=now)
 
@@ -140,7 +140,7 @@ def _current_data(workflow) -> dict:
         if workflow.last_task is not None:
             DeepMerge.merge(data, workflow.last_task.data)
         return _jsonable(data)
-    data: dict = {}
+    data = {}
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR):
         DeepMerge.merge(data, task.data)
     return _jsonable(data)

@@ -44,9 +44,9 @@ def sync(session: Session, instance_id: int, workflow) -> None:
                 waiting[str(task.id)] = (spec.bpmn_id, due)
     rows = {row.task_id: row for row in session.scalars(
         select(Timer).where(Timer.instance_id == instance_id, Timer.kind == EVENT))}
-    for task_id, row in rows.items():
+    for task_id, stale in rows.items():
         if task_id not in waiting:
-            session.delete(row)
+            session.delete(stale)
     for task_id, (element_id, due) in waiting.items():
         row = rows.get(task_id)
         if row is None:
