@@ -142,7 +142,8 @@ def transfer(session: Session, task_id: str, *, user: User, to: str, comment: st
 
 
 def _delegate_refusal(session: Session, task: Task, user: User) -> EngineError | None:
-    return None
+    """A delegate works the task for the delegator: handing it on would take it from them."""
+    return Conflict("委派的任务不能再委派") if task.owner_id is not None else None
 
 
 def delegate(session: Session, task_id: str, *, user: User, to: str, comment: str | None = None) -> Task:
@@ -239,6 +240,11 @@ def _return_targets(session: Session, task: Task) -> list[dict]:
 
 
 def _return_refusal(session: Session, task: Task, user: User) -> EngineError | None:
+    """退回 is the step's own decision: not an added signer's (who gives an opinion), not a delegate's."""
+    if task.kind == "signer":
+        return Conflict("加签人不能退回，可在意见中说明")
+    if task.owner_id is not None:
+        return Conflict("委派的任务不能退回")
     if not _return_targets(session, task):
         return Conflict("本案件没有可退回的前序步骤")
     return None
@@ -479,18 +485,11 @@ TASK_ACTIONS: dict[str, TaskRule] = {
 }
 CASE_ACTIONS: dict[str, CaseRule] = {"cc": _copy_refusal, "withdraw": _withdraw_refusal, "urge": _urge_refusal}
 
-# Not offered, though the action itself accepts it.
-_NOT_OFFERED: dict[str, Callable[[Task], bool]] = {
-    "delegate": lambda task: task.owner_id is not None,
-    "return": lambda task: task.kind == "signer" or task.owner_id is not None,
-}
-
 
 def task_actions(session: Session, task: Task, user: User) -> list[str]:
     if tasks.holder_refusal(session, task, user) is not None:
         return []
-    return [name for name, refusal in TASK_ACTIONS.items()
-            if not (name in _NOT_OFFERED and _NOT_OFFERED[name](task)) and refusal(session, task, user) is None]
+    return [name for name, refusal in TASK_ACTIONS.items() if refusal(session, task, user) is None]
 
 
 def instance_actions(session: Session, instance: Instance, user: User) -> list[str]:
