@@ -74,6 +74,19 @@ def test_delegate_works_it_and_it_comes_back_to_the_delegator(api):
     assert (resolved["actor"], resolved["comment"]) == ("office_head", "已核实，无问题")
 
 
+def test_a_delegate_neither_delegates_nor_returns_the_task_on(api):
+    """What the task page does not offer a delegate, the API refuses too."""
+    case_id, task = at_mr_review(api)
+    api.post(f"/tasks/{task['id']}/delegate", "mr", {"user": "office_head"})
+    r = api.post(f"/tasks/{task['id']}/delegate", "office_head", {"user": "vp"})
+    assert r.status_code == 409 and r.json["message"] == "委派的任务不能再委派"
+    r = api.post(f"/tasks/{task['id']}/return", "office_head", {"element_id": "apply"})
+    assert r.status_code == 409 and r.json["message"] == "委派的任务不能退回"
+    detail = api.get(f"/tasks/{task['id']}", "office_head").json
+    assert (detail["assignee"], detail["delegated_by"]) == ("office_head", "mr")
+    assert "return" not in detail["actions"] and open_elements(api, case_id) == ["mr_review"]
+
+
 # --- 加签 ---
 
 def test_signer_before_me_gives_an_opinion_then_i_decide(api):
@@ -162,6 +175,16 @@ def test_return_refused_for_a_step_that_is_not_earlier(api):
         r = api.post(f"/tasks/{task['id']}/return", "mr", {"element_id": element})
         assert r.status_code == 409 and "不是本案件已完成" in r.json["message"], element
     assert api.post(f"/tasks/{task['id']}/return", "emp", {"element_id": "apply"}).status_code == 403
+    assert open_elements(api, case_id) == ["mr_review"]
+
+
+def test_an_added_signer_gives_an_opinion_and_does_not_return_the_case(api):
+    case_id, task = at_mr_review(api)
+    api.post(f"/tasks/{task['id']}/add-signer", "mr", {"user": "vp", "position": "before"})
+    signer = next(t for t in api.get("/tasks", "vp").json if t["kind"] == "signer")
+    assert "return" not in api.get(f"/tasks/{signer['id']}", "vp").json["actions"]
+    r = api.post(f"/tasks/{signer['id']}/return", "vp", {"element_id": "apply"})
+    assert r.status_code == 409 and r.json["message"] == "加签人不能退回，可在意见中说明"
     assert open_elements(api, case_id) == ["mr_review"]
 
 

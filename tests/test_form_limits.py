@@ -66,6 +66,17 @@ def test_text_without_a_max_length_is_capped_and_a_form_max_length_is_kept():
     assert validate_submission(form(long_area), {"body": "字" * 30000})
 
 
+def test_a_length_message_names_only_the_bounds_the_form_sets():
+    def text(rules: dict) -> dict:
+        return form({"id": "code", "type": "textfield", "key": "code", "label": "编号", "validate": rules})
+
+    assert refusal(text({"maxLength": 10}), {"code": "字" * 11}) == {"code": ["长度不能超过 10 个字符"]}
+    assert refusal(text({"minLength": 3}), {"code": "字"}) == {"code": ["长度至少 3 个字符"]}
+    assert refusal(text({"minLength": 3}), {"code": "字" * 1001}) == {"code": ["长度不能超过 1000 个字符"]}
+    assert refusal(text({"minLength": 3, "maxLength": 10}), {"code": "字"}) == {"code": ["长度应在 3 到 10 个字符之间"]}
+    assert validate_submission(text({"minLength": 3}), {"code": "字" * 3}) == {"code": "字" * 3}
+
+
 def test_a_backtracking_pattern_answers_at_once():
     code = {"id": "code", "type": "textfield", "key": "code", "label": "编号", "validate": {"pattern": "^(a+)+$"}}
     started = time.monotonic()

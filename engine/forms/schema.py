@@ -8,7 +8,9 @@ import copy
 import functools
 import json
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, time
+from typing import Any
 
 import re2
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema, RAISE
@@ -60,7 +62,7 @@ def fill_options(form: dict, session: Session) -> dict:
 class _IsoDate(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         subtype = self.metadata.get("subtype", "date")
-        parsers = {"date": date.fromisoformat, "time": time.fromisoformat, "datetime": datetime.fromisoformat}
+        parsers: dict[str, Callable[[str], date | time]] = {"date": date.fromisoformat, "time": time.fromisoformat, "datetime": datetime.fromisoformat}
         try:
             return parsers.get(subtype, date.fromisoformat)(str(value)).isoformat()
         except ValueError:
@@ -105,6 +107,8 @@ def pattern_problem(pattern) -> str | None:
 class _Pattern(validate.Validator):
     """marshmallow's Regexp semantics (a match at the start of the value), through RE2."""
 
+    error: str
+
     def __init__(self, pattern: str, error: str):
         self.regex, self.error = compiled_pattern(pattern), error
 
@@ -124,11 +128,13 @@ def _pattern_check(pattern) -> list:
         return []
 
 
-def _length_check(rules: dict, default_max: int) -> validate.Length:
-    low, high = rules.get("minLength"), rules.get("maxLength") or default_max
-    if low:
-        return validate.Length(min=low, max=high, error="长度应在 {min} 到 {max} 个字符之间")
-    return validate.Length(max=high, error="长度不能超过 {max} 个字符")
+def _length_checks(rules: dict, default_max: int) -> list[validate.Validator]:
+    """The form's two bounds in one message; a form without a maximum is capped at `default_max`."""
+    low, high = rules.get("minLength"), rules.get("maxLength")
+    if low and high:
+        return [validate.Length(min=low, max=high, error="长度应在 {min} 到 {max} 个字符之间")]
+    at_most = validate.Length(max=high or default_max, error="长度不能超过 {max} 个字符")
+    return [validate.Length(min=low, error="长度至少 {min} 个字符"), at_most] if low else [at_most]
 
 
 class _Distinct(validate.Validator):
@@ -174,7 +180,8 @@ def form_problems(form: dict, form_key: str) -> list[str]:
         for comp in components or []:
             if not isinstance(comp, dict):
                 continue
-            rules = comp.get("validate") if isinstance(comp.get("validate"), dict) else {}
+            declared = comp.get("validate")
+            rules: dict = declared if isinstance(declared, dict) else {}
             if rules.get("pattern") not in (None, ""):
                 problem = pattern_problem(rules["pattern"])
                 if problem:
@@ -189,13 +196,13 @@ def form_problems(form: dict, form_key: str) -> list[str]:
 def _field_for(comp: dict) -> fields.Field:
     rules = comp.get("validate") or {}
     required = bool(rules.get("required")) and not comp.get("conditional")
-    kwargs = {"required": required, "allow_none": not required, "error_messages": REQUIRED}
+    kwargs: dict[str, Any] = {"required": required, "allow_none": not required, "error_messages": REQUIRED}
     kind = comp.get("type")
     options = [v.get("value") for v in comp.get("values") or []]
-    checks = []
+    checks: list[validate.Validator] = []
     if kind in ("textfield", "textarea"):
-        checks.append(_length_check(rules, (limits.TEXTAREA_CHARS if kind == "textarea"
-                                            else limits.TEXTFIELD_CHARS).value()))
+        checks.extend(_length_checks(rules, (limits.TEXTAREA_CHARS if kind == "textarea"
+                                             else limits.TEXTFIELD_CHARS).value()))
         if rules.get("pattern"):
             checks.extend(_pattern_check(rules["pattern"]))
         if rules.get("validationType") == "email":

@@ -2,10 +2,13 @@
 
 Each is refused with a message that says why when it does not apply, and each is recorded in the
 case history with who and why. Task actions start from `tasks.actionable` (the instance locked,
-the task open and this user's).
+the task open and this user's), case actions from `_locked_case`. Whether an action applies to the
+task or case as it stands is its rule (`_…_refusal`, the error or None): the action raises it, and
+`task_actions` / `instance_actions` offer the actions whose rules have no objection.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -15,7 +18,7 @@ from engine import clock, history, notifications
 from engine.errors import Conflict, EngineError, Forbidden, InvalidData, NotFound, TooManyRequests
 from engine.org import assignment
 from engine.org.service import find_users
-from engine.runtime import access, approval, rewind, state, tasks
+from engine.runtime import access, approval, rewind, tasks
 from engine.runtime.step import advance, spiff_task
 from engine.store.db import lock_instance
 from engine.store.models import (CaseCopy, Event, Instance, ProcessDefinition, Task, TaskCandidate, Timer, User,
@@ -28,11 +31,24 @@ ACTED = {history.COMPLETED, history.CLAIMED, history.TRANSFERRED, history.DELEGA
          history.SIGNER_ADDED, history.RETURNED, history.ATTACHED}
 
 
+def _refuse(refusal: EngineError | None) -> None:
+    if refusal is not None:
+        raise refusal
+
+
 def _person(session: Session, username: str | None, *, field: str = "user") -> User:
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
     if user is None or not user.active:
         raise InvalidData({field: [f"用户不存在或已停用：{username}"]})
     return user
+
+
+def _receiver(session: Session, user: User, username: str, *, not_yourself: str) -> User:
+    """Whom a hand-over names: an active person other than the one handing over."""
+    target = _person(session, username)
+    if target.id == user.id:
+        raise Conflict(not_yourself)
+    return target
 
 
 def _record(session: Session, task: Task, type_: str, actor: User, comment: str | None, **data) -> None:
@@ -50,14 +66,14 @@ def _take(session: Session, task: Task, user: User) -> None:
 def _lane_of(session: Session, task: Task) -> str | None:
     """The lane expression a row answers to: a signer's is the step's it was added to."""
     while task.kind == "signer" and task.origin_task_id:
-        task = session.get(Task, task.origin_task_id)
+        task = session.get_one(Task, task.origin_task_id)
     return task.role
 
 
 def _step_data(session: Session, instance: Instance, task: Task) -> dict:
     """The data the step's engine task sees: a multi-instance item has its own (`dept@dept` per item)."""
     try:
-        workflow = state.load(instance.state, tasks.compiled_for(session, instance))
+        workflow = tasks.workflow_of(instance, tasks.compiled_for(session, instance))
         return dict(spiff_task(workflow, task.spiff_task_id).data)
     except Conflict:
         return dict(instance.data or {})
@@ -69,7 +85,7 @@ def separation_rules(session: Session, task: Task) -> list[assignment.Exclusion]
     expr = assignment.RoleExpr.parse(_lane_of(session, task))
     if expr is None or not expr.exclusions:
         return []
-    instance = session.get(Instance, task.instance_id)
+    instance = session.get_one(Instance, task.instance_id)
     return assignment.exclusions(session, expr, initiator_id=instance.initiator_id,
                                  data=_step_data(session, instance, task))
 
@@ -81,20 +97,28 @@ def _check_separation(session: Session, task: Task, target: User) -> None:
 
 
 def _another_row_on_step(session: Session, task: Task, user: User) -> bool:
-    return session.scalar(select(func.count()).select_from(Task).where(
+    return session.scalar(select(Task.id).where(
         Task.spiff_task_id == task.spiff_task_id, Task.id != task.id, Task.assignee_id == user.id,
-        Task.state.in_(approval.LIVE))) > 0
+        Task.state.in_(approval.LIVE)).limit(1)) is not None
+
+
+def _candidate_count(session: Session, task: Task) -> int:
+    return session.scalar(select(func.count()).select_from(TaskCandidate).where(TaskCandidate.task_id == task.id)) or 0
 
 
 # --- on a task ---------------------------------------------------------------------------------
 
+def _unclaim_refusal(session: Session, task: Task, user: User) -> EngineError | None:
+    if task.assignee_id != user.id:
+        return Conflict("任务尚未认领")
+    if task.kind != "task" or _candidate_count(session, task) < 2:
+        return Conflict("该任务只由你办理，不能放回待认领")
+    return None
+
+
 def unclaim(session: Session, task_id: str, *, user: User) -> Task:
     task = tasks.actionable(session, task_id, user)
-    candidates = session.scalar(select(func.count()).select_from(TaskCandidate).where(TaskCandidate.task_id == task.id))
-    if task.assignee_id != user.id:
-        raise Conflict("任务尚未认领")
-    if task.kind != "task" or candidates < 2:
-        raise Conflict("该任务只由你办理，不能放回待认领")
+    _refuse(_unclaim_refusal(session, task, user))
     task.assignee_id = None
     _record(session, task, history.UNCLAIMED, user, None)
     session.flush()
@@ -104,9 +128,7 @@ def unclaim(session: Session, task_id: str, *, user: User) -> Task:
 def transfer(session: Session, task_id: str, *, user: User, to: str, comment: str | None = None) -> Task:
     """转办: the task becomes the other person's, wholly; I no longer have it."""
     task = tasks.actionable(session, task_id, user)
-    target = _person(session, to)
-    if target.id == user.id:
-        raise Conflict("不能转办给自己")
+    target = _receiver(session, user, to, not_yourself="不能转办给自己")
     if _another_row_on_step(session, task, target):
         raise Conflict(f"{target.display_name}已是本步骤的审批人")
     _check_separation(session, task, target)
@@ -119,12 +141,16 @@ def transfer(session: Session, task_id: str, *, user: User, to: str, comment: st
     return task
 
 
+def _delegate_refusal(session: Session, task: Task, user: User) -> EngineError | None:
+    """A delegate works the task for the delegator: handing it on would take it from them."""
+    return Conflict("委派的任务不能再委派") if task.owner_id is not None else None
+
+
 def delegate(session: Session, task_id: str, *, user: User, to: str, comment: str | None = None) -> Task:
     """委派: the delegate works the task; their submission comes back to me, and I complete it."""
     task = tasks.actionable(session, task_id, user)
-    target = _person(session, to)
-    if target.id == user.id:
-        raise Conflict("不能委派给自己")
+    target = _receiver(session, user, to, not_yourself="不能委派给自己")
+    _refuse(_delegate_refusal(session, task, user))
     _check_separation(session, task, target)
     _take(session, task, user)
     task.owner_id, task.assignee_id = user.id, target.id
@@ -139,6 +165,16 @@ def _is_approval(session: Session, task: Task) -> bool:
     return any(c.get("key") == "decision" for c in form.get("components", []))
 
 
+def _add_signer_refusal(session: Session, task: Task, user: User) -> EngineError | None:
+    if not _is_approval(session, task):
+        return Conflict("只有审批步骤可以加签")
+    if approval.pending_signer(session, task) is not None:
+        return Conflict("已有加签人尚未审批")
+    if task.owner_id is not None:
+        return Conflict("委派的任务不能加签")
+    return None
+
+
 def add_signer(session: Session, task_id: str, *, user: User, to: str, position: str,
                comment: str | None = None) -> Task:
     """加签: `before` — they give their opinion first, then the task is mine again to decide;
@@ -146,15 +182,8 @@ def add_signer(session: Session, task_id: str, *, user: User, to: str, position:
     if position not in ("before", "after"):
         raise InvalidData({"position": ["只能是 before（在我之前）或 after（在我之后）"]})
     task = tasks.actionable(session, task_id, user)
-    target = _person(session, to)
-    if target.id == user.id:
-        raise Conflict("不能给自己加签")
-    if not _is_approval(session, task):
-        raise Conflict("只有审批步骤可以加签")
-    if approval.pending_signer(session, task) is not None:
-        raise Conflict("已有加签人尚未审批")
-    if task.owner_id is not None:
-        raise Conflict("委派的任务不能加签")
+    target = _receiver(session, user, to, not_yourself="不能给自己加签")
+    _refuse(_add_signer_refusal(session, task, user))
     _check_separation(session, task, target)
     _take(session, task, user)
     signer = approval.add_signer_row(session, task, target, position)
@@ -193,7 +222,7 @@ def return_targets(session: Session, task_id: str, *, user: User) -> list[dict]:
 
 def _return_targets(session: Session, task: Task) -> list[dict]:
     """The earlier steps this case completed that it can be taken back to, latest completion of each."""
-    instance = session.get(Instance, task.instance_id)
+    instance = session.get_one(Instance, task.instance_id)
     compiled = tasks.compiled_for(session, instance)
     current = set(session.scalars(select(Task.element_id).where(
         Task.instance_id == instance.id, Task.state.in_(approval.LIVE))))
@@ -210,6 +239,17 @@ def _return_targets(session: Session, task: Task) -> list[dict]:
     return sorted(targets.values(), key=lambda t: t["completed_at"])
 
 
+def _return_refusal(session: Session, task: Task, user: User) -> EngineError | None:
+    """退回 is the step's own decision: not an added signer's (who gives an opinion), not a delegate's."""
+    if task.kind == "signer":
+        return Conflict("加签人不能退回，可在意见中说明")
+    if task.owner_id is not None:
+        return Conflict("委派的任务不能退回")
+    if not _return_targets(session, task):
+        return Conflict("本案件没有可退回的前序步骤")
+    return None
+
+
 def return_to(session: Session, task_id: str, *, user: User, element_id: str, comment: str | None = None) -> Instance:
     """退回: the case goes back to an earlier step, to the person who did it, and is redone from there.
     Works from any row of a multi-person step: the step's other rows are withdrawn."""
@@ -218,6 +258,7 @@ def return_to(session: Session, task_id: str, *, user: User, element_id: str, co
     target = next((t for t in _return_targets(session, task) if t["element_id"] == element_id), None)
     if target is None:
         raise Conflict(f"“{element_id}”不是本案件已完成的、可退回的前序步骤")
+    _refuse(_return_refusal(session, task, user))
     _record(session, task, history.RETURNED, user, comment, to_element=element_id, to_name=target["name"],
             to_user=target["completed_by"])
     _rewind(session, instance, element_id, target["completed_by"], actor=user)
@@ -226,7 +267,7 @@ def return_to(session: Session, task_id: str, *, user: User, element_id: str, co
 
 def _rewind(session: Session, instance: Instance, element_id: str, username: str, *, actor: User) -> None:
     compiled = tasks.compiled_for(session, instance)
-    workflow = state.load(instance.state, compiled)
+    workflow = tasks.workflow_of(instance, compiled)
     rewind.jump_to(workflow, element_id, instance.data or {})
     advance(session, instance, workflow, compiled, actor_id=actor.id)
     # The step goes back to the person who did it, if the lane still allows them.
@@ -243,19 +284,21 @@ def _rewind(session: Session, instance: Instance, element_id: str, username: str
 def _locked_case(session: Session, instance_id: int, user: User) -> Instance:
     if not lock_instance(session, instance_id):
         raise NotFound(f"案件不存在：{instance_id}")
-    instance = session.get(Instance, instance_id, populate_existing=True)
+    instance = session.get_one(Instance, instance_id, populate_existing=True)
     if not access.can_view(session, user, instance):
         raise Forbidden("无权查看该案件")
     return instance
 
 
-def _withdraw_point(session: Session, instance: Instance) -> tuple[Task | None, str | None]:
-    """(the initiator's last step to go back to, or None to end the case; or why 撤回 is refused)."""
+def _withdraw_point(session: Session, instance: Instance, user: User) -> tuple[Task | None, EngineError | None]:
+    """(the initiator's last step to go back to, or None to end the case; or why `user` may not 撤回)."""
+    if instance.initiator_id != user.id:
+        return None, Forbidden("只有发起人可以撤回")
     if instance.status != "running":
-        return None, "案件已结束，不能撤回"
+        return None, Conflict("案件已结束，不能撤回")
     if session.scalar(select(Task.id).where(Task.instance_id == instance.id, Task.state == "open",
                                             Task.assignee_id == instance.initiator_id).limit(1)):
-        return None, "案件当前在你处办理，无需撤回"
+        return None, Conflict("案件当前在你处办理，无需撤回")
     last = session.scalar(select(Task).where(
         Task.instance_id == instance.id, Task.completed_by == instance.initiator_id, Task.state == "completed",
         Task.kind == "task").order_by(Task.completed_at.desc(), Task.id).limit(1))
@@ -268,21 +311,22 @@ def _withdraw_point(session: Session, instance: Instance) -> tuple[Task | None, 
         .where(Event.instance_id == instance.id, Event.id > since, Event.type.in_(ACTED),
                Event.actor_id != instance.initiator_id).order_by(Event.id).limit(1)).first()
     if acted is not None:
-        return None, f"{acted[1]}已处理下一步，不能撤回；如需修改请联系其退回"
+        return None, Conflict(f"{acted[1]}已处理下一步，不能撤回；如需修改请联系其退回")
     if last is not None and last.element_id not in tasks.compiled_for(session, instance).return_targets:
-        return None, "当前步骤不支持撤回"
+        return None, Conflict("当前步骤不支持撤回")
     return last, None
+
+
+def _withdraw_refusal(session: Session, instance: Instance, user: User) -> EngineError | None:
+    return _withdraw_point(session, instance, user)[1]
 
 
 def withdraw(session: Session, instance_id: int, *, user: User, comment: str | None = None) -> Instance:
     """撤回: while nobody has acted on the next step, the initiator takes the case back to their own last
     step to change it; a case with no step of theirs yet ends as withdrawn."""
     instance = _locked_case(session, instance_id, user)
-    if instance.initiator_id != user.id:
-        raise Forbidden("只有发起人可以撤回")
-    point, refusal = _withdraw_point(session, instance)
-    if refusal:
-        raise Conflict(refusal)
+    point, refusal = _withdraw_point(session, instance, user)
+    _refuse(refusal)
     history.record(session, instance.id, history.WITHDRAWN, actor_id=user.id, comment=comment or None,
                    element_id=point.element_id if point else None)
     if point is not None:
@@ -327,12 +371,17 @@ def _may_urge(session: Session, instance: Instance, user: User) -> bool:
         CaseCopy.instance_id == instance.id, CaseCopy.user_id == user.id, CaseCopy.by_id.is_(None))) is not None
 
 
+def _copy_refusal(session: Session, instance: Instance, user: User) -> EngineError | None:
+    if not is_participant(session, instance, user):
+        return Forbidden("只有发起人、办理过或正在办理本案件的人、流程所有者、企管部和管理员可以抄送；被抄送人只能查看")
+    return None
+
+
 def copy_to(session: Session, instance_id: int, *, user: User, usernames: list[str],
             comment: str | None = None) -> list[str]:
     """抄送: the people may read the case from now on; answers who was newly copied."""
     instance = _locked_case(session, instance_id, user)
-    if not is_participant(session, instance, user):
-        raise Forbidden("只有发起人、办理过或正在办理本案件的人、流程所有者、企管部和管理员可以抄送；被抄送人只能查看")
+    _refuse(_copy_refusal(session, instance, user))
     if not usernames:
         raise InvalidData({"users": ["请选择抄送人"]})
     people = [_person(session, name, field="users") for name in dict.fromkeys(usernames)]
@@ -357,17 +406,27 @@ def _current_people(session: Session, instance_id: int) -> tuple[list[Task], lis
     return rows, sorted(ids)
 
 
+def _waited_on(session: Session, instance: Instance, user: User) -> tuple[list[Task], list[int]]:
+    """The open rows of the case, and the people other than `user` it waits on."""
+    rows, people = _current_people(session, instance.id)
+    return rows, [p for p in people if p != user.id]
+
+
+def _urge_refusal(session: Session, instance: Instance, user: User) -> EngineError | None:
+    if not _may_urge(session, instance, user):
+        return Forbidden("只有发起人、办理过或正在办理本案件的人、流程所有者、企管部和管理员可以催办")
+    if instance.status != "running":
+        return Conflict("案件已结束，无需催办")
+    if not _waited_on(session, instance, user)[1]:
+        return Conflict("当前没有需要催办的人")
+    return None
+
+
 def urge(session: Session, instance_id: int, *, user: User, comment: str | None = None) -> list[str]:
     """催办 the people the case waits on; at most once an hour per case and person urging."""
     instance = _locked_case(session, instance_id, user)
-    if not _may_urge(session, instance, user):
-        raise Forbidden("只有发起人、办理过或正在办理本案件的人、流程所有者、企管部和管理员可以催办")
-    if instance.status != "running":
-        raise Conflict("案件已结束，无需催办")
-    rows, people = _current_people(session, instance.id)
-    people = [p for p in people if p != user.id]
-    if not people:
-        raise Conflict("当前没有需要催办的人")
+    _refuse(_urge_refusal(session, instance, user))
+    rows, people = _waited_on(session, instance, user)
     last = session.scalar(select(func.max(Event.at)).where(
         Event.instance_id == instance.id, Event.type == history.URGED, Event.actor_id == user.id))
     if last is not None and utcnow() - last < URGE_INTERVAL:
@@ -410,33 +469,28 @@ def bulk_approve(session: Session, task_ids: list[str], *, user: User, comment: 
 
 # --- what a person may do now -------------------------------------------------------------------
 
+def _no_objection(session: Session, task: Task, user: User) -> EngineError | None:
+    """Whoever may act on the task may do this (whom they hand it to is checked when they do)."""
+    return None
+
+
+TaskRule = Callable[[Session, Task, User], EngineError | None]
+CaseRule = Callable[[Session, Instance, User], EngineError | None]
+
+# Each action's rule beyond `tasks.holder_refusal`, in the order the actions are offered.
+TASK_ACTIONS: dict[str, TaskRule] = {
+    "complete": _no_objection, "attach": _no_objection, "transfer": _no_objection, "claim": tasks.claim_refusal,
+    "delegate": _delegate_refusal, "add_signer": _add_signer_refusal, "unclaim": _unclaim_refusal,
+    "return": _return_refusal,
+}
+CASE_ACTIONS: dict[str, CaseRule] = {"cc": _copy_refusal, "withdraw": _withdraw_refusal, "urge": _urge_refusal}
+
+
 def task_actions(session: Session, task: Task, user: User) -> list[str]:
-    if task.state != "open":
+    if tasks.holder_refusal(session, task, user) is not None:
         return []
-    mine = task.assignee_id == user.id
-    candidate = mine or session.get(TaskCandidate, (task.id, user.id)) is not None
-    if not candidate or (task.assignee_id is not None and not mine):
-        return []
-    actions = ["complete", "attach", "transfer"] + ([] if mine else ["claim"])
-    if task.owner_id is None:
-        actions.append("delegate")
-        if _is_approval(session, task) and approval.pending_signer(session, task) is None:
-            actions.append("add_signer")
-    if mine and task.kind == "task" and session.scalar(
-            select(func.count()).select_from(TaskCandidate).where(TaskCandidate.task_id == task.id)) > 1:
-        actions.append("unclaim")
-    if task.kind != "signer" and task.owner_id is None and _return_targets(session, task):
-        actions.append("return")
-    return actions
+    return [name for name, refusal in TASK_ACTIONS.items() if refusal(session, task, user) is None]
 
 
 def instance_actions(session: Session, instance: Instance, user: User) -> list[str]:
-    participant = is_participant(session, instance, user)
-    actions = ["cc"] if participant else []
-    if instance.status == "running":
-        if instance.initiator_id == user.id and _withdraw_point(session, instance)[1] is None:
-            actions.append("withdraw")
-        if (participant or _may_urge(session, instance, user)) \
-                and [p for p in _current_people(session, instance.id)[1] if p != user.id]:
-            actions.append("urge")
-    return actions
+    return [name for name, refusal in CASE_ACTIONS.items() if refusal(session, instance, user) is None]

@@ -58,7 +58,7 @@ def create_rows(session: Session, instance: Instance, spiff_task, *, actor_id: i
         rows = [Task(id=str(uuid.uuid4()), kind="vote", mode=mode, seq=i, assignee_id=uid,
                      state="pending" if mode == "sequential" and i > 0 else "open", **common)
                 for i, uid in enumerate(candidates)]
-        pairs = [(row.id, row.assignee_id) for row in rows]
+        pairs = [(row.id, uid) for row, uid in zip(rows, candidates)]
     session.add_all(rows)
     session.flush()
     session.add_all(TaskCandidate(task_id=task_id, user_id=uid) for task_id, uid in pairs)
@@ -97,7 +97,7 @@ def settle(session: Session, row: Task, submission: dict) -> tuple[str, dict] | 
             return None
         cancel(session, after)
     if row.kind == "signer":
-        origin = session.get(Task, row.origin_task_id)
+        origin = session.get_one(Task, row.origin_task_id)
         if row.position == "before":  # an opinion for the one who asked for it, who then decides
             origin.state = "open"
             notifications.task_opened(session, origin, actor_id=row.completed_by)
@@ -106,7 +106,7 @@ def settle(session: Session, row: Task, submission: dict) -> tuple[str, dict] | 
         if rejected:
             data.update(decision="reject", comment=submission.get("comment"))
         while origin.kind == "signer":
-            origin = session.get(Task, origin.origin_task_id)
+            origin = session.get_one(Task, origin.origin_task_id)
         return _decide(session, origin, data)
     return _decide(session, row, submission)
 
@@ -127,7 +127,7 @@ def _decide(session: Session, row: Task, data: dict) -> tuple[str, dict] | None:
             return None
     for other in live:
         cancel(session, other)
-    names = dict(session.execute(select(User.id, User.username).where(
+    names: dict[int | None, str] = dict(session.execute(select(User.id, User.username).where(
         User.id.in_({r.completed_by for r in rows if r.completed_by}))).all())
     votes = [{"user": names.get(r.completed_by), "decision": r.decision}
              for r in rows if r.kind == "vote" and r.state == "completed"]

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 
 from engine import history, notifications, scripting
 from engine.definitions.cache import SPECS, CompiledVersion
-from engine.errors import Conflict, Forbidden, NotFound
+from engine.errors import Conflict, EngineError, Forbidden, NotFound
 from engine.forms.schema import fill_options, validate_submission
 from engine.runtime import access, approval, inbox, state
 from engine.runtime.step import advance, spiff_task
@@ -34,7 +35,7 @@ def frozen_form(session: Session, task: Task) -> dict | None:
         return approval.SIGNER_FORM
     if not task.form_key:
         return None
-    version = session.get(ProcessVersion, session.get(Instance, task.instance_id).version_id)
+    version = session.get_one(ProcessVersion, session.get_one(Instance, task.instance_id).version_id)
     return (version.forms or {}).get(task.form_key)
 
 
@@ -49,39 +50,51 @@ def _name(session: Session, user_id: int | None) -> str:
     return user.display_name if user else "他人"
 
 
+def holder_refusal(session: Session, task: Task, user: User) -> EngineError | None:
+    """Why this user cannot act on the task now (it is not open, or not theirs to work), or None:
+    what every action on a task checks first, and what decides whether any is offered."""
+    mine = task.assignee_id == user.id
+    is_candidate = mine or _is_candidate(session, task.id, user.id)
+    involved = is_candidate or task.completed_by == user.id or task.owner_id == user.id
+    if task.state in ("completed", "cancelled"):
+        return Conflict("任务已办理或已取消") if involved else Forbidden("这不是你的任务")
+    if task.owner_id == user.id and not mine:
+        return Conflict(f"任务已委派给{_name(session, task.assignee_id)}，待其办理后会回到你这里")
+    if task.state == "waiting" and involved:
+        signer = approval.pending_signer(session, task)
+        return Conflict(f"正在等待加签人{_name(session, signer.assignee_id if signer else None)}审批")
+    if task.state == "pending" and involved:
+        return Conflict("还没有轮到你审批")
+    if task.state != "open" or not is_candidate:
+        return Forbidden("这不是你的任务")
+    if task.assignee_id is not None and not mine:
+        return Conflict(f"任务已被{_name(session, task.assignee_id)}认领")
+    return None
+
+
 def actionable(session: Session, task_id: str, user: User) -> Task:
-    """Lock the task's instance, then check the task is still open and this user may act on it:
-    the task every action on a task starts from."""
+    """Lock the task's instance and read the task afresh, then refuse it unless this user may act on
+    it now (`holder_refusal`): the task every action on a task starts from."""
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"任务不存在：{task_id}")
     lock_instance(session, task.instance_id)
     session.refresh(task)
-    mine = task.assignee_id == user.id
-    is_candidate = mine or _is_candidate(session, task_id, user.id)
-    involved = is_candidate or task.completed_by == user.id or task.owner_id == user.id
-    if task.state in ("completed", "cancelled"):
-        if involved:
-            raise Conflict("任务已办理或已取消")
-        raise Forbidden("这不是你的任务")
-    if task.owner_id == user.id and not mine:
-        raise Conflict(f"任务已委派给{_name(session, task.assignee_id)}，待其办理后会回到你这里")
-    if task.state == "waiting" and involved:
-        signer = approval.pending_signer(session, task)
-        raise Conflict(f"正在等待加签人{_name(session, signer.assignee_id if signer else None)}审批")
-    if task.state == "pending" and involved:
-        raise Conflict("还没有轮到你审批")
-    if task.state != "open" or not is_candidate:
-        raise Forbidden("这不是你的任务")
-    if task.assignee_id is not None and not mine:
-        raise Conflict(f"任务已被{_name(session, task.assignee_id)}认领")
+    refusal = holder_refusal(session, task, user)
+    if refusal is not None:
+        raise refusal
     return task
+
+
+def claim_refusal(session: Session, task: Task, user: User) -> EngineError | None:
+    """Claiming is for a group task nobody holds; past `holder_refusal`, any other is this user's."""
+    return Conflict("任务已由你认领") if task.assignee_id is not None else None
 
 
 def claim(session: Session, task_id: str, *, user: User) -> Task:
     task = actionable(session, task_id, user)
-    if task.assignee_id == user.id:
-        return task  # claiming twice (a double click) is harmless
+    if claim_refusal(session, task, user) is not None:
+        return task  # already theirs: claiming twice (a double click) is harmless
     task.assignee_id = user.id
     history.record(session, task.instance_id, history.CLAIMED, actor_id=user.id, task_id=task.id,
                    element_id=task.element_id)
@@ -89,11 +102,22 @@ def claim(session: Session, task_id: str, *, user: User) -> Task:
     return task
 
 
+def _ended(instance: Instance) -> Conflict:
+    return Conflict(f"案件状态为 {instance.status}，不能办理任务")
+
+
 def running_instance(session: Session, instance_id: int) -> Instance:
-    instance = session.get(Instance, instance_id, populate_existing=True)
+    instance = session.get_one(Instance, instance_id, populate_existing=True)
     if instance.status != "running":
-        raise Conflict(f"案件状态为 {instance.status}，不能办理任务")
+        raise _ended(instance)
     return instance
+
+
+def workflow_of(instance: Instance, compiled: CompiledVersion) -> BpmnWorkflow:
+    """The case's engine state; a case that has ended has none left to act on."""
+    if instance.state is None:
+        raise _ended(instance)
+    return state.load(instance.state, compiled)
 
 
 def compiled_for(session: Session, instance: Instance) -> CompiledVersion:
@@ -133,7 +157,7 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
 def run_engine_task(session: Session, instance: Instance, compiled: CompiledVersion, spiff_task_id: str,
                     data: dict, *, actor_id: int) -> None:
     """Complete the engine's task with the step's data and let the case run on."""
-    workflow = state.load(instance.state, compiled)
+    workflow = workflow_of(instance, compiled)
     current = spiff_task(workflow, spiff_task_id)
     current.data.update(data)
     failure = None
