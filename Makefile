@@ -38,6 +38,7 @@ run: init
 test: install vendor
 	$(BIN)/bpm validate bpmn/
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+	node --test tests/js/*.test.mjs
 
 bench: install
 	$(BIN)/python bench/run.py
