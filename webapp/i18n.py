@@ -67,3 +67,4 @@ def js_catalog() -> dict[str, str]:
 
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_locale=LANGUAGES[DEFAULT_LANG])
+    js_strings()  # extracted at start-up: the first page need not wait, and a broken babel.cfg stops the start
