@@ -39,6 +39,7 @@ test: install vendor
 	$(BIN)/lint-imports
 	$(BIN)/bpm validate bpmn/
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+	node --test tests/js/*.test.mjs
 
 bench: install
 	$(BIN)/python bench/run.py

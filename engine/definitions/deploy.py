@@ -15,6 +15,7 @@ from engine.definitions import schedules
 from engine.definitions.decisions import DecisionLookup
 from engine.definitions.forms_source import FormLookup
 from engine.definitions.validation import ParsedDiagram, check_links, validate
+from engine.definitions.vocabulary import Property
 from engine.errors import DefinitionError, Forbidden, NotFound
 from engine.org.service import role_codes
 from engine.store.models import ProcessDefinition, ProcessVersion
@@ -56,7 +57,7 @@ def start_forms(spec) -> dict[str, str]:
     """The start events that name a form (formKey): start data is checked against it."""
     forms = {}
     for event in start_event_specs(spec):
-        form_key = ((getattr(event, "extensions", None) or {}).get("properties") or {}).get("formKey")
+        form_key = ((getattr(event, "extensions", None) or {}).get("properties") or {}).get(Property.FORM_KEY)
         if form_key:
             forms[event.bpmn_id] = form_key
     return forms
@@ -109,7 +110,8 @@ def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, fol
 
 def deploy_folder(session: Session, folder: Path, *, actor_id: int | None = None) -> list[DeployResult]:
     """Deploy every diagram in a folder; all or nothing (the caller's transaction)."""
-    results, errors = [], []
+    results: list[DeployResult] = []
+    errors: list[dict] = []
     for path in sorted(folder.glob("*.bpmn")):
         try:
             results.append(deploy(session, path.read_bytes(), folder=folder.parent / "forms",

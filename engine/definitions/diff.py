@@ -11,24 +11,15 @@ import textwrap
 from lxml import etree
 
 from engine.definitions import xmlparse
+from engine.definitions.vocabulary import FLOW_NODE_KINDS, PROPERTY_LABELS
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 
-FLOW_NODES = {
-    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask", "businessRuleTask",
-    "callActivity", "subProcess", "transaction", "adHocSubProcess",
-    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
-    "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway",
-}
 CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
 
-# spiffworkflow:property names people know; any other property is labelled by its own name.
-PROPERTY_LABELS = {
-    "formKey": "表单", "approvalMode": "审批方式", "dueIn": "办理时限", "remindBefore": "提前提醒",
-    "escalation": "超时处理", "ownerRole": "流程所有者", "category": "类别", "starterRoles": "发起角色",
-}
+# Any spiffworkflow:property without a label in the vocabulary is labelled by its own name.
 FIELD_LABELS = {
     "name": "名称", "type": "类型", "documentation": "说明", "lane": "泳道", "flow": "连线", "condition": "条件",
     "default": "默认路径", "script": "脚本", "preScript": "脚本（执行前）", "postScript": "脚本（执行后）",
@@ -187,7 +178,7 @@ class _Diagram:
             kind = etree.QName(node).localname
             parent = node.getparent()
             in_container = parent is not None and etree.QName(parent).localname in CONTAINERS
-            if node is process or kind == "lane" or (in_container and (kind in FLOW_NODES or kind == "sequenceFlow")):
+            if node is process or kind == "lane" or (in_container and (kind in FLOW_NODE_KINDS or kind == "sequenceFlow")):
                 self.elements.setdefault(node.get("id"), self._element(node, kind))
 
     def _label(self, element_id: str | None) -> str | None:
@@ -202,7 +193,7 @@ class _Diagram:
         element.set("type", kind)
         element.set("documentation", _clean(" ".join(d.text or "" for d in node.xpath("./bpmn:documentation",
                                                                                       namespaces=NS))))
-        if kind in FLOW_NODES:
+        if kind in FLOW_NODE_KINDS:
             lane = self.lane_of.get(node.get("id"))
             if lane is not None:
                 element.set("lane", lane.get("id"), _clean(lane.get("name")) or lane.get("id"))

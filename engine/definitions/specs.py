@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from engine.definitions.vocabulary import Property
 from engine.timing import duration
 
 
@@ -72,5 +73,5 @@ def properties(spec) -> dict:
 
 def due_at(props: dict, ready_at):
     """A step's deadline: its `dueIn` (ISO 8601 duration) from when it became ready."""
-    value = (props.get("dueIn") or "").strip()
+    value = (props.get(Property.DUE_IN) or "").strip()
     return ready_at + duration(value) if value else None

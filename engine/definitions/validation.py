@@ -17,6 +17,8 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import limits, scripting
 from engine.definitions import xmlparse
+from engine.definitions.vocabulary import (APPROVAL_MODE_NAMES, ESCALATION_LABELS, FLOW_NODE_KINDS, KIND_LABELS,
+                                           PROPERTY_LABELS, Property)
 from engine.errors import DefinitionError
 from engine.forms.schema import form_problems
 from engine.org.assignment import check_expression
@@ -60,8 +62,7 @@ class ParsedDiagram:
     subprocess_specs: dict = field(default_factory=dict)
 
 
-DEADLINE_PROPERTIES = {"dueIn": "办理时限", "remindBefore": "提前提醒"}
-ESCALATIONS = {"notify": "通知", "move": "转给"}
+DEADLINE_PROPERTIES = {name: PROPERTY_LABELS[name] for name in (Property.DUE_IN, Property.REMIND_BEFORE)}
 
 
 def _seconds(text: str) -> float | None:
@@ -88,22 +89,23 @@ def deadline_problems(props: dict[str, str], known_roles: set[str]) -> list[str]
         seconds[name] = _seconds(value)
         if not seconds[name]:
             problems.append(f"{label} {name}=“{value}”不是有效的 ISO 8601 时长（例如 P3D 表示 3 天，PT72H 表示 72 小时）")
-    if "remindBefore" in seconds and "dueIn" not in seconds:
-        problems.append("设置了提前提醒 remindBefore，但没有办理时限 dueIn")
-    elif seconds.get("remindBefore") and seconds.get("dueIn") and seconds["remindBefore"] >= seconds["dueIn"]:
-        problems.append("提前提醒 remindBefore 应短于办理时限 dueIn")
-    escalation = (props.get("escalation") or "").strip()
+    due, remind = seconds.get(Property.DUE_IN), seconds.get(Property.REMIND_BEFORE)
+    if Property.REMIND_BEFORE in seconds and Property.DUE_IN not in seconds:
+        problems.append(f"设置了提前提醒 {Property.REMIND_BEFORE}，但没有办理时限 {Property.DUE_IN}")
+    elif remind and due and remind >= due:
+        problems.append(f"提前提醒 {Property.REMIND_BEFORE} 应短于办理时限 {Property.DUE_IN}")
+    escalation = (props.get(Property.ESCALATION) or "").strip()
     if escalation:
         kind, _, target = escalation.partition(":")
-        if kind not in ESCALATIONS or not target:
-            problems.append(f"超时处理 escalation=“{escalation}”无效：应为 notify:<角色>（通知）或 move:<角色>（转给），"
+        if kind not in ESCALATION_LABELS or not target:
+            problems.append(f"超时处理 {Property.ESCALATION}=“{escalation}”无效：应为 notify:<角色>（通知）或 move:<角色>（转给），"
                             f"例如 notify:dept_head")
         else:
             problem = check_expression(target, known_roles)
             if problem:
-                problems.append(f"超时处理 escalation：{problem}")
-        if "dueIn" not in seconds:
-            problems.append("设置了超时处理 escalation，但没有办理时限 dueIn")
+                problems.append(f"超时处理 {Property.ESCALATION}：{problem}")
+        if Property.DUE_IN not in seconds:
+            problems.append(f"设置了超时处理 {Property.ESCALATION}，但没有办理时限 {Property.DUE_IN}")
     return problems
 
 
@@ -144,7 +146,7 @@ def parse_xml(xml: str | bytes) -> etree._Element:
 
 def starter_roles_of(process) -> set[str]:
     """The `starterRoles` property: who may start the procedure by hand (empty: anyone)."""
-    value = _properties(process).get("starterRoles") or ""
+    value = _properties(process).get(Property.STARTER_ROLES) or ""
     return {role.strip() for role in value.split(",") if role.strip()}
 
 
@@ -160,9 +162,12 @@ EXPRESSION_TAGS = {"conditionExpression", "completionCondition", "loopCardinalit
 SCRIPT_TAGS = {"script", "preScript", "postScript"}
 
 
-def _scripts(process) -> list[tuple[str, str, bool]]:
+Code = list[tuple["str | None", str, bool]]  # (element id, source, is_expression)
+
+
+def _scripts(process) -> Code:
     """(element id, source, is_expression) for every piece of code the engine will run."""
-    found = []
+    found: Code = []
     for node in process.iter():
         if not isinstance(node.tag, str):
             continue
@@ -231,7 +236,12 @@ def check_links(diagrams: list[ParsedDiagram]) -> list[dict]:
     return errors
 
 
-APPROVAL_MODES = {"all": "会签", "any": "或签", "sequential": "依次审批"}
+
+
+def _approval_mode_choices() -> str:
+    """all（会签）、any（或签）或 sequential（依次审批）"""
+    choices = [f"{mode}（{name}）" for mode, name in APPROVAL_MODE_NAMES.items()]
+    return "、".join(choices[:-1]) + "或 " + choices[-1]
 
 
 def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_lookup=None,
@@ -280,20 +290,20 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
         tid = task.get("id")
         if tid not in lane_of:
             errors.append(_error(tid, "用户任务不在任何泳道中：请把它放进名称为角色代码的泳道"))
-        form_key = _properties(task).get("formKey")
+        form_key = _properties(task).get(Property.FORM_KEY)
         if not form_key:
-            errors.append(_error(tid, "用户任务没有指定表单（扩展属性 formKey）"))
+            errors.append(_error(tid, f"用户任务没有指定表单（扩展属性 {Property.FORM_KEY}）"))
         elif not form_exists(form_key):
             errors.append(_error(tid, f"表单不存在：{form_key}"))
         else:
             form_keys.add(form_key)
-        mode = _properties(task).get("approvalMode")
+        mode = _properties(task).get(Property.APPROVAL_MODE)
         if mode is not None:
             form = form_lookup(form_key) if (form_lookup and form_key) else None
-            if mode not in APPROVAL_MODES:
-                errors.append(_error(tid, f"审批方式 approvalMode=“{mode}”无效：应为 all（会签）、any（或签）或 sequential（依次审批）"))
+            if mode not in APPROVAL_MODE_NAMES:
+                errors.append(_error(tid, f"审批方式 {Property.APPROVAL_MODE}=“{mode}”无效：应为 {_approval_mode_choices()}"))
             elif form is not None and not any(c.get("key") == "decision" for c in form.get("components", [])):
-                errors.append(_error(tid, f"设置了审批方式（{APPROVAL_MODES[mode]}）的任务，表单 {form_key} 需要有 decision 字段"))
+                errors.append(_error(tid, f"设置了审批方式（{APPROVAL_MODE_NAMES[mode]}）的任务，表单 {form_key} 需要有 decision 字段"))
 
         errors.extend(_error(tid, problem) for problem in deadline_problems(_properties(task), known_roles))
 
@@ -323,17 +333,17 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
 
     props = _properties(process)
     starter_roles = starter_roles_of(process)
-    for code in sorted(starter_roles - known_roles):
-        errors.append(_error(key, f"starterRoles 中的角色未知：{code}"))
+    for role in sorted(starter_roles - known_roles):
+        errors.append(_error(key, f"{Property.STARTER_ROLES} 中的角色未知：{role}"))
 
     code = _scripts(process)
     too_much = total_code_problem(process, code)
     if too_much:
         errors.append(too_much)
         code = []  # checking each piece is what takes the time
-    for element_id, source, is_expression in code:
+    for owner_id, source, is_expression in code:
         for problem in code_problems(source, expression=is_expression):
-            errors.append(_error(element_id, problem))
+            errors.append(_error(owner_id, problem))
     errors.extend(_cycle_errors(process))
 
     if not errors:
@@ -353,8 +363,8 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
 
     docs = process.xpath("./bpmn:documentation", namespaces=NS)
     return ParsedDiagram(
-        key=key, name=process.get("name") or key, owner_role=props.get("ownerRole"),
-        category=props.get("category"), documentation=(docs[0].text or "").strip() if docs else None,
+        key=key, name=process.get("name") or key, owner_role=props.get(Property.OWNER_ROLE),
+        category=props.get(Property.CATEGORY), documentation=(docs[0].text or "").strip() if docs else None,
         form_keys=form_keys, decisions=decisions, starter_roles=starter_roles,
         starts_cases={name[len(START_PREFIX):] for _, name in thrown if name.startswith(START_PREFIX)},
         started_by=started_by, spec=spec, subprocess_specs=subprocess_specs,
@@ -365,25 +375,6 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
 # Refusals that name their element, in Chinese, before SpiffWorkflow's parser sees the diagram
 # ---------------------------------------------------------------------------------------------
 
-KIND_NAMES = {
-    "process": "流程", "lane": "泳道", "sequenceFlow": "连线", "task": "任务", "userTask": "用户任务",
-    "manualTask": "人工任务", "scriptTask": "脚本任务", "serviceTask": "服务任务", "sendTask": "发送任务",
-    "receiveTask": "接收任务", "businessRuleTask": "业务规则任务", "callActivity": "调用活动",
-    "subProcess": "子流程", "transaction": "事务子流程", "adHocSubProcess": "自由子流程",
-    "startEvent": "开始事件", "endEvent": "结束事件", "intermediateCatchEvent": "中间捕获事件",
-    "intermediateThrowEvent": "中间抛出事件", "boundaryEvent": "边界事件", "exclusiveGateway": "排他网关",
-    "parallelGateway": "并行网关", "inclusiveGateway": "包容网关", "eventBasedGateway": "事件网关",
-    "complexGateway": "复杂网关", "dataObject": "数据对象", "dataObjectReference": "数据对象引用",
-    "dataStoreReference": "数据存储引用", "multiInstanceLoopCharacteristics": "多实例设置",
-    "standardLoopCharacteristics": "循环设置", "messageEventDefinition": "消息事件定义",
-    "signalEventDefinition": "信号事件定义", "errorEventDefinition": "错误事件定义",
-    "escalationEventDefinition": "升级事件定义", "timerEventDefinition": "定时事件定义",
-    "conditionalEventDefinition": "条件事件定义",
-}
-FLOW_NODE_TAGS = {"task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
-                  "businessRuleTask", "callActivity", "subProcess", "transaction", "adHocSubProcess",
-                  "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
-                  "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway"}
 CONTAINER_TAGS = {"subProcess", "transaction", "adHocSubProcess"}
 # SpiffWorkflow makes these a person's step (`manual`), so they need a lane to find that person.
 PLAIN_HUMAN_TASKS = {"task": "任务（task，无类型）", "manualTask": "人工任务（manualTask）"}
@@ -395,7 +386,7 @@ def _local(node) -> str:
 
 def describe(node) -> str:
     """How a person finds the element in the modeler: its kind and its name, else its id."""
-    kind = KIND_NAMES.get(_local(node), _local(node))
+    kind = KIND_LABELS.get(_local(node), _local(node))
     name = (node.get("name") or "").strip()
     return f"{kind}“{name}”" if name else f"{kind} {node.get('id') or ''}".rstrip()
 
@@ -429,7 +420,7 @@ def flow_problems(process) -> list[dict]:
     own message for a dangling reference speaks of forms with duplicate ids)."""
     found = []
     for container in [process, *[n for n in process.iter() if _local(n) in CONTAINER_TAGS]]:
-        nodes = {child.get("id") for child in container if _local(child) in FLOW_NODE_TAGS}
+        nodes = {child.get("id") for child in container if _local(child) in FLOW_NODE_KINDS}
         for flow in container.iterchildren(f"{{{BPMN}}}sequenceFlow"):
             for end, label in (("sourceRef", "起点"), ("targetRef", "终点")):
                 ref = (flow.get(end) or "").strip()
@@ -464,10 +455,10 @@ def used_form_problems(process, form_keys: set[str], form_lookup) -> list[dict]:
     within limits. Each problem is reported on the first user task using that form."""
     if form_lookup is None:
         return []
-    first_user = {}
+    first_user: dict[str | None, str | None] = {}
     for task in process.iter(f"{{{BPMN}}}userTask"):
-        first_user.setdefault(_properties(task).get("formKey"), task.get("id"))
-    found = []
+        first_user.setdefault(_properties(task).get(Property.FORM_KEY), task.get("id"))
+    found: list[dict] = []
     for form_key in sorted(form_keys):
         form = form_lookup(form_key)
         if form is not None:
@@ -507,7 +498,7 @@ def code_problems(source: str, *, expression: bool) -> list[str]:
         return [too_deep]
 
 
-def total_code_problem(process, code: list[tuple[str, str, bool]]) -> dict | None:
+def total_code_problem(process, code: Code) -> dict | None:
     """Checking code costs about 10 ms per 1,000 characters: bound the whole diagram's, so no
     validation or deploy runs for long."""
     total, limit = sum(len(source) for _, source, _ in code), limits.CODE_CHARS_TOTAL.value()
@@ -522,10 +513,12 @@ def chain_problems(process) -> list[dict]:
     frames per element; follow the same walk without recursion and refuse a chain longer than
     BPM_MAX_CHAIN_LENGTH, at the element where it goes over."""
     limit = limits.CHAIN_LENGTH.value()
-    by_id, outgoing, boundary = {}, {}, {}
+    by_id: dict[str, etree._Element] = {}
+    outgoing: dict[str, list[str]] = {}
+    boundary: dict[str, list[str]] = {}
     for node in process.iter():
         local = _local(node)
-        if local in FLOW_NODE_TAGS:
+        if local in FLOW_NODE_KINDS:
             by_id[node.get("id")] = node
             if local == "boundaryEvent":
                 boundary.setdefault(node.get("attachedToRef"), []).append(node.get("id"))

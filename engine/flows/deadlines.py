@@ -7,6 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine import clock, history, notifications
+from engine.definitions.vocabulary import EscalationKind
 from engine.errors import EngineError
 from engine.org import assignment
 from engine.runtime.actions import separation_rules
@@ -64,7 +65,7 @@ def _escalate(session: Session, instance: Instance, task: Task, action: str, hol
         _record(session, task, history.ESCALATED, f"{overdue}；超时处理“{action}”未能执行：{exc}", [],
                 action=verb, holders=_usernames(session, holders))
         return
-    if verb == "move":  # a hand-over like 转办: the lane's separation of duties holds for whoever receives it
+    if verb == EscalationKind.MOVE:  # a hand-over like 转办: the lane's separation of duties holds for whoever receives it
         rules = separation_rules(session, task)
         kept = [uid for uid in targets if not any(uid in rule.user_ids for rule in rules)]
         if not kept:
@@ -74,7 +75,7 @@ def _escalate(session: Session, instance: Instance, task: Task, action: str, hol
             return
         targets = kept
     names = "、".join(session.scalars(select(User.display_name).where(User.id.in_(holders)).order_by(User.id)))
-    if verb == "move":
+    if verb == EscalationKind.MOVE:
         session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
         session.add_all(TaskCandidate(task_id=task.id, user_id=uid) for uid in targets)
         task.assignee_id = targets[0] if len(targets) == 1 else None

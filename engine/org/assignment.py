@@ -24,9 +24,12 @@ from engine.errors import AssignmentError
 from engine.store.models import Department, Role, User, UserRole
 
 PSEUDO_ROLES = {"initiator", "user"}
-_TERM = r"[a-z][a-z0-9_]*(?:@[a-z_][a-z0-9_]*)?"
-_EXPR = re.compile(rf"^(?P<role>[a-z][a-z0-9_]*)(?:@(?P<field>[a-z_][a-z0-9_]*))?(?P<excl>(?:!{_TERM})*)$")
-_EXCLUSION = re.compile(r"^(?P<kind>initiator|dept|user)(?:@(?P<field>[a-z_][a-z0-9_]*))?$")
+ROLE_CODE = r"[a-z][a-z0-9_]*"
+FIELD_NAME = r"[a-z_][a-z0-9_]*"  # a form field or multi-instance item
+EXCLUSION_KINDS = ("initiator", "dept", "user")
+_TERM = rf"{ROLE_CODE}(?:@{FIELD_NAME})?"
+EXPRESSION = re.compile(rf"^(?P<role>{ROLE_CODE})(?:@(?P<field>{FIELD_NAME}))?(?P<excl>(?:!{_TERM})*)$")
+_EXCLUSION = re.compile(rf"^(?P<kind>{'|'.join(EXCLUSION_KINDS)})(?:@(?P<field>{FIELD_NAME}))?$")
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class RoleExpr:
 
     @classmethod
     def parse(cls, text: str | None) -> "RoleExpr | None":
-        match = _EXPR.match((text or "").strip())
+        match = EXPRESSION.match((text or "").strip())
         if not match:
             return None
         exclusions = []

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine import clock, history, notifications
 from engine.runtime import deadlines
 from engine.definitions.specs import due_at, element_spec, properties
-from engine.definitions.validation import APPROVAL_MODES
+from engine.definitions.vocabulary import APPROVAL_MODE_NAMES, ApprovalMode, Property
 from engine.org import assignment
 from engine.store.models import Instance, Task, TaskCandidate, User, utcnow
 
@@ -46,17 +46,17 @@ def create_rows(session: Session, instance: Instance, spiff_task, *, actor_id: i
     candidates = assignment.resolve(session, spec.lane, initiator_id=instance.initiator_id,
                                     initiator_department_id=instance.initiator_department_id,
                                     data=spiff_task.data)
-    mode, now = props.get("approvalMode"), clock.now()
+    mode, now = props.get(Property.APPROVAL_MODE), clock.now()
     common = dict(spiff_task_id=str(spiff_task.id), instance_id=instance.id, element_id=spec.bpmn_id,
-                  name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get("formKey"),
+                  name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get(Property.FORM_KEY),
                   created_at=now, due_at=due_at(props, now))
-    if mode not in APPROVAL_MODES or len(candidates) == 1:
+    if mode not in APPROVAL_MODE_NAMES or len(candidates) == 1:
         rows = [Task(id=str(spiff_task.id), kind="task", state="open",
                      assignee_id=candidates[0] if len(candidates) == 1 else None, **common)]
         pairs = [(rows[0].id, uid) for uid in candidates]
     else:
         rows = [Task(id=str(uuid.uuid4()), kind="vote", mode=mode, seq=i, assignee_id=uid,
-                     state="pending" if mode == "sequential" and i > 0 else "open", **common)
+                     state="pending" if mode == ApprovalMode.SEQUENTIAL and i > 0 else "open", **common)
                 for i, uid in enumerate(candidates)]
         pairs = [(row.id, uid) for row, uid in zip(rows, candidates)]
     session.add_all(rows)
@@ -116,8 +116,8 @@ def _decide(session: Session, row: Task, data: dict) -> tuple[str, dict] | None:
         return row.spiff_task_id, data
     rows = list(session.scalars(select(Task).where(Task.spiff_task_id == row.spiff_task_id).order_by(Task.seq)))
     live = [r for r in rows if r.state in LIVE]
-    if data.get("decision") != "reject" and row.mode != "any":
-        if row.mode == "sequential":
+    if data.get("decision") != "reject" and row.mode != ApprovalMode.ANY:
+        if row.mode == ApprovalMode.SEQUENTIAL:
             waiting = [r for r in live if r.kind == "vote" and r.state == "pending"]
             if waiting:
                 waiting[0].state, waiting[0].created_at = "open", utcnow()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from engine.definitions.vocabulary import Property
 from engine.store.models import Task, Timer
 from engine.timing import duration
 
@@ -23,8 +24,8 @@ CLOSED = ("completed", "cancelled")
 
 def schedule(session: Session, rows: list[Task], props: dict) -> None:
     """New task rows of a step whose diagram gives it a deadline: when to remind, when it is due."""
-    before = (props.get("remindBefore") or "").strip()
-    action = (props.get("escalation") or "").strip() or None
+    before = (props.get(Property.REMIND_BEFORE) or "").strip()
+    action = (props.get(Property.ESCALATION) or "").strip() or None
     for row in rows:
         if row.due_at is None:
             continue

@@ -14,6 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import history, scripting
 from engine.definitions.cache import SPECS, CompiledVersion
 from engine.definitions.specs import start_event_specs, timer_event_spec
+from engine.definitions.vocabulary import Property
 from engine.definitions.deploy import get_version, start_forms
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.forms.schema import DECISION, build_schema, fill_options, validate_submission
@@ -94,7 +95,7 @@ def _first_step_forms(start_event) -> list[str]:
         if id(spec) in seen:
             continue
         seen.add(id(spec))
-        form_key = ((getattr(spec, "extensions", None) or {}).get("properties") or {}).get("formKey")
+        form_key = ((getattr(spec, "extensions", None) or {}).get("properties") or {}).get(Property.FORM_KEY)
         if getattr(spec, "manual", False) or form_key:
             if form_key and form_key not in found:
                 found.append(form_key)

@@ -24,6 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import history
 from engine.definitions.cache import SPECS, CompiledVersion
 from engine.definitions.deploy import get_version
+from engine.definitions.vocabulary import Property
 from engine.errors import EngineError
 from engine.runtime import approval, state
 from engine.definitions.specs import PARALLEL, parallel_depth, properties
@@ -129,7 +130,7 @@ def _move(session: Session, instance: Instance, workflow, dest: _Target, actor: 
             if row.name.startswith(old_name):
                 row.name = new_name + row.name[len(old_name):]
         else:
-            row.name, row.form_key = new_name, properties(after).get("formKey")
+            row.name, row.form_key = new_name, properties(after).get(Property.FORM_KEY)
     history.record(session, instance.id, history.MIGRATED, actor_id=actor.id,
                    comment=f"从版本 {check.from_version} 迁移到版本 {check.to_version}",
                    data={"from_version": check.from_version, "to_version": check.to_version})
@@ -288,9 +289,9 @@ def _user_task(label: str, before, after, forms: dict) -> list[str]:
         reasons.append(f"当前步骤 {label}在新版本中改由“{after.lane or '未指定'}”办理（原为“{before.lane or '未指定'}”），"
                        "已分派的待办人会不对")
     old_props, new_props = properties(before), properties(after)
-    if old_props.get("approvalMode") != new_props.get("approvalMode"):
+    if old_props.get(Property.APPROVAL_MODE) != new_props.get(Property.APPROVAL_MODE):
         reasons.append(f"当前步骤 {label}在新版本中的审批方式改变，进行中的审批无法按新方式继续")
-    form_key = new_props.get("formKey")
+    form_key = new_props.get(Property.FORM_KEY)
     if form_key and form_key not in forms:
         reasons.append(f"新版本中没有当前步骤 {label}的表单 {form_key}")
     return reasons

@@ -86,7 +86,8 @@ def init_api(app: Flask) -> None:
     )
     api = _Api(app)
     from webapp.api import attachments, auth, definitions, instances, notifications, processes, tasks, users
-    modules = (auth, processes, definitions, instances, tasks, users, attachments, notifications)
+    from webapp.api import vocabulary
+    modules = (auth, processes, definitions, instances, tasks, users, attachments, notifications, vocabulary)
     for module in modules:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     operations = {module.blp.name for module in modules}

@@ -12,7 +12,7 @@
   var fields = {};         // key -> {id, label} of the form's components, for server errors
   var bound = {};          // the top-level case data keys the form's fields read and write
 
-  var MODES = {all: "会签（全部同意）", any: "或签（一人同意即可）", sequential: "依次审批"};
+  var MODES = {all: t("会签（全部同意）"), any: t("或签（一人同意即可）"), sequential: t("依次审批")};
 
   function walk(components, fn) {
     (components || []).forEach(function (c) { fn(c); walk(c.components, fn); });
@@ -115,7 +115,7 @@
         (task.origin.position === "before" ? "（" + t("在其之前") + "）" : task.origin.position === "after" ? "（" + t("在其之后") + "）" : "")}));
     }
     if (task.approval && task.approval.votes) {
-      parts.push(el("p", {class: "muted", text: t(MODES[task.approval.mode] || task.approval.mode || "")}));
+      parts.push(el("p", {class: "muted", text: MODES[task.approval.mode] || task.approval.mode || ""}));
       var list = el("ul", {class: "votes"});
       task.approval.votes.forEach(function (v) {
         var state = v.decision === "approve" ? t("同意") : v.decision === "reject" ? t("拒绝") : t("待处理");
