@@ -116,6 +116,12 @@ def copied_unread_count(session: Session, *, user: User) -> int:
         CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None)))
 
 
+def has_unread_copy(session: Session, instance_id: int, user: User) -> bool:
+    """Whether this case was copied to this user and they have not opened it since."""
+    return session.scalar(select(CaseCopy.id).where(CaseCopy.instance_id == instance_id, CaseCopy.user_id == user.id,
+                                                    CaseCopy.read_at.is_(None))) is not None
+
+
 def mark_copy_read(session: Session, instance_id: int, user: User) -> bool:
     """The copy of this case to this user is read now (opening the case); False if there was none unread."""
     result = session.execute(
