@@ -87,7 +87,7 @@ def task_bodies(session: Session, rows: list[Task]) -> list[dict]:
 
 def task_detail(session: Session, task: Task, user: User) -> dict:
     """A task with its form, what the form opens with, and what this user may do with it."""
-    instance = case_of(session, task)
+    instance = task_service.case_of(session, task)
     body = task_bodies(session, [task])[0]
     approval = origin = None
     if task.kind == "vote":
@@ -169,11 +169,6 @@ def _components(form: dict | None) -> Iterator[dict]:
 
 
 # ---- pages ----
-
-def case_of(session: Session, task: Task) -> Instance:
-    instance = session.get(Instance, task.instance_id)
-    assert instance is not None  # a task row always belongs to a case (foreign key)
-    return instance
 
 
 def case_view(session: Session, instance: Instance) -> dict:

@@ -16,7 +16,7 @@ from webapp.request_session import db_session
 def task(task_id: str):
     session, user = db_session(), g.user
     row = task_service.get(session, task_id, user=user)  # 403 / 404 pages
-    parts = case_parts(session, views.case_of(session, row))
+    parts = case_parts(session, task_service.case_of(session, row))
     facts = views.task_view(session, row, user, parts["history"])
     config = {"task_id": row.id, "instance_id": row.instance_id, "submitted": facts["submitted"], "me": user.username}
     return render_template("task.html", task=row, mine=facts["mine"], overdue=facts["overdue"],
