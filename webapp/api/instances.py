@@ -34,8 +34,8 @@ def retry_instance(body, instance_id):
     correction, with a `reason`; fields an approval step decided cannot be changed."""
     session = db_session()
     user = current_user()
-    return views.instance_detail(session, runtime.retry(session, instance_id, user=user, data=body["data"],
-                                                  reason=body["reason"]), user)
+    case = runtime.retry(session, instance_id, user=user, data=body["data"], reason=body["reason"])
+    return views.instance_detail(session, case, user)
 
 
 @blp.route("/instances/<int:instance_id>/withdraw", methods=["POST"])
@@ -45,7 +45,8 @@ def withdraw_instance(body, instance_id):
     """撤回 by the initiator while nobody has acted on the next step: back to their own step to change it."""
     session = db_session()
     user = current_user()
-    return views.instance_detail(session, actions.withdraw(session, instance_id, user=user, comment=body["comment"]), user)
+    case = actions.withdraw(session, instance_id, user=user, comment=body["comment"])
+    return views.instance_detail(session, case, user)
 
 
 @blp.route("/instances/<int:instance_id>/cc", methods=["POST"])
