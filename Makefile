@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/modeler.py
 	$(BIN)/python bench/timers.py
 	$(BIN)/python bench/scripts.py
+	$(BIN)/python bench/task_read.py
 
 clean:
 	rm -rf $(VENV) node_modules webapp/static/vendor instance

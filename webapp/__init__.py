@@ -47,10 +47,13 @@ def create_app(config: dict | None = None) -> Flask:
     request_session.init_app(app)
 
     from webapp.api import init_api
-    init_api(app)
+    api_blueprints = init_api(app)
 
     from webapp.pages import bp as pages_bp
     app.register_blueprint(pages_bp)
+
+    from webapp import auth
+    auth.init_app(app, api_blueprints=api_blueprints, page_blueprints={pages_bp.name})
     return app
 
 

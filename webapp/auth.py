@@ -11,7 +11,7 @@ import secrets
 import time
 from functools import wraps
 
-from flask import abort, current_app, g, redirect, request, session as cookie, url_for
+from flask import Flask, abort, current_app, g, redirect, request, session as cookie, url_for
 
 from engine.errors import AuthError, Forbidden
 from engine.org import credentials, login
@@ -139,20 +139,57 @@ def current_credential_id() -> int | None:
     return g.get("credential_id")
 
 
-def login_required(view):
-    """For pages: the login page (then back here) when there is no live session."""
-    @wraps(view)
-    def wrapped(*args, **kwargs):
+def public(view):
+    """A page anyone may open without logging in (the login page, the language switch). API operations
+    say the same with flask-smorest's `@blp.doc(security=[])`, which also documents it."""
+    view.public = True  # functools.wraps carries it to the registered endpoint
+    return view
+
+
+def _is_public(view) -> bool:
+    return bool(getattr(view, "public", False)) or \
+        getattr(view, "_apidoc", {}).get("manual_doc", {}).get("security") == []
+
+
+def init_app(app: Flask, *, api_blueprints: set[str], page_blueprints: set[str]) -> None:
+    """Deny by default: every API operation and every page needs a logged-in user unless it declares
+    itself public. Checked before the request body is read: without a valid token the answer is 401
+    (the API) or the login page, then back here (the pages), whatever the body says."""
+
+    @app.before_request
+    def authenticate_first():
+        if request.method == "OPTIONS" or request.endpoint is None \
+                or request.blueprint not in api_blueprints | page_blueprints:
+            return None
+        if _is_public(app.view_functions[request.endpoint]):
+            return None
+        if request.blueprint in api_blueprints:
+            current_user()
+            return None
         user = session_user()
         if user is None:
             return redirect(url_for("pages.login", next=request.full_path.rstrip("?"),
                                     expired=1 if g.get("session_expired") else None))
         g.user = user
-        return view(*args, **kwargs)
-    return wrapped
+        return None
+
+
+# ---- permissions: who may do what beyond being logged in ----
+
+ADMIN = "admin"
+
+
+def is_admin(user: User) -> bool:
+    return ADMIN in user.role_codes
+
+
+def check_admin(user: User, message: str) -> None:
+    if not is_admin(user):
+        raise Forbidden(message)
 
 
 def require_role(*roles: str):
+    """For API operations: 403 unless the user holds one of the roles."""
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):

@@ -13,16 +13,18 @@ tasks of everybody (bench/inbox.py measures them with 100,000 open tasks):
 """
 from __future__ import annotations
 
-from sqlalchemy import column, func, literal_column, select, union_all, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, column, func, literal_column, select, union_all, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.sql.expression import ColumnClause, Select, TableClause
 
 from engine.runtime import access
 from engine.store.models import CaseCopy, Instance, Task, TaskCandidate, User, utcnow
 
 # A literal, not a bound parameter: only then can the planners match the partial index ix_task_unclaimed.
-OPEN = literal_column("'open'")
+OPEN: ColumnClause[Any] = literal_column("'open'")
 
 
 def _newest_first(query):
@@ -55,7 +57,7 @@ UNCLAIMED = _Unclaimed("unclaimed", column("id"), column("state"), column("assig
 def _unclaimed_ids(user: User):
     """Ids of the open, unclaimed tasks I am a candidate for. The correlated EXISTS keeps SQLite's join
     order (my candidate rows outside, the probe inside); PostgreSQL plans it as a (merge) semi-join."""
-    probe = select(literal_column("1")).select_from(UNCLAIMED).where(
+    probe: Select[Any] = select(literal_column("1")).select_from(UNCLAIMED).where(
         UNCLAIMED.c.id == TaskCandidate.task_id, UNCLAIMED.c.state == OPEN, UNCLAIMED.c.assignee_id.is_(None))
     return select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id, probe.exists())
 
@@ -85,7 +87,7 @@ def todo(session: Session, *, user: User, scope: str = "all", limit: int = 50, o
 def todo_count(session: Session, *, user: User) -> int:
     mine = select(func.count()).select_from(Task).where(Task.assignee_id == user.id, Task.state == OPEN)
     group = select(func.count()).select_from(_unclaimed_ids(user).subquery())
-    return session.scalar(select(mine.scalar_subquery() + group.scalar_subquery()))
+    return session.scalar(select(mine.scalar_subquery() + group.scalar_subquery())) or 0
 
 
 def done(session: Session, *, user: User, limit: int = 50, offset: int = 0) -> list[Task]:
@@ -113,12 +115,18 @@ def copied(session: Session, *, user: User, limit: int = 50, offset: int = 0) ->
 
 def copied_unread_count(session: Session, *, user: User) -> int:
     return session.scalar(select(func.count()).select_from(CaseCopy).where(
-        CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None)))
+        CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None))) or 0
+
+
+def has_unread_copy(session: Session, instance_id: int, user: User) -> bool:
+    """Whether this case was copied to this user and they have not opened it since."""
+    return session.scalar(select(CaseCopy.id).where(CaseCopy.instance_id == instance_id, CaseCopy.user_id == user.id,
+                                                    CaseCopy.read_at.is_(None))) is not None
 
 
 def mark_copy_read(session: Session, instance_id: int, user: User) -> bool:
     """The copy of this case to this user is read now (opening the case); False if there was none unread."""
-    result = session.execute(
+    result = cast(CursorResult, session.execute(  # an UPDATE answers a CursorResult, which has the rowcount
         update(CaseCopy).where(CaseCopy.instance_id == instance_id, CaseCopy.user_id == user.id,
-                               CaseCopy.read_at.is_(None)).values(read_at=utcnow()))
+                               CaseCopy.read_at.is_(None)).values(read_at=utcnow())))
     return result.rowcount > 0

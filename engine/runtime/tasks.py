@@ -19,12 +19,18 @@ def _is_candidate(session: Session, task_id: str, user_id: int) -> bool:
     return session.get(TaskCandidate, (task_id, user_id)) is not None
 
 
+def case_of(session: Session, task: Task) -> Instance:
+    instance = session.get(Instance, task.instance_id)
+    assert instance is not None  # a task row always belongs to a case (foreign key)
+    return instance
+
+
 def get(session: Session, task_id: str, *, user: User) -> Task:
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"任务不存在：{task_id}")
     if not (task.assignee_id == user.id or task.owner_id == user.id or _is_candidate(session, task_id, user.id)
-            or access.can_view(session, user, session.get(Instance, task.instance_id))):
+            or access.can_view(session, user, case_of(session, task))):
         raise Forbidden("无权查看该任务")
     return task
 
@@ -35,7 +41,7 @@ def frozen_form(session: Session, task: Task) -> dict | None:
         return approval.SIGNER_FORM
     if not task.form_key:
         return None
-    version = session.get_one(ProcessVersion, session.get_one(Instance, task.instance_id).version_id)
+    version = session.get_one(ProcessVersion, case_of(session, task).version_id)
     return (version.forms or {}).get(task.form_key)
 
 

@@ -1,17 +1,13 @@
 """REST API under /api/v1 with flask-smorest: marshmallow schemas, OpenAPI at /api/v1/openapi.json."""
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, jsonify, request
 from flask_smorest import Api, Blueprint as SmorestBlueprint
 from marshmallow import INCLUDE, Schema, fields
 from webargs.flaskparser import FlaskParser
 
-from engine.errors import (AssignmentError, AuthError, Conflict, DefinitionError, EngineError, Forbidden,
-                           InvalidData, NotFound, TooLarge, TooManyRequests)
-
-STATUS = {NotFound: 404, AuthError: 401, Forbidden: 403, Conflict: 409, InvalidData: 400,
-          DefinitionError: 400, AssignmentError: 400, TooManyRequests: 429,
-          TooLarge: 413}
+from engine.errors import EngineError
+from webapp import errors
 
 
 class _Parser(FlaskParser):
@@ -76,7 +72,8 @@ ERRORS_DESCRIPTION = (
     "sent again.")
 
 
-def init_api(app: Flask) -> None:
+def init_api(app: Flask) -> set[str]:
+    """Register the operations; answers the names of their blueprints (authenticated in webapp/auth.py)."""
     app.config.update(
         API_TITLE="流程管理系统 API", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
@@ -90,34 +87,5 @@ def init_api(app: Flask) -> None:
     modules = (auth, processes, definitions, instances, tasks, users, attachments, notifications, vocabulary)
     for module in modules:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
-    operations = {module.blp.name for module in modules}
-
-    @app.before_request
-    def authenticate_first():
-        if request.blueprint in operations:
-            _authenticate()
-
-    @app.errorhandler(EngineError)
-    def engine_error(exc: EngineError):
-        body = {"message": exc.message, "code": STATUS.get(type(exc), 400)}
-        if isinstance(exc, (InvalidData, DefinitionError)):
-            body["errors"] = exc.errors
-        response = jsonify(body)
-        response.status_code = STATUS.get(type(exc), 400)
-        if response.status_code == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        if isinstance(exc, TooManyRequests) and exc.retry_after:
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-
-
-def _authenticate() -> None:
-    """Who is asking, before the request body is read: without a valid token the answer is 401 whatever
-    the body says. Operations documented without security (`@blp.doc(security=[])`) are public."""
-    if request.method == "OPTIONS" or request.endpoint is None:
-        return
-    view = current_app.view_functions[request.endpoint]
-    if getattr(view, "_apidoc", {}).get("manual_doc", {}).get("security") == []:
-        return
-    from webapp.auth import current_user
-    current_user()
+    app.register_error_handler(EngineError, errors.api_response)
+    return {module.blp.name for module in modules}

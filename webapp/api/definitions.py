@@ -3,15 +3,14 @@ version history, rollback, and migrating running cases (admin)."""
 from __future__ import annotations
 
 from flask import Response
-from sqlalchemy import select
 
-from engine.definitions import catalogue, drafts
+from engine.definitions import catalogue, drafts, views as process_views
 from engine.definitions import deploy as deployment
 from engine.definitions.validation import DiagramTooLarge
 from engine.errors import DefinitionError
 from engine.flows import changes
-from engine.runtime import migration
-from engine.store.models import ProcessDraft, Role, Task
+from engine.runtime import migration, views
+from engine.store.models import ProcessDraft
 from webapp.api import Blueprint
 from webapp.api.schemas import (ContentOut, DeployResponse, DirectDeployIn, DraftOut, DraftSaveIn, DraftSummary,
                                 DefinitionIn, MigrationIn, MigrationOut, ProposeOut, RoleOut, ValidateIn,
@@ -37,8 +36,7 @@ def _draft_out(session, draft: ProcessDraft, *, content: bool = True) -> dict:
 @blp.response(200, RoleOut(many=True))
 def list_roles():
     """Role codes a lane may name (with `@field` / `!exclusion` forms, see the library guide)."""
-    current_user()
-    return list(db_session().scalars(select(Role).order_by(Role.code)))
+    return process_views.roles(db_session())
 
 
 @blp.route("/processes/<key>/content", methods=["GET"])
@@ -46,7 +44,6 @@ def list_roles():
 @blp.response(200, ContentOut)
 def get_content(args, key):
     """A version's diagram and the forms frozen with it (the live version by default)."""
-    current_user()
     version = deployment.get_version(db_session(), key, args.get("version"))
     return {"key": key, "name": version.name, "version": version.version, "bpmn_xml": version.bpmn_xml,
             "forms": version.forms or {}}
@@ -55,7 +52,6 @@ def get_content(args, key):
 @blp.route("/processes/<key>/versions", methods=["GET"])
 @blp.response(200, VersionOut(many=True))
 def list_versions(key):
-    current_user()
     session = db_session()
     deployment.get_version(session, key)  # 404 for an unknown procedure
     return catalogue.versions(session, key)
@@ -65,7 +61,6 @@ def list_versions(key):
 @blp.response(200)
 def export_catalogue():
     """流程清单 as an Excel workbook."""
-    current_user()
     data = catalogue.to_xlsx(catalogue.catalogue(db_session()))
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": "attachment; filename=process-catalogue.xlsx; "
@@ -156,9 +151,7 @@ def propose_draft(draft_id):
     """申请变更: starts a 流程新增/变更审批 case with the draft attached; returns the applicant's first task."""
     session, user = db_session(), current_user()
     case = changes.propose(session, draft_id, user=user)
-    task_id = session.scalar(select(Task.id).where(Task.instance_id == case.id, Task.state == "open",
-                                                   Task.assignee_id == user.id).limit(1))
-    return {"instance_id": case.id, "task_id": task_id}
+    return {"instance_id": case.id, "task_id": views.first_open_task_of(session, case.id, user)}
 
 
 @blp.route("/drafts/<int:draft_id>/deploy", methods=["POST"])

@@ -1,6 +1,5 @@
-from engine.runtime import actions, instances as runtime
+from engine.runtime import actions, instances as runtime, views
 from webapp.api import Blueprint
-from webapp.api.present import instance_detail, instances as present_instances
 from webapp.api.schemas import (CommentRequest, CopyRequest, DiagramOut, InstanceDetail, InstanceOut, InstanceQuery,
                                 PeopleOut, RetryRequest)
 from webapp.auth import current_user
@@ -16,7 +15,7 @@ def list_instances(args):
     session = db_session()
     rows = runtime.list_visible(session, user=current_user(), status=args["status"], mine=args["mine"],
                                 limit=args["limit"], offset=args["offset"])
-    return present_instances(session, rows)
+    return views.instance_bodies(session, rows)
 
 
 @blp.route("/instances/<int:instance_id>", methods=["GET"])
@@ -24,7 +23,7 @@ def list_instances(args):
 def get_instance(instance_id):
     session = db_session()
     user = current_user()
-    return instance_detail(session, runtime.get(session, instance_id, user=user), user)
+    return views.instance_detail(session, runtime.get(session, instance_id, user=user), user)
 
 
 @blp.route("/instances/<int:instance_id>/retry", methods=["POST"])
@@ -35,8 +34,8 @@ def retry_instance(body, instance_id):
     correction, with a `reason`; fields an approval step decided cannot be changed."""
     session = db_session()
     user = current_user()
-    return instance_detail(session, runtime.retry(session, instance_id, user=user, data=body["data"],
-                                                  reason=body["reason"]), user)
+    case = runtime.retry(session, instance_id, user=user, data=body["data"], reason=body["reason"])
+    return views.instance_detail(session, case, user)
 
 
 @blp.route("/instances/<int:instance_id>/withdraw", methods=["POST"])
@@ -46,7 +45,8 @@ def withdraw_instance(body, instance_id):
     """撤回 by the initiator while nobody has acted on the next step: back to their own step to change it."""
     session = db_session()
     user = current_user()
-    return instance_detail(session, actions.withdraw(session, instance_id, user=user, comment=body["comment"]), user)
+    case = actions.withdraw(session, instance_id, user=user, comment=body["comment"])
+    return views.instance_detail(session, case, user)
 
 
 @blp.route("/instances/<int:instance_id>/cc", methods=["POST"])

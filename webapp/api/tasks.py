@@ -1,6 +1,5 @@
-from engine.runtime import actions, tasks as runtime
+from engine.runtime import actions, tasks as runtime, views
 from webapp.api import Blueprint
-from webapp.api.present import instances as present_instances, task_detail, tasks as present_tasks
 from webapp.api.schemas import (AddSignerRequest, BulkOut, BulkRequest, CompleteRequest, HandoverPeopleQuery,
                                 InstanceOut, PersonRequest, ReturnRequest, ReturnTarget, TaskDetail, TaskOut,
                                 TaskQuery, UserOut)
@@ -19,7 +18,7 @@ def list_tasks(args):
     session = db_session()
     rows = runtime.list_for(session, user=current_user(), scope=args["scope"], state_=args["state"],
                             limit=args["limit"], offset=args["offset"])
-    return present_tasks(session, rows)
+    return views.task_bodies(session, rows)
 
 
 @blp.route("/tasks/<task_id>", methods=["GET"])
@@ -28,15 +27,15 @@ def get_task(task_id):
     """The task with its form (options filled in), the case data, and what I may do with it now."""
     session = db_session()
     user = current_user()
-    return task_detail(session, runtime.get(session, task_id, user=user), user)
+    return views.task_detail(session, runtime.get(session, task_id, user=user), user)
 
 
 def _task(task) -> dict:
-    return present_tasks(db_session(), [task])[0]
+    return views.task_bodies(db_session(), [task])[0]
 
 
 def _case(instance) -> dict:
-    return present_instances(db_session(), [instance])[0]
+    return views.instance_bodies(db_session(), [instance])[0]
 
 
 @blp.route("/tasks/<task_id>/claim", methods=["POST"])

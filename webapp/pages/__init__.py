@@ -10,10 +10,10 @@ from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
 from engine import notifications as notification_service
-from engine.errors import EngineError, Forbidden, NotFound
+from engine.errors import EngineError
 from engine.runtime import inbox as inbox_service
 from webapp.auth import csrf_token, session_user
-from webapp import i18n
+from webapp import errors, i18n
 from webapp.i18n import N_, current_lang, js_catalog
 from webapp.pages.common import DECISION_LABELS, STATUS_LABELS, TASK_STATE_LABELS, fmt_dt
 from webapp.request_session import db_session
@@ -67,8 +67,7 @@ def _error_page(code: int, message: str | None):
 
 @bp.errorhandler(EngineError)
 def _engine_error(exc: EngineError):
-    code = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else 400
-    return _error_page(code, exc.message)
+    return _error_page(errors.page_status_of(exc), exc.message)
 
 
 @bp.errorhandler(HTTPException)

@@ -7,7 +7,7 @@ from flask import redirect, render_template, request, session as cookie, url_for
 from flask_babel import gettext
 
 from engine.errors import AuthError, TooManyRequests
-from webapp.auth import authenticate, check_csrf_form, log_in, log_out
+from webapp.auth import authenticate, check_csrf_form, log_in, log_out, public
 from webapp.i18n import LANGUAGES
 from webapp.pages import bp
 
@@ -21,6 +21,7 @@ def local_path(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 def login():
     error = None
     status, headers = (401 if request.method == "POST" else 200), {}
@@ -47,6 +48,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
+@public
 def logout():
     check_csrf_form()
     lang = cookie.get("lang")
@@ -57,6 +59,7 @@ def logout():
 
 
 @bp.route("/lang/<code>")
+@public
 def language(code: str):
     if code in LANGUAGES:
         cookie["lang"] = code

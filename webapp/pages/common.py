@@ -1,5 +1,5 @@
-"""What several pages share: time formatting, batched name look-ups, paging, the case summary,
-the history timeline and the attachments list."""
+"""What several pages share: time formatting, paging, the case summary, the history timeline and the
+attachments list, labelled for people from the engine's read models (engine/runtime/views.py)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,14 +7,12 @@ from zoneinfo import ZoneInfo
 
 from flask import request
 from flask_babel import gettext
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import history
 from engine.config import timezone_name
+from engine.runtime import views
 from engine.store.db import MAX_INTEGER
-from engine.store.models import (Attachment, Department, Instance, ProcessDefinition, ProcessVersion, Task,
-                                 User)
+from engine.store.models import Instance, ProcessVersion
 from webapp.i18n import N_
 
 PAGE_SIZE = 50
@@ -62,35 +60,6 @@ def pager(page: int, total: int | None, shown: int) -> dict:
     return {"page": page, "pages": pages, "has_prev": page > 1, "has_next": has_next}
 
 
-def users_by_id(session: Session, ids) -> dict[int, User]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))}
-
-
-def names_by_username(session: Session, usernames) -> dict[str, str]:
-    usernames = {u for u in usernames if isinstance(u, str)}
-    if not usernames:
-        return {}
-    return dict(session.execute(select(User.username, User.display_name).where(User.username.in_(usernames))).all())
-
-
-def process_names(session: Session, keys) -> dict[str, str]:
-    keys = set(keys)
-    if not keys:
-        return {}
-    return dict(session.execute(select(ProcessDefinition.key, ProcessDefinition.name)
-                                .where(ProcessDefinition.key.in_(keys))).all())
-
-
-def instances_by_id(session: Session, ids) -> dict[int, Instance]:
-    ids = set(ids)
-    if not ids:
-        return {}
-    return {i.id: i for i in session.scalars(select(Instance).where(Instance.id.in_(ids)))}
-
-
 # ---- case summary: the case data as label/value rows, labels from the version's forms ----
 
 def _walk(components):
@@ -121,8 +90,8 @@ def summary(session: Session, instance: Instance, version: ProcessVersion) -> li
     for key, value in data.items():
         if (fields.get(key) or {}).get("source") == "users":
             people.update(value if isinstance(value, list) else [value])
-    names = names_by_username(session, people)
-    departments = dict(session.execute(select(Department.code, Department.name)).all()) \
+    names = views.display_names_by_username(session, people)
+    departments = views.department_names(session) \
         if any((fields.get(k) or {}).get("source") == "departments" for k in data) else {}
     rows = []
     for key, value in data.items():
@@ -154,30 +123,27 @@ def _show(value, field, names, departments) -> str:
 
 # ---- history timeline and attachments ----
 
-def attachments(session: Session, instance_id: int) -> list[dict]:
-    rows = list(session.scalars(select(Attachment).where(Attachment.instance_id == instance_id)
-                                .order_by(Attachment.id)))
-    uploaders = users_by_id(session, [a.uploaded_by for a in rows])
-    return [{"id": a.id, "filename": a.filename, "size": a.size, "task_id": a.task_id,
-             "uploaded_by": uploaders[a.uploaded_by].display_name if a.uploaded_by in uploaders else "",
-             "uploaded_at": a.uploaded_at, "url": f"/api/v1/attachments/{a.id}"} for a in rows]
+def attachments(case: dict) -> list[dict]:
+    """The attachments panel's rows, from the case's read model (engine/runtime/views.case_view)."""
+    return [{"id": a["id"], "filename": a["filename"], "size": a["size"], "task_id": a["task_id"],
+             "uploaded_by": a["uploaded_by_name"] or "", "uploaded_at": a["uploaded_at"],
+             "url": f"/api/v1/attachments/{a['id']}"} for a in case["attachments"]]
 
 
 # Event data keys that name people (usernames), shown by name in the timeline.
 PEOPLE_KEYS = ("to", "to_user", "user", "users")
 
 
-def timeline(session: Session, instance_id: int, files: list[dict]) -> list[dict]:
+def timeline(session: Session, case: dict, files: list[dict]) -> list[dict]:
     """The case's events, oldest first, with the people an action named and the files of each task."""
-    events = history.for_instance(session, instance_id)
-    steps = dict(session.execute(select(Task.element_id, Task.name).where(Task.instance_id == instance_id)).all())
+    events, steps = case["events"], case["step_names"]
     targets: set[str] = set()
     for e in events:
         data = e.get("data") or {}
         for key in PEOPLE_KEYS:
             value = data.get(key)
             targets.update(value if isinstance(value, list) else [value])
-    names = names_by_username(session, targets)
+    names = views.display_names_by_username(session, targets)
     by_task: dict[str, list[dict]] = {}
     for f in files:
         if f["task_id"]:

@@ -4,28 +4,24 @@ Each renders one page of rows; every look-up is batched over the page (no query 
 from __future__ import annotations
 
 from flask import g, render_template, request
-from sqlalchemy import select
 
-from engine.runtime import inbox
-from engine.store.models import Task, utcnow
-from webapp.auth import login_required
+from engine.runtime import inbox, views
+from engine.store.models import utcnow
 from webapp.i18n import N_
 from webapp.pages import bp, nav_counts
-from webapp.pages.common import (PAGE_SIZE, STATUS_LABELS, instances_by_id, page_arg, pager, process_names,
-                                 users_by_id)
+from webapp.pages.common import PAGE_SIZE, STATUS_LABELS, page_arg, pager
 from webapp.request_session import db_session
 
 
 def _cases(session, instance_ids) -> tuple[dict, dict, dict]:
     """Instances, process names and initiators for a page of rows."""
-    cases = instances_by_id(session, instance_ids)
-    names = process_names(session, {i.process_key for i in cases.values()})
-    initiators = users_by_id(session, [i.initiator_id for i in cases.values()])
+    cases = views.instances_by_id(session, instance_ids)
+    names = views.process_names(session, {i.process_key for i in cases.values()})
+    initiators = views.users_by_id(session, [i.initiator_id for i in cases.values()])
     return cases, names, initiators
 
 
 @bp.route("/")
-@login_required
 def todo():
     session, user, page = db_session(), g.user, page_arg()
     rows = inbox.todo(session, user=user, scope="all", limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
@@ -44,7 +40,6 @@ def todo():
 
 
 @bp.route("/done")
-@login_required
 def done():
     session, user, page = db_session(), g.user, page_arg()
     rows = inbox.done(session, user=user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
@@ -56,21 +51,14 @@ def done():
 
 
 @bp.route("/started")
-@login_required
 def started():
     session, user, page = db_session(), g.user, page_arg()
     status = request.args.get("status") or None
     if status not in STATUS_LABELS:
         status = None
     rows = inbox.started(session, user=user, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    names = process_names(session, {i.process_key for i in rows})
-    steps: dict[int, list[str]] = {}
-    if rows:
-        for instance_id, name in session.execute(
-                select(Task.instance_id, Task.name).where(Task.instance_id.in_([i.id for i in rows]),
-                                                          Task.state == "open").order_by(Task.created_at)):
-            if name not in steps.setdefault(instance_id, []):  # votes of one step: the step once
-                steps[instance_id].append(name)
+    names = views.process_names(session, {i.process_key for i in rows})
+    steps = views.open_step_names(session, [i.id for i in rows])
     items = [{"case": i, "process": names.get(i.process_key, i.process_key), "steps": steps.get(i.id, [])}
              for i in rows]
     filters = [(None, N_("全部"))] + [(s, STATUS_LABELS[s]) for s in ("running", "completed", "withdrawn", "error")]
@@ -79,12 +67,11 @@ def started():
 
 
 @bp.route("/cc")
-@login_required
 def copied():
     session, user, page = db_session(), g.user, page_arg()
     rows = inbox.copied(session, user=user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    names = process_names(session, {i.process_key for _, i in rows})
-    people = users_by_id(session, [c.by_id for c, _ in rows] + [i.initiator_id for _, i in rows])
+    names = views.process_names(session, {i.process_key for _, i in rows})
+    people = views.users_by_id(session, [c.by_id for c, _ in rows] + [i.initiator_id for _, i in rows])
     items = [{"cc": c, "case": i, "process": names.get(i.process_key, i.process_key), "by": people.get(c.by_id),
               "initiator": people.get(i.initiator_id)} for c, i in rows]
     return render_template("cc.html", items=items, pager=pager(page, None, len(rows)))

@@ -3,20 +3,17 @@ only carries what the script needs to start; it loads and saves through /api/v1.
 from __future__ import annotations
 
 from flask import g, render_template, request
-from sqlalchemy import select
 
 from engine.definitions import deploy as deployment
-from engine.definitions import drafts
+from engine.definitions import drafts, views as process_views
 from engine.errors import NotFound
 from engine.store.db import MAX_INTEGER
-from engine.store.models import ProcessDraft, Role
-from webapp.auth import login_required
+from webapp.auth import is_admin
 from webapp.pages import bp
 from webapp.request_session import db_session
 
 
 @bp.route("/modeler/<key>")
-@login_required
 def modeler(key: str):
     session, user = db_session(), g.user
     is_new = request.args.get("new") == "1"
@@ -30,11 +27,11 @@ def modeler(key: str):
             if draft.created_by == user.id and drafts.editable(session, draft):
                 draft_id = draft.id
                 break
-    elif not 0 <= draft_id <= MAX_INTEGER or session.get(ProcessDraft, draft_id) is None:
+    elif not 0 <= draft_id <= MAX_INTEGER or not process_views.draft_exists(session, draft_id):
         raise NotFound(f"草稿不存在：{draft_id}")
     roles = [{"code": r.code, "name": r.name, "scope": r.scope}
-             for r in session.scalars(select(Role).order_by(Role.code))]
+             for r in process_views.roles(session)]
     return render_template("modeler.html", active="processes", process_key=key,
                            name=(definition.name if definition else key), live_version=live.version if live else None,
-                           draft_id=draft_id, is_new=live is None, can_deploy="admin" in user.role_codes,
+                           draft_id=draft_id, is_new=live is None, can_deploy=is_admin(user),
                            roles=roles)

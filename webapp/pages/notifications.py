@@ -6,11 +6,12 @@ from flask import g, redirect, render_template, request, url_for
 from flask_babel import pgettext
 
 from engine import notifications
-from webapp.auth import check_csrf_form, login_required
+from engine.runtime import views
+from webapp.auth import check_csrf_form
 from webapp.i18n import N_
 from webapp.pages import bp
 from webapp.pages.auth import local_path
-from webapp.pages.common import PAGE_SIZE, instances_by_id, page_arg, pager
+from webapp.pages.common import PAGE_SIZE, page_arg, pager
 from webapp.request_session import db_session
 
 
@@ -33,13 +34,12 @@ CHANNEL_LABELS = {"in_app": N_("站内通知"), "email": N_("邮件")}
 
 
 @bp.route("/notifications")
-@login_required
 def notification_list():
     session, user, page = db_session(), g.user, page_arg()
     unread_only = request.args.get("unread") == "1"
     rows = notifications.list_for(session, user.id, unread=unread_only, limit=PAGE_SIZE,
                                   offset=(page - 1) * PAGE_SIZE)
-    cases = instances_by_id(session, [r.instance_id for r in rows if r.instance_id is not None])
+    cases = views.instances_by_id(session, [r.instance_id for r in rows if r.instance_id is not None])
     items = [{"n": r, "case": cases.get(r.instance_id)} for r in rows]
     return render_template("notifications.html", items=items, unread_only=unread_only, kind_label=kind_label,
                            pager=pager(page, None, len(rows)),
@@ -47,7 +47,6 @@ def notification_list():
 
 
 @bp.route("/notifications/<int:notification_id>/open")
-@login_required
 def notification_open(notification_id: int):
     """Following a notification marks it read, then goes to its task or case."""
     row = notifications.open_notification(db_session(), g.user.id, notification_id)
@@ -55,7 +54,6 @@ def notification_open(notification_id: int):
 
 
 @bp.route("/notifications/read-all", methods=["POST"])
-@login_required
 def notification_read_all():
     check_csrf_form()
     notifications.mark_read(db_session(), g.user.id, all=True)
@@ -63,7 +61,6 @@ def notification_read_all():
 
 
 @bp.route("/settings/notifications", methods=["GET", "POST"])
-@login_required
 def notification_settings():
     session, user = db_session(), g.user
     if request.method == "POST":

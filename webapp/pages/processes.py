@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from flask import g, render_template
-from sqlalchemy import select
 
-from engine.definitions import catalogue, drafts
+from engine.definitions import catalogue, drafts, views as process_views
 from engine.definitions import deploy as deployment
-from engine.errors import Forbidden
 from engine.flows import changes
-from engine.store.models import Instance, ProcessDefinition, ProcessVersion
-from webapp.auth import login_required
+from webapp.auth import check_admin, is_admin
 from webapp.i18n import N_
 from webapp.pages import bp
 from webapp.request_session import db_session
@@ -22,7 +19,6 @@ CATALOGUE_TERMS = (N_("有效"), N_("有草稿"), N_("变更审批中"), N_("流
 
 
 @bp.route("/processes")
-@login_required
 def processes():
     rows = catalogue.catalogue(db_session())
     return render_template("processes.html", active="processes", rows=rows,
@@ -30,22 +26,20 @@ def processes():
 
 
 @bp.route("/processes/<key>")
-@login_required
 def process(key: str):
     session, user = db_session(), g.user
     live = deployment.get_version(session, key)  # 404 page
-    definition = session.get(ProcessDefinition, key)
+    definition = process_views.definition(session, key)
     may_model = drafts.may_model(user, definition.owner_role)
     open_drafts = [{"draft": d, "state": drafts.state_of(session, d), "editable": drafts.editable(session, d),
                     "by": catalogue.display_names(session, [d.updated_by]).get(d.updated_by)}
                    for d in drafts.for_process(session, key)] if may_model else []
     return render_template("process.html", active="processes", definition=definition, live=live,
                            versions=catalogue.versions(session, key), drafts=open_drafts, may_model=may_model,
-                           is_admin="admin" in user.role_codes)
+                           is_admin=is_admin(user))
 
 
 @bp.route("/processes/<key>/versions/<int:version>")
-@login_required
 def process_version(key: str, version: int):
     session = db_session()
     shown = deployment.get_version(session, key, version)
@@ -55,7 +49,6 @@ def process_version(key: str, version: int):
 
 
 @bp.route("/drafts/<int:draft_id>")
-@login_required
 def draft_review(draft_id: int):
     """What reviewers of a change see: the draft's diagram, marked, and the diff against the live version."""
     session = db_session()
@@ -67,18 +60,12 @@ def draft_review(draft_id: int):
 
 
 @bp.route("/processes/<key>/migrate")
-@login_required
 def migrate(key: str):
     session = db_session()
-    if "admin" not in g.user.role_codes:
-        raise Forbidden("只有系统管理员可以迁移运行中的案件")
+    check_admin(g.user, "只有系统管理员可以迁移运行中的案件")
     live = deployment.get_version(session, key)
-    older = session.execute(select(Instance.id, Instance.title, ProcessVersion.version, Instance.created_at)
-                            .join(ProcessVersion, ProcessVersion.id == Instance.version_id)
-                            .where(Instance.process_key == key, Instance.status.in_(("running", "error")),
-                                   ProcessVersion.version < live.version)
-                            .order_by(Instance.id)).all()
-    return render_template("migrate.html", active="processes", live=live, cases=older)
+    return render_template("migrate.html", active="processes", live=live,
+                           cases=process_views.migratable_cases(session, key, live))
 
 
 def _form_fields(forms: dict) -> list[dict]:

@@ -4,13 +4,11 @@ from __future__ import annotations
 from flask import g, render_template, request
 
 from engine.runtime import instances
-from webapp.auth import login_required
 from webapp.pages import bp
 from webapp.request_session import db_session
 
 
 @bp.route("/start")
-@login_required
 def start():
     q = (request.args.get("q") or "").strip()
     groups: dict[str, list[dict]] = {}
