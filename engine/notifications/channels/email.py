@@ -36,9 +36,10 @@ GIVE_UP_AFTER = timedelta(hours=48)
 OUTBOX_STATUSES = ("pending", "sent", "failed")
 
 # Plain text: nothing is escaped; a name the templates do not get is an error, not an empty string.
+# The templates ship with the code: read once, not checked for changes on every mail.
 _templates = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
                                 autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                trim_blocks=True, lstrip_blocks=True)
+                                trim_blocks=True, lstrip_blocks=True, auto_reload=False)
 
 
 def configured() -> bool:
