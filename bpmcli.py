@@ -192,21 +192,22 @@ def scheduler_command(interval: float, mail_interval: float):
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
 def outbox(retry_failed: bool, show_all: bool, limit: int):
     """List the e-mail outbox: mails waiting (pending) and mails that did not go (failed)."""
-    from engine import clock, notifications
+    from engine import clock
+    from engine.notifications.channels import email as email_channel
 
     db = _db()
     if retry_failed:
         with db.session(write=True) as session:
-            count = notifications.retry_failed(session)
+            count = email_channel.retry_failed(session)
         click.echo(f"已将 {count} 封发送失败的邮件放回队列")
         return
     with db.session() as session:
-        counts = notifications.outbox_counts(session)
+        counts = email_channel.outbox_counts(session)
         if show_all:
-            rows = notifications.outbox(session, limit=limit)
+            rows = email_channel.outbox(session, limit=limit)
         else:  # what operations acts on: the failed first, then what waits
-            rows = (notifications.outbox(session, status="failed", limit=limit)
-                    + notifications.outbox(session, status="pending", limit=limit))
+            rows = (email_channel.outbox(session, status="failed", limit=limit)
+                    + email_channel.outbox(session, status="pending", limit=limit))
     click.echo(f"待发送 {counts['pending']}，发送失败 {counts['failed']}，已发送 {counts['sent']}")
     for r in rows:
         when = r.sent_at if r.status == "sent" else r.next_attempt_at

@@ -35,7 +35,7 @@ def timezone_name() -> str:
     return os.environ.get("BPM_TIMEZONE", "Asia/Shanghai")
 
 
-# ---- e-mail (engine/notifications.py) ---------------------------------------------------------
+# ---- e-mail (engine/notifications/channels/email.py) ------------------------------------------
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
 

@@ -346,7 +346,7 @@ class NumberSequence(Base):
 
 
 class Notification(Base):
-    """An in-app notification: what the 通知 list and the unread badge read (engine/notifications.py)."""
+    """An in-app notification: what the 通知 list and the unread badge read (engine/notifications/)."""
     __tablename__ = "notification"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))

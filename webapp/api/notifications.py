@@ -1,7 +1,8 @@
 """Notifications: my list and unread count, marking read, my channels per kind; the e-mail outbox (admin)."""
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from engine import notifications
+from engine.notifications import inapp_list, present, settings as channel_settings
+from engine.notifications.channels import email as email_channel
 from webapp.api import Blueprint
 from webapp.api.schemas import whole_number
 from webapp.auth import current_user, require_role
@@ -82,7 +83,7 @@ class SettingsRequest(Schema):
 
 class OutboxQuery(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf(
-        notifications.OUTBOX_STATUSES, error="只能是 pending、sent 或 failed"))
+        email_channel.OUTBOX_STATUSES, error="只能是 pending、sent 或 failed"))
     limit = whole_number(1, 500, load_default=100)
     offset = whole_number(load_default=0)
 
@@ -115,10 +116,10 @@ class OutboxList(Schema):
 def list_notifications(args):
     """My notifications, newest first, and how many are unread."""
     session, user = db_session(), current_user()
-    rows = notifications.list_for(session, user.id, unread=args["unread"], limit=args["limit"],
-                                  offset=args["offset"])
-    return {"items": [notifications.present(r) for r in rows],
-            "unread": notifications.unread_count(session, user.id)}
+    rows = inapp_list.list_for(session, user.id, unread=args["unread"], limit=args["limit"],
+                               offset=args["offset"])
+    return {"items": [present.notification(r) for r in rows],
+            "unread": inapp_list.unread_count(session, user.id)}
 
 
 @blp.route("/notifications/read", methods=["POST"])
@@ -127,15 +128,15 @@ def list_notifications(args):
 def mark_read(body):
     """Mark some of my notifications read (`ids`), or all of them (`all: true`)."""
     session, user = db_session(), current_user()
-    updated = notifications.mark_read(session, user.id, ids=body["ids"], all=body["all"])
-    return {"updated": updated, "unread": notifications.unread_count(session, user.id)}
+    updated = inapp_list.mark_read(session, user.id, ids=body["ids"], all=body["all"])
+    return {"updated": updated, "unread": inapp_list.unread_count(session, user.id)}
 
 
 @blp.route("/users/me/notification-settings", methods=["GET"])
 @blp.response(200, SettingsOut)
 def get_settings():
     """Which kinds of notification I get on which channel (all on unless I turned them off)."""
-    return notifications.settings(db_session(), current_user())
+    return channel_settings.of(db_session(), current_user())
 
 
 @blp.route("/users/me/notification-settings", methods=["PUT"])
@@ -143,7 +144,7 @@ def get_settings():
 @blp.response(200, SettingsOut)
 def put_settings(body):
     """Turn channels on or off per kind; a channel left out of an entry keeps its setting."""
-    return notifications.save_settings(db_session(), current_user(), body["kinds"])
+    return channel_settings.save(db_session(), current_user(), body["kinds"])
 
 
 @blp.route("/notifications/outbox", methods=["GET"])
@@ -153,8 +154,8 @@ def put_settings(body):
 def list_outbox(args):
     """The e-mail outbox, newest first (admin): `status=failed` shows the mails that did not go."""
     session = db_session()
-    rows = notifications.outbox(session, status=args["status"], limit=args["limit"], offset=args["offset"])
-    return {"items": [notifications.present_mail(r) for r in rows], "counts": notifications.outbox_counts(session)}
+    rows = email_channel.outbox(session, status=args["status"], limit=args["limit"], offset=args["offset"])
+    return {"items": [present.mail(r) for r in rows], "counts": email_channel.outbox_counts(session)}
 
 
 @blp.route("/notifications/outbox/<int:mail_id>/retry", methods=["POST"])
@@ -162,4 +163,4 @@ def list_outbox(args):
 @blp.response(200, MailOut)
 def retry_mail(mail_id):
     """Put a failed mail back in the queue (admin): it is sent at the next tick."""
-    return notifications.present_mail(notifications.retry(db_session(), mail_id))
+    return present.mail(email_channel.retry(db_session(), mail_id))

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
-from engine import notifications as notification_service
+from engine.notifications import inapp_list as notification_service
 from engine.errors import EngineError
 from engine.runtime import inbox as inbox_service
 from webapp.auth import csrf_token, session_user

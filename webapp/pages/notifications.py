@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, redirect, render_template, request, url_for
 from flask_babel import pgettext
 
-from engine import notifications
+from engine.notifications import KINDS, channels, inapp_list, settings as channel_settings
 from engine.runtime import views
 from webapp.auth import check_csrf_form
 from webapp.i18n import N_
@@ -37,8 +37,8 @@ CHANNEL_LABELS = {"in_app": N_("站内通知"), "email": N_("邮件")}
 def notification_list():
     session, user, page = db_session(), g.user, page_arg()
     unread_only = request.args.get("unread") == "1"
-    rows = notifications.list_for(session, user.id, unread=unread_only, limit=PAGE_SIZE,
-                                  offset=(page - 1) * PAGE_SIZE)
+    rows = inapp_list.list_for(session, user.id, unread=unread_only, limit=PAGE_SIZE,
+                               offset=(page - 1) * PAGE_SIZE)
     cases = views.instances_by_id(session, [r.instance_id for r in rows if r.instance_id is not None])
     items = [{"n": r, "case": cases.get(r.instance_id)} for r in rows]
     return render_template("notifications.html", items=items, unread_only=unread_only, kind_label=kind_label,
@@ -49,14 +49,14 @@ def notification_list():
 @bp.route("/notifications/<int:notification_id>/open")
 def notification_open(notification_id: int):
     """Following a notification marks it read, then goes to its task or case."""
-    row = notifications.open_notification(db_session(), g.user.id, notification_id)
+    row = inapp_list.open_notification(db_session(), g.user.id, notification_id)
     return redirect(local_path(row.link) or url_for("pages.notification_list"))
 
 
 @bp.route("/notifications/read-all", methods=["POST"])
 def notification_read_all():
     check_csrf_form()
-    notifications.mark_read(db_session(), g.user.id, all=True)
+    inapp_list.mark_read(db_session(), g.user.id, all=True)
     return redirect(url_for("pages.notification_list"))
 
 
@@ -67,10 +67,10 @@ def notification_settings():
         check_csrf_form()
         # A checkbox left unticked is absent from the form: every kind × channel is set from what is there.
         chosen = set(request.form.getlist("on"))
-        notifications.save_settings(session, user, [
-            {"kind": kind, **{ch: f"{kind}:{ch}" in chosen for ch in notifications.CHANNELS}}
-            for kind in notifications.KINDS])
+        channel_settings.save(session, user, [
+            {"kind": kind, **{ch: f"{kind}:{ch}" in chosen for ch in channels.NAMES}}
+            for kind in KINDS])
         return redirect(url_for("pages.notification_settings", saved=1))
-    return render_template("notification_settings.html", settings=notifications.settings(session, user),
+    return render_template("notification_settings.html", settings=channel_settings.of(session, user),
                            kind_label=kind_label, kind_hints=KIND_HINTS, channel_labels=CHANNEL_LABELS,
                            saved=request.args.get("saved") == "1")
