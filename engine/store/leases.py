@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session
 
 
@@ -22,7 +23,7 @@ def worker_id() -> str:
 
 
 def claim(session: Session, model, due_column, *, now: datetime, worker: str, batch: int,
-          lease: timedelta, where=(), columns=()) -> list:
+          lease: timedelta, where=(), columns=()) -> Sequence[Row]:
     """Lease up to `batch` rows of `model` due by `now` that nobody holds; answers (id, *columns) of each."""
     query = (select(model.id, *columns).where(due_column <= now, *where,
                                     or_(model.locked_until.is_(None), model.locked_until <= now))
