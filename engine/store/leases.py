@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Row, or_, select, update
@@ -23,14 +22,14 @@ def worker_id() -> str:
 
 
 def claim(session: Session, model, due_column, *, now: datetime, worker: str, batch: int,
-          lease: timedelta, where=(), columns=()) -> Sequence[Row]:
+          lease: timedelta, where=(), columns=()) -> list[Row]:
     """Lease up to `batch` rows of `model` due by `now` that nobody holds; answers (id, *columns) of each."""
     query = (select(model.id, *columns).where(due_column <= now, *where,
                                     or_(model.locked_until.is_(None), model.locked_until <= now))
              .order_by(due_column).limit(batch))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = session.execute(query).all()
+    rows = list(session.execute(query).all())  # .all() is typed as a Sequence; callers take a list
     if rows:
         session.execute(update(model).where(model.id.in_([row[0] for row in rows]))
                         .values(locked_by=worker, locked_until=now + lease)
