@@ -7,14 +7,23 @@ VENDOR_STAMP := webapp/static/vendor/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install vendor init bench clean
+LOCK := requirements.lock
 
-$(STAMP): pyproject.toml
+.PHONY: run test install lock vendor init bench clean
+
+# Every dependency at the version (and hash) of the lock; the project itself on top, without resolving again.
+$(STAMP): $(LOCK) pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PYTHON))"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-pin after editing the dependencies in pyproject.toml (pins still allowed are kept;
+# `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed version).
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --generate-hashes --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links $(LOCK_ARGS) -o $(LOCK) pyproject.toml
 
 # Page translations: the compiled catalogs are built here, never committed.
 MO := webapp/translations/en/LC_MESSAGES/messages.mo

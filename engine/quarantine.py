@@ -59,7 +59,7 @@ def record_hit(session: Session, source: str, *, process_key: str | None, elemen
     session.execute(update(CodeQuarantine).where(
         CodeQuarantine.code_hash == digest, CodeQuarantine.paused_at.is_(None),
         CodeQuarantine.hits >= hits_to_pause()).values(paused_at=now).execution_options(synchronize_session=False))
-    return session.get(CodeQuarantine, digest, populate_existing=True)
+    return session.get_one(CodeQuarantine, digest, populate_existing=True)
 
 
 def listing(session: Session, *, paused_only: bool = False) -> list[CodeQuarantine]:

@@ -35,8 +35,10 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from engine import limits
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
@@ -163,7 +165,7 @@ def _tagged(value):
     raise TypeError(f"{type(value).__name__} 类型的值不能保存为案件数据")
 
 
-_UNTAG = {
+_UNTAG: dict[str, Callable[[Any], Any]] = {
     "datetime": datetime.datetime.fromisoformat, "date": datetime.date.fromisoformat,
     "time": datetime.time.fromisoformat, "decimal": decimal.Decimal, "set": set,
     "timedelta": lambda parts: datetime.timedelta(days=parts[0], seconds=parts[1], microseconds=parts[2]),
@@ -236,6 +238,9 @@ class _Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine.script_runner"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=package_root, close_fds=True)
+        assert self.process.stdin is not None and self.process.stdout is not None  # both asked for: PIPE
+        self.requests: IO[bytes] = self.process.stdin
+        self.replies: IO[bytes] = self.process.stdout
         self.limits = limits
 
     def alive(self) -> bool:
@@ -245,7 +250,7 @@ class _Worker:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.requests, self.replies):
             try:
                 stream.close()
             except OSError:
@@ -255,11 +260,11 @@ class _Worker:
         """Run one piece of code; answers what the worker sent back, serving its calls of
         `functions` meanwhile. Raises ScriptLimitExceeded (and leaves the worker dead) past a limit."""
         limits = self.limits
-        _send_trusted(self.process.stdin, ("run", mode, source, context, external, sorted(functions),
+        _send_trusted(self.requests, ("run", mode, source, context, external, sorted(functions),
                                            limits.cpu_seconds, limits.result_kb * 1024))
         deadline = time.monotonic() + limits.wall_seconds  # the code's own time
         function_time, calls = 0.0, 0
-        fd = self.process.stdout.fileno()
+        fd = self.replies.fileno()
         while True:
             try:
                 payload = _receive_frame(fd, deadline + function_time, limits.result_kb * 1024 + 4096)
@@ -288,6 +293,7 @@ class _Worker:
                 raise ScriptLimitExceeded(f"脚本调用函数超过 {limits.function_calls} 次，已中止")
             _, name, args, kwargs = message
             started = time.monotonic()
+            reply: tuple[Any, ...]
             try:
                 if name not in functions:
                     raise NameError(f"name '{name}' is not defined")
@@ -298,7 +304,7 @@ class _Worker:
             if function_time > limits.function_seconds:
                 self.kill()
                 raise ScriptLimitExceeded(f"脚本调用的函数运行超过 {limits.function_seconds:g} 秒，已中止")
-            _send_trusted(self.process.stdin, reply)
+            _send_trusted(self.requests, reply)
 
 
 class Pool:
@@ -371,7 +377,7 @@ def _result(answer, limits: Limits):
         error = _KNOWN_EXCEPTIONS[name](text)
     else:
         error = ScriptError(f"{name}: {text}" if text else name)
-    error.script_lineno = extra.get("lineno", 0)
+    setattr(error, "script_lineno", extra.get("lineno", 0))  # noqa: B010 -- on any exception class, none declares it
     raise error
 
 
@@ -461,7 +467,7 @@ def _worker_main() -> None:
                 _send_json(outbox, ["error", None, "ValueError", str(exc), {}], max_bytes)
             continue
         except MemoryError:
-            answer = ["recycle", None, "MemoryError", "", {}]
+            answer: list[Any] = ["recycle", None, "MemoryError", "", {}]
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: they are the code's, not ours
             answer = ["error", None, type(exc).__name__, _text(exc), _details(exc)]
         _send_json(outbox, answer, max_bytes)

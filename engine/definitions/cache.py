@@ -29,7 +29,7 @@ class CompiledVersion:
 
 class SpecCache:
     def __init__(self, max_entries: int = 512):
-        self._entries: dict[int, CompiledVersion] = {}
+        self._entries: dict[tuple[int, str], CompiledVersion] = {}
         self._lock = threading.Lock()
         self.max_entries = max_entries
 

@@ -3,6 +3,7 @@ the engine's own rows; the Excel export 企管部 files."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -17,7 +18,8 @@ from engine.store.models import (Instance, ProcessDefinition, ProcessDraft, Proc
 SOURCE_LABELS = {"library": "流程库导入", "api": "接口部署", "direct": "管理员直接部署", "change": "变更审批生效"}
 
 
-def display_names(session: Session, ids) -> dict[int, str]:
+def display_names(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+    """{user id: display name}; an empty id (nobody) has no entry, so `.get` gives None for it."""
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}

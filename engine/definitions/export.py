@@ -109,7 +109,7 @@ def _conflict(what: str, copies: dict[str, list[str]]) -> dict:
 
 def _existing_tables(folder: Path) -> dict[frozenset, str]:
     """{the decision ids a .dmn file in the folder defines: its name without .dmn}."""
-    found = {}
+    found: dict[frozenset, str] = {}
     for path in sorted(folder.glob("*.dmn")) if folder.is_dir() else []:
         if not SAFE_NAME.fullmatch(path.stem):
             continue

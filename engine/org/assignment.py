@@ -113,6 +113,7 @@ def exclusions(session: Session, lane: "str | RoleExpr | None", *, initiator_id:
             rules.append(Exclusion(frozenset(ids), f"{field} 中选定的人",
                                    f"职责分离：表单字段 {field} 中选定的人不能办理本步骤"))
         else:
+            assert field is not None  # RoleExpr.parse: only `initiator` comes without a field
             dept = _department(session, field, data, what="回避的部门")
             ids = session.scalars(select(User.id).where(User.department_id == dept.id))
             rules.append(Exclusion(frozenset(ids), f"{dept.name}的人员", f"职责分离：{dept.name}的人员不能办理本步骤"))
@@ -157,8 +158,8 @@ def _resolve_base(session: Session, expr: RoleExpr, initiator_id: int, initiator
         if initiator_department_id is None:
             raise AssignmentError(f"发起人未归属任何部门，无法确定“{role.name}”")
         query = query.where(User.department_id == initiator_department_id)
-        dept = session.get(Department, initiator_department_id)
-        where = f"（{dept.name}）" if dept else ""
+        initiator_department = session.get(Department, initiator_department_id)
+        where = f"（{initiator_department.name}）" if initiator_department else ""
     ids = list(session.scalars(query))
     if not ids:
         raise AssignmentError(f"没有人担任“{role.name}”{where}，请管理员先配置该角色")

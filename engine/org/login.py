@@ -146,4 +146,4 @@ def _new_row(session: Session, scope: ThrottleScope, key: str, now: datetime) ->
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(LoginThrottle).values(scope=scope.value, key=key, failures=0, window_started_at=now)
                     .on_conflict_do_nothing(index_elements=["scope", "key"]))
-    return session.get(LoginThrottle, (scope.value, key), with_for_update=True, populate_existing=True)
+    return session.get_one(LoginThrottle, (scope.value, key), with_for_update=True, populate_existing=True)

@@ -26,7 +26,7 @@ def check_password(stored: str, password: str) -> bool:
 
 def is_password_hash(stored: str | None) -> bool:
     """A hash check_password can verify (the system user's "!" is none)."""
-    return bool(stored) and stored.startswith("scrypt$") and stored.count("$") == 5
+    return stored is not None and stored.startswith("scrypt$") and stored.count("$") == 5
 
 
 def dummy_hash() -> str:

@@ -320,6 +320,6 @@ def get(session: Session, attachment_id: int, *, user: User) -> Attachment:
     attachment = session.get(Attachment, attachment_id)
     if attachment is None:
         raise NotFound(f"附件不存在：{attachment_id}")
-    if not access.can_view(session, user, session.get(Instance, attachment.instance_id)):
+    if not access.can_view(session, user, session.get_one(Instance, attachment.instance_id)):
         raise Forbidden("无权查看该附件")
     return attachment

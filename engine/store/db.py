@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import database_url
@@ -151,8 +152,9 @@ def lock_instance(session: Session, instance_id: int) -> bool:
             text("SELECT id FROM instance WHERE id = :id FOR UPDATE"), {"id": instance_id}
         ).first()
         return row is not None
-    result = session.execute(
+    # An UPDATE's result is a CursorResult (with rowcount); Session.execute is typed as any Result.
+    result = cast(CursorResult[Any], session.execute(
         update(Instance).where(Instance.id == instance_id).values(lock_version=Instance.lock_version)
         .execution_options(synchronize_session=False)
-    )
+    ))
     return result.rowcount == 1

@@ -13,7 +13,7 @@ import socket
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session
 
 
@@ -22,14 +22,14 @@ def worker_id() -> str:
 
 
 def claim(session: Session, model, due_column, *, now: datetime, worker: str, batch: int,
-          lease: timedelta, where=(), columns=()) -> list:
+          lease: timedelta, where=(), columns=()) -> list[Row]:
     """Lease up to `batch` rows of `model` due by `now` that nobody holds; answers (id, *columns) of each."""
     query = (select(model.id, *columns).where(due_column <= now, *where,
                                     or_(model.locked_until.is_(None), model.locked_until <= now))
              .order_by(due_column).limit(batch))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = session.execute(query).all()
+    rows = list(session.execute(query).all())  # .all() is typed as a Sequence; callers take a list
     if rows:
         session.execute(update(model).where(model.id.in_([row[0] for row in rows]))
                         .values(locked_by=worker, locked_until=now + lease)

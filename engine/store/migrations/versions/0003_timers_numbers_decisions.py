@@ -6,14 +6,12 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-from engine.store.models import Timestamp
+from engine.store.migrations.column_types import BigId, Timestamp
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
-
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -24,7 +22,7 @@ def upgrade() -> None:
         sa.Column("instance_id", BigId, sa.ForeignKey("instance.id"), nullable=False),
         sa.Column("task_id", sa.String(36), nullable=False),
         sa.Column("element_id", sa.String(255), nullable=False),
-        sa.Column("due_at", Timestamp(), nullable=False),
+        sa.Column("due_at", Timestamp, nullable=False),
         sa.UniqueConstraint("instance_id", "task_id"),
     )
     op.create_index("ix_timer_due", "timer", ["due_at"])
@@ -34,8 +32,8 @@ def upgrade() -> None:
         sa.Column("process_key", sa.String(128), sa.ForeignKey("process_definition.key"), nullable=False),
         sa.Column("element_id", sa.String(255), nullable=False),
         sa.Column("expression", sa.Text(), nullable=False),
-        sa.Column("next_due_at", Timestamp(), nullable=True),
-        sa.Column("last_fired_at", Timestamp(), nullable=True),
+        sa.Column("next_due_at", Timestamp, nullable=True),
+        sa.Column("last_fired_at", Timestamp, nullable=True),
         sa.UniqueConstraint("process_key", "element_id"),
     )
     op.create_index("ix_start_schedule_due", "start_schedule", ["next_due_at"])

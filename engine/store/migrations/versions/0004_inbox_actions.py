@@ -7,14 +7,12 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-from engine.store.models import Timestamp
+from engine.store.migrations.column_types import BigId, Timestamp
 
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
-
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -29,7 +27,7 @@ def upgrade() -> None:
         sa.Column("origin_task_id", sa.String(36), nullable=True),
         sa.Column("position", sa.String(8), nullable=True),
         sa.Column("pending_data", sa.JSON(), nullable=True),
-        sa.Column("urged_at", Timestamp(), nullable=True),
+        sa.Column("urged_at", Timestamp, nullable=True),
     ):
         op.add_column("task", column)
     op.execute("UPDATE task SET spiff_task_id = id")
@@ -43,8 +41,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("user_account.id"), nullable=False),
         sa.Column("by_id", sa.Integer(), sa.ForeignKey("user_account.id"), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
-        sa.Column("at", Timestamp(), nullable=False),
-        sa.Column("read_at", Timestamp(), nullable=True),
+        sa.Column("at", Timestamp, nullable=False),
+        sa.Column("read_at", Timestamp, nullable=True),
         sa.UniqueConstraint("instance_id", "user_id"),
     )
     op.create_index("ix_case_copy_user", "case_copy", ["user_id", "at"])
@@ -59,7 +57,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.Column("uploaded_by", sa.Integer(), sa.ForeignKey("user_account.id"), nullable=False),
-        sa.Column("uploaded_at", Timestamp(), nullable=False),
+        sa.Column("uploaded_at", Timestamp, nullable=False),
     )
     op.create_index("ix_attachment_instance", "attachment", ["instance_id", "id"])
 

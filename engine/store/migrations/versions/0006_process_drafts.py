@@ -6,14 +6,12 @@ Revises: 0005
 import sqlalchemy as sa
 from alembic import op
 
-from engine.store.models import Timestamp
+from engine.store.migrations.column_types import BigId, Timestamp
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
-
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -36,9 +34,9 @@ def upgrade() -> None:
         sa.Column("change_instance_id", BigId, nullable=True),
         sa.Column("activated_version", sa.Integer(), nullable=True),
         sa.Column("created_by", sa.Integer(), sa.ForeignKey("user_account.id"), nullable=False),
-        sa.Column("created_at", Timestamp(), nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
         sa.Column("updated_by", sa.Integer(), sa.ForeignKey("user_account.id"), nullable=False),
-        sa.Column("updated_at", Timestamp(), nullable=False),
+        sa.Column("updated_at", Timestamp, nullable=False),
         sa.Column("lock_version", sa.Integer(), nullable=False),
     )
     op.create_index("ix_process_draft_key", "process_draft", ["process_key", "state"])

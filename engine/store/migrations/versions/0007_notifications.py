@@ -6,14 +6,12 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
-from engine.store.models import Timestamp
+from engine.store.migrations.column_types import BigId, Timestamp
 
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
-
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -27,8 +25,8 @@ def upgrade() -> None:
         sa.Column("link", sa.String(255), nullable=True),
         sa.Column("instance_id", BigId, nullable=True),
         sa.Column("task_id", sa.String(36), nullable=True),
-        sa.Column("created_at", Timestamp(), nullable=False),
-        sa.Column("read_at", Timestamp(), nullable=True),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("read_at", Timestamp, nullable=True),
     )
     op.create_index("ix_notification_user", "notification", ["user_id", "id"])
     op.create_index("ix_notification_unread", "notification", ["user_id"],
@@ -43,13 +41,13 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.String(8), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", Timestamp(), nullable=False),
+        sa.Column("next_attempt_at", Timestamp, nullable=False),
         sa.Column("locked_by", sa.String(128), nullable=True),
-        sa.Column("locked_until", Timestamp(), nullable=True),
+        sa.Column("locked_until", Timestamp, nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("failing_since", Timestamp(), nullable=True),
-        sa.Column("created_at", Timestamp(), nullable=False),
-        sa.Column("sent_at", Timestamp(), nullable=True),
+        sa.Column("failing_since", Timestamp, nullable=True),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("sent_at", Timestamp, nullable=True),
     )
     op.create_index("ix_mail_outbox_due", "mail_outbox", ["next_attempt_at"],
                     postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))

@@ -6,7 +6,7 @@ Revises: 0007
 import sqlalchemy as sa
 from alembic import op
 
-from engine.store.models import Timestamp
+from engine.store.migrations.column_types import Timestamp
 
 revision = "0008"
 down_revision = "0007"
@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.add_column("timer", sa.Column("action", sa.String(255), nullable=True))
     for table in ("timer", "start_schedule"):
         op.add_column(table, sa.Column("locked_by", sa.String(128), nullable=True))
-        op.add_column(table, sa.Column("locked_until", Timestamp(), nullable=True))
+        op.add_column(table, sa.Column("locked_until", Timestamp, nullable=True))
 
 
 def downgrade() -> None:

@@ -6,7 +6,7 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
-from engine.store.models import Timestamp
+from engine.store.migrations.column_types import Timestamp
 
 revision = "0009"
 down_revision = "0008"
@@ -16,7 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("api_token", sa.Column("kind", sa.String(8), nullable=False, server_default="api"))
-    op.add_column("api_token", sa.Column("revoked_at", Timestamp(), nullable=True))
+    op.add_column("api_token", sa.Column("revoked_at", Timestamp, nullable=True))
     op.add_column("api_token", sa.Column("client_address", sa.String(64), nullable=True))
     op.add_column("api_token", sa.Column("user_agent", sa.String(255), nullable=True))
     op.create_index("ix_api_token_user", "api_token", ["user_id", "kind"])
@@ -25,8 +25,8 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(8), primary_key=True),
         sa.Column("key", sa.String(255), primary_key=True),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("window_started_at", Timestamp(), nullable=False),
-        sa.Column("locked_until", Timestamp(), nullable=True),
+        sa.Column("window_started_at", Timestamp, nullable=False),
+        sa.Column("locked_until", Timestamp, nullable=True),
     )
 
 

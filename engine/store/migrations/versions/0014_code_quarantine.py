@@ -6,7 +6,7 @@ Revises: 0013
 import sqlalchemy as sa
 from alembic import op
 
-from engine.store.models import Timestamp
+from engine.store.migrations.column_types import Timestamp
 
 revision = "0014"
 down_revision = "0013"
@@ -23,9 +23,9 @@ def upgrade() -> None:
         sa.Column("source", sa.Text(), nullable=False),
         sa.Column("hits", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("last_hit_at", Timestamp(), nullable=False),
-        sa.Column("paused_at", Timestamp(), nullable=True),
-        sa.Column("released_at", Timestamp(), nullable=True),
+        sa.Column("last_hit_at", Timestamp, nullable=False),
+        sa.Column("paused_at", Timestamp, nullable=True),
+        sa.Column("released_at", Timestamp, nullable=True),
         sa.Column("released_by_id", sa.Integer(), sa.ForeignKey("user_account.id"), nullable=True),
     )
 
