@@ -194,6 +194,7 @@ def outbox(retry_failed: bool, show_all: bool, limit: int):
     """List the e-mail outbox: mails waiting (pending) and mails that did not go (failed)."""
     from engine import clock
     from engine.notifications.channels import email as email_channel
+    from engine.store.models import MailStatus
 
     db = _db()
     if retry_failed:
@@ -206,14 +207,14 @@ def outbox(retry_failed: bool, show_all: bool, limit: int):
         if show_all:
             rows = email_channel.outbox(session, limit=limit)
         else:  # what operations acts on: the failed first, then what waits
-            rows = (email_channel.outbox(session, status="failed", limit=limit)
-                    + email_channel.outbox(session, status="pending", limit=limit))
+            rows = (email_channel.outbox(session, status=MailStatus.FAILED, limit=limit)
+                    + email_channel.outbox(session, status=MailStatus.PENDING, limit=limit))
     click.echo(f"待发送 {counts['pending']}，发送失败 {counts['failed']}，已发送 {counts['sent']}")
     for r in rows:
-        when = r.sent_at if r.status == "sent" else r.next_attempt_at
+        when = r.sent_at if r.status == MailStatus.SENT else r.next_attempt_at
         click.echo(f"#{r.id:<6} {r.status:<8} 尝试 {r.attempts:<3} {clock.local(when):%Y-%m-%d %H:%M}  "
                    f"{r.to_address}  {r.subject}")
-        if r.last_error and r.status != "sent":
+        if r.last_error and r.status != MailStatus.SENT:
             click.echo(f"        错误：{r.last_error}")
     if counts["failed"] and not show_all:
         click.echo("用 bpm outbox --retry-failed 把发送失败的邮件放回队列")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
@@ -19,7 +20,7 @@ class CompiledVersion:
     version_id: int
     process_key: str
     version: int
-    spec: object
+    spec: Any  # SpiffWorkflow's BpmnProcessSpec (untyped)
     subprocess_specs: dict
     forms: dict
     starter_roles: frozenset = frozenset()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.definitions import drafts
-from engine.store.models import (Instance, ProcessDefinition, ProcessDraft, ProcessVersion, Role, User,
+from engine.store.models import (DraftState, Instance, InstanceStatus, ProcessDefinition, ProcessDraft, ProcessVersion, Role, User,
                                  UserRole)
 
 SOURCE_LABELS = {"library": "流程库导入", "api": "接口部署", "direct": "管理员直接部署", "change": "变更审批生效"}
@@ -31,7 +31,7 @@ def versions(session: Session, process_key: str) -> list[dict]:
     rows = list(session.scalars(select(ProcessVersion).where(ProcessVersion.process_key == process_key)
                                 .order_by(ProcessVersion.version.desc())))
     running = dict(session.execute(select(Instance.version_id, func.count())
-                                   .where(Instance.process_key == process_key, Instance.status == "running")
+                                   .where(Instance.process_key == process_key, Instance.status == InstanceStatus.RUNNING)
                                    .group_by(Instance.version_id)).all())
     names = display_names(session, [v.deployed_by for v in rows])
     live = rows[0].version if rows else None
@@ -55,7 +55,7 @@ def catalogue(session: Session) -> list[dict]:
                                       .order_by(User.id)):
         holders.setdefault(code, []).append(name)
     open_drafts: dict[str, list[ProcessDraft]] = {}
-    for draft in session.scalars(select(ProcessDraft).where(ProcessDraft.state.in_(("draft", "proposed")))):
+    for draft in session.scalars(select(ProcessDraft).where(ProcessDraft.state.in_((DraftState.DRAFT, DraftState.PROPOSED)))):
         open_drafts.setdefault(draft.process_key, []).append(draft)
     deployers = display_names(session, [v.deployed_by for v in live.values()])
     rows = []
@@ -64,7 +64,7 @@ def catalogue(session: Session) -> list[dict]:
         if version is None:
             continue
         states = {draft.change_instance_id: drafts.state_of(session, draft) for draft in open_drafts.get(d.key, [])}
-        proposal = next((case for case, state in states.items() if state == "proposed"), None)
+        proposal = next((case for case, state in states.items() if state == DraftState.PROPOSED), None)
         rows.append({
             "key": d.key, "name": d.name, "category": d.category, "owner_role": d.owner_role,
             "owner_role_name": role_names.get(d.owner_role or "", d.owner_role),

@@ -15,7 +15,7 @@ from engine.definitions import deploy as deployment
 from engine.definitions.diff import diff_definitions
 from engine.errors import Conflict, DefinitionError, Forbidden, NotFound
 from engine.org.service import role_codes
-from engine.store.models import Event, Instance, ProcessDefinition, ProcessDraft, ProcessVersion, Task, User, UserRole
+from engine.store.models import DraftState, Event, Instance, InstanceStatus, ProcessDefinition, ProcessDraft, ProcessVersion, Task, TaskRowState, User, UserRole
 
 CHANGE_PROCESS = deployment.CHANGE_PROCESS  # the library's 流程新增/变更审批
 EDITOR_ROLES = {"admin", "process_owner"}
@@ -77,10 +77,10 @@ def proposal_case(session: Session, draft: ProcessDraft) -> Instance | None:
 
 def state_of(session: Session, draft: ProcessDraft) -> str:
     """A proposed draft whose case ended without approval (withdrawn, terminated) is a draft again."""
-    if draft.state == "proposed":
+    if draft.state == DraftState.PROPOSED:
         case = proposal_case(session, draft)
-        if case is None or case.status in ("withdrawn", "terminated"):
-            return "draft"
+        if case is None or case.status in (InstanceStatus.WITHDRAWN, InstanceStatus.TERMINATED):
+            return DraftState.DRAFT
     return draft.state
 
 
@@ -88,16 +88,16 @@ def editable(session: Session, draft: ProcessDraft) -> bool:
     """Drafts are edited freely; a proposed one only while its case is back with the applicant
     (a reviewer returned it for changes), so reviewers never approve something else than they saw."""
     state = state_of(session, draft)
-    if state == "draft":
+    if state == DraftState.DRAFT:
         return True
-    if state != "proposed":
+    if state != DraftState.PROPOSED:
         return False
     case = proposal_case(session, draft)
     if case is None:
         return False
     open_rows = list(session.scalars(select(Task.assignee_id).where(Task.instance_id == case.id,
-                                                                     Task.state == "open")))
-    return case.status == "running" and bool(open_rows) and all(a == case.initiator_id for a in open_rows)
+                                                                     Task.state == TaskRowState.OPEN)))
+    return case.status == InstanceStatus.RUNNING and bool(open_rows) and all(a == case.initiator_id for a in open_rows)
 
 
 def get(session: Session, draft_id: int) -> ProcessDraft:
@@ -109,7 +109,7 @@ def get(session: Session, draft_id: int) -> ProcessDraft:
 
 def for_process(session: Session, process_key: str) -> list[ProcessDraft]:
     return list(session.scalars(select(ProcessDraft).where(ProcessDraft.process_key == process_key,
-                                                           ProcessDraft.state.in_(("draft", "proposed")))
+                                                           ProcessDraft.state.in_((DraftState.DRAFT, DraftState.PROPOSED)))
                                 .order_by(ProcessDraft.updated_at.desc())))
 
 
@@ -120,7 +120,7 @@ def create(session: Session, *, user: User, process_key: str, bpmn_xml: str, for
     live = deployment.latest_version(session, process_key)
     now = clock.now()
     draft = ProcessDraft(process_key=process_key, name=diagram.name, base_version=live.version if live else None,
-                         rollback_of=rollback_of, bpmn_xml=bpmn_xml, forms=dict(forms or {}), state="draft",
+                         rollback_of=rollback_of, bpmn_xml=bpmn_xml, forms=dict(forms or {}), state=DraftState.DRAFT,
                          created_by=user.id, created_at=now, updated_by=user.id, updated_at=now, lock_version=0)
     session.add(draft)
     session.flush()
@@ -142,7 +142,7 @@ def save(session: Session, draft_id: int, *, user: User, bpmn_xml: str, forms: d
     draft = locked(session, draft_id)
     check_may_model(session, user, draft.process_key)
     if not editable(session, draft):
-        raise Conflict("草稿已提交变更审批，审批中不能修改（退回申请人后可修改）" if draft.state == "proposed"
+        raise Conflict("草稿已提交变更审批，审批中不能修改（退回申请人后可修改）" if draft.state == DraftState.PROPOSED
                        else "草稿已生效或已删除，不能修改")
     if lock_version != draft.lock_version:
         who = session.get(User, draft.updated_by)
@@ -159,9 +159,9 @@ def save(session: Session, draft_id: int, *, user: User, bpmn_xml: str, forms: d
 def discard(session: Session, draft_id: int, *, user: User) -> None:
     draft = locked(session, draft_id)
     check_may_model(session, user, draft.process_key)
-    if state_of(session, draft) != "draft":
+    if state_of(session, draft) != DraftState.DRAFT:
         raise Conflict("草稿正在变更审批中或已生效，不能删除")
-    draft.state = "discarded"
+    draft.state = DraftState.DISCARDED
     draft.updated_by, draft.updated_at = user.id, clock.now()
 
 
@@ -169,7 +169,7 @@ def diff(session: Session, draft: ProcessDraft) -> dict:
     """What the draft changes against the live version (what reviewers see); once it is live, what it
     changed against the version before it."""
     live = deployment.latest_version(session, draft.process_key)
-    if draft.state == "activated" and draft.activated_version:
+    if draft.state == DraftState.ACTIVATED and draft.activated_version:
         live = (deployment.get_version(session, draft.process_key, draft.activated_version - 1)
                 if draft.activated_version > 1 else None)
     return diff_definitions(live.bpmn_xml if live else None, live.forms if live else None,
@@ -179,9 +179,9 @@ def diff(session: Session, draft: ProcessDraft) -> dict:
 def activate(session: Session, draft_id: int, *, change_instance_id: int | None) -> dict:
     """总经理 approved: the draft becomes the next version (run by the change case's script)."""
     draft = locked(session, draft_id)
-    if draft.state == "activated":  # the step re-ran (a retry after an error further on)
+    if draft.state == DraftState.ACTIVATED:  # the step re-ran (a retry after an error further on)
         return _activated(draft)
-    if draft.state != "proposed" or draft.change_instance_id != change_instance_id:
+    if draft.state != DraftState.PROPOSED or draft.change_instance_id != change_instance_id:
         raise Conflict(f"草稿 {draft_id} 不属于本变更申请，不能生效")
     if draft.process_key == CHANGE_PROCESS:
         _check_change_process_approvals(session, change_instance_id)
@@ -194,7 +194,7 @@ def activate(session: Session, draft_id: int, *, change_instance_id: int | None)
     case = session.get(Instance, change_instance_id)
     result = deployment.deploy(session, draft.bpmn_xml, forms=draft.forms, actor_id=case.initiator_id if case else None,
                                note=note, source="change", change_instance_id=change_instance_id, draft_id=draft.id)
-    draft.state, draft.activated_version = "activated", result.version.version
+    draft.state, draft.activated_version = DraftState.ACTIVATED, result.version.version
     return _activated(draft)
 
 
@@ -224,13 +224,13 @@ def deploy_direct(session: Session, draft_id: int, *, user: User, note: str | No
     draft = locked(session, draft_id)
     if draft.process_key == CHANGE_PROCESS:
         raise Forbidden(deployment.GOVERNED_REFUSAL)
-    if state_of(session, draft) != "draft":
+    if state_of(session, draft) != DraftState.DRAFT:
         raise Conflict("草稿正在变更审批中或已生效，不能直接部署")
     result = deployment.deploy(session, draft.bpmn_xml, forms=draft.forms, actor_id=user.id,
                                note=note or "系统管理员直接部署（未经变更审批）", source="direct", draft_id=draft.id)
     if not result.created:
         raise Conflict("草稿与线上版本内容相同，无需部署")
-    draft.state, draft.activated_version = "activated", result.version.version
+    draft.state, draft.activated_version = DraftState.ACTIVATED, result.version.version
     draft.updated_by, draft.updated_at = user.id, clock.now()
     return result.version
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.definitions import deploy as deployment
-from engine.store.models import Instance, ProcessDefinition, ProcessDraft, ProcessVersion, Role
+from engine.store.models import Instance, InstanceStatus, ProcessDefinition, ProcessDraft, ProcessVersion, Role
 
 
 def summary(definition: ProcessDefinition, version: ProcessVersion) -> dict:
@@ -54,6 +54,6 @@ def migratable_cases(session: Session, key: str, live: ProcessVersion) -> list:
     (id, title, version, created_at) rows, oldest case first."""
     return list(session.execute(select(Instance.id, Instance.title, ProcessVersion.version, Instance.created_at)
                                 .join(ProcessVersion, ProcessVersion.id == Instance.version_id)
-                                .where(Instance.process_key == key, Instance.status.in_(("running", "error")),
+                                .where(Instance.process_key == key, Instance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
                                        ProcessVersion.version < live.version)
                                 .order_by(Instance.id)).all())

@@ -9,7 +9,7 @@ from engine import clock
 from engine.definitions import deploy, drafts
 from engine.errors import Conflict, Forbidden
 from engine.runtime import access, instances
-from engine.store.models import Instance, ProcessDraft, User
+from engine.store.models import DraftState, Instance, ProcessDraft, User
 
 
 def readable(session: Session, draft_id: int, *, user: User) -> ProcessDraft:
@@ -27,10 +27,10 @@ def propose(session: Session, draft_id: int, *, user: User) -> Instance:
     """申请变更: start a process_change case carrying the draft. One proposal per procedure at a time."""
     draft = drafts.locked(session, draft_id)
     drafts.check_may_model(session, user, draft.process_key)
-    if drafts.state_of(session, draft) != "draft":
-        raise Conflict("该草稿已提交过变更申请" if draft.state == "proposed" else "草稿已生效或已删除")
+    if drafts.state_of(session, draft) != DraftState.DRAFT:
+        raise Conflict("该草稿已提交过变更申请" if draft.state == DraftState.PROPOSED else "草稿已生效或已删除")
     for other in drafts.for_process(session, draft.process_key):
-        if other.id != draft.id and drafts.state_of(session, other) == "proposed":
+        if other.id != draft.id and drafts.state_of(session, other) == DraftState.PROPOSED:
             raise Conflict(f"流程“{draft.name}”已有变更申请在审批中（案件 #{other.change_instance_id}），"
                            f"请等待其结束后再申请")
     drafts.validate(session, draft.bpmn_xml, draft.forms, draft.process_key)  # the library may have changed since
@@ -45,6 +45,6 @@ def propose(session: Session, draft_id: int, *, user: User) -> Instance:
         data["responsible_dept"] = user.department.code
     case = instances.start(session, process_key=drafts.CHANGE_PROCESS, user=user,
                            engine_data={**data, "process_draft_id": draft.id})
-    draft.state, draft.change_instance_id = "proposed", case.id
+    draft.state, draft.change_instance_id = DraftState.PROPOSED, case.id
     draft.updated_by, draft.updated_at = user.id, clock.now()
     return case

@@ -11,8 +11,8 @@ from engine.definitions.vocabulary import EscalationKind
 from engine.errors import EngineError
 from engine.org import assignment
 from engine.runtime.actions import separation_rules
-from engine.runtime.deadlines import CLOSED, DUE, REMIND
-from engine.store.models import CaseCopy, Instance, Task, TaskCandidate, Timer, User
+from engine.runtime.deadlines import CLOSED
+from engine.store.models import CaseCopy, Instance, InstanceStatus, Task, TaskCandidate, TaskRowState, Timer, TimerKind, User
 
 
 def fire(session: Session, timer: Timer) -> bool:
@@ -22,13 +22,13 @@ def fire(session: Session, timer: Timer) -> bool:
         session.delete(timer)
         return True
     instance = session.get_one(Instance, task.instance_id, populate_existing=True)
-    if instance.status != "running":
+    if instance.status != InstanceStatus.RUNNING:
         return False
-    if task.state != "open" or task.due_at is None:
+    if task.state != TaskRowState.OPEN or task.due_at is None:
         _next_stage(session, timer, task)
         return True
     holders = notifications.holders(session, task)
-    if timer.kind == REMIND:
+    if timer.kind == TimerKind.REMIND:
         title = f"{task.name} 将于 {clock.local(task.due_at):%m-%d %H:%M} 到期"
         notifications.send(session, user_ids=holders, kind="reminder", title=title, body=f"案件：{instance.title}",
                            instance_id=instance.id, task_id=task.id, link=notifications.task_link(task.id))
@@ -46,8 +46,8 @@ def fire(session: Session, timer: Timer) -> bool:
 
 
 def _next_stage(session: Session, timer: Timer, task: Task) -> None:
-    if timer.kind == REMIND and task.due_at is not None:
-        timer.kind, timer.due_at = DUE, task.due_at
+    if timer.kind == TimerKind.REMIND and task.due_at is not None:
+        timer.kind, timer.due_at = TimerKind.DUE, task.due_at
     else:
         session.delete(timer)
 

@@ -19,10 +19,9 @@ from engine.definitions.schedules import Occurrences
 from engine.errors import EngineError
 from engine.flows import deadlines
 from engine.runtime import instances
-from engine.runtime.timers import EVENT
 from engine.store import leases
 from engine.store.db import Database, lock_instance, locked_instance
-from engine.store.models import Instance, StartSchedule, Timer
+from engine.store.models import Instance, InstanceStatus, StartSchedule, Timer, TimerKind
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,7 @@ def _fire_timer_row(session: Session, row_id: int, instance_id: int, worker: str
     row = leases.held(session, Timer, row_id, worker)
     if instance is None or row is None:  # gone with its step, or our lease ran out and another took it
         return 0
-    done = instances.fire_timers_of(session, instance) if row.kind == EVENT else deadlines.fire(session, row)
+    done = instances.fire_timers_of(session, instance) if row.kind == TimerKind.EVENT else deadlines.fire(session, row)
     state = inspect(row)
     if not (state.deleted or state.was_deleted):  # still waiting (the next time of a cycle): free it
         row.locked_by = None
@@ -167,7 +166,7 @@ def _record_failure(session: Session, instance_id: int, element_id: str, exc: En
     lock_instance(session, instance_id)
     instance = session.get_one(Instance, instance_id, populate_existing=True)
     message = f"定时器 {element_id} 触发失败：{exc}"
-    instance.status, instance.error = "error", message
+    instance.status, instance.error = InstanceStatus.ERROR, message
     instance.lock_version += 1
     history.record(session, instance_id, history.ERROR, element_id=element_id, comment=message)
     log.error("instance %s: %s", instance_id, message)

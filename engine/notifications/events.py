@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from engine.notifications.fanout import send
 from engine.notifications.kinds import KINDS
-from engine.store.models import Instance, Task, TaskCandidate, User
+from engine.store.models import Instance, Task, TaskCandidate, TaskRowState, User
 
 
 def task_link(task_id: str) -> str:
@@ -24,7 +24,7 @@ def tasks_created(session: Session, instance: Instance, rows, *, actor_id: int |
     looking at it."""
     made = 0
     for row in rows:
-        if row.state != "open":
+        if row.state != TaskRowState.OPEN:
             continue
         people = holders(session, row)
         made += send(session, user_ids=[p for p in people if p != actor_id], kind="task",

@@ -21,7 +21,7 @@ from engine.org.service import find_users
 from engine.runtime import access, approval, rewind, tasks
 from engine.runtime.step import advance, spiff_task
 from engine.store.db import lock_instance
-from engine.store.models import (CaseCopy, Event, Instance, ProcessDefinition, Task, TaskCandidate, Timer, User,
+from engine.store.models import (LIVE_TASK_STATES, CaseCopy, Event, Instance, InstanceStatus, TaskKind, TaskRowState, ProcessDefinition, Task, TaskCandidate, Timer, User,
                                  utcnow)
 
 URGE_INTERVAL = timedelta(hours=1)
@@ -65,7 +65,7 @@ def _take(session: Session, task: Task, user: User) -> None:
 
 def _lane_of(session: Session, task: Task) -> str | None:
     """The lane expression a row answers to: a signer's is the step's it was added to."""
-    while task.kind == "signer" and task.origin_task_id:
+    while task.kind == TaskKind.SIGNER and task.origin_task_id:
         task = session.get_one(Task, task.origin_task_id)
     return task.role
 
@@ -99,7 +99,7 @@ def _check_separation(session: Session, task: Task, target: User) -> None:
 def _another_row_on_step(session: Session, task: Task, user: User) -> bool:
     return session.scalar(select(Task.id).where(
         Task.spiff_task_id == task.spiff_task_id, Task.id != task.id, Task.assignee_id == user.id,
-        Task.state.in_(approval.LIVE)).limit(1)) is not None
+        Task.state.in_(LIVE_TASK_STATES)).limit(1)) is not None
 
 
 def _candidate_count(session: Session, task: Task) -> int:
@@ -111,7 +111,7 @@ def _candidate_count(session: Session, task: Task) -> int:
 def _unclaim_refusal(session: Session, task: Task, user: User) -> EngineError | None:
     if task.assignee_id != user.id:
         return Conflict("任务尚未认领")
-    if task.kind != "task" or _candidate_count(session, task) < 2:
+    if task.kind != TaskKind.TASK or _candidate_count(session, task) < 2:
         return Conflict("该任务只由你办理，不能放回待认领")
     return None
 
@@ -211,7 +211,7 @@ def people_for(session: Session, task_id: str, *, user: User, action: str, text:
     if action == "transfer":
         excluded.update(session.scalars(select(Task.assignee_id).where(
             Task.spiff_task_id == task.spiff_task_id, Task.id != task.id, Task.assignee_id.is_not(None),
-            Task.state.in_(approval.LIVE))))
+            Task.state.in_(LIVE_TASK_STATES))))
     return find_users(session, text, limit=limit, exclude_ids=excluded)
 
 
@@ -227,13 +227,13 @@ def _return_targets(session: Session, task: Task) -> list[dict]:
     instance = session.get_one(Instance, task.instance_id)
     compiled = tasks.compiled_for(session, instance)
     current = set(session.scalars(select(Task.element_id).where(
-        Task.instance_id == instance.id, Task.state.in_(approval.LIVE))))
+        Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))))
     candidates = sorted(compiled.return_targets - current)
     if not candidates:
         return []
     latest = (select(Task.id, func.row_number().over(
         partition_by=Task.element_id, order_by=(Task.completed_at.desc(), Task.id)).label("rank"))
-        .where(Task.instance_id == instance.id, Task.state == "completed", Task.kind != "signer",
+        .where(Task.instance_id == instance.id, Task.state == TaskRowState.COMPLETED, Task.kind != TaskKind.SIGNER,
                Task.completed_by.is_not(None), Task.element_id.in_(candidates))
         .subquery())
     rows = session.execute(
@@ -246,7 +246,7 @@ def _return_targets(session: Session, task: Task) -> list[dict]:
 
 def _return_refusal(session: Session, task: Task, user: User) -> EngineError | None:
     """退回 is the step's own decision: not an added signer's (who gives an opinion), not a delegate's."""
-    if task.kind == "signer":
+    if task.kind == TaskKind.SIGNER:
         return Conflict("加签人不能退回，可在意见中说明")
     if task.owner_id is not None:
         return Conflict("委派的任务不能退回")
@@ -278,7 +278,7 @@ def _rewind(session: Session, instance: Instance, element_id: str, username: str
     # The step goes back to the person who did it, if the lane still allows them.
     person = session.scalar(select(User).where(User.username == username))
     for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.element_id == element_id,
-                                                  Task.state == "open", Task.kind == "task")):
+                                                  Task.state == TaskRowState.OPEN, Task.kind == TaskKind.TASK)):
         if person is not None and session.get(TaskCandidate, (row.id, person.id)) is not None:
             row.assignee_id = person.id
     session.flush()
@@ -299,14 +299,14 @@ def _withdraw_point(session: Session, instance: Instance, user: User) -> tuple[T
     """(the initiator's last step to go back to, or None to end the case; or why `user` may not 撤回)."""
     if instance.initiator_id != user.id:
         return None, Forbidden("只有发起人可以撤回")
-    if instance.status != "running":
+    if instance.status != InstanceStatus.RUNNING:
         return None, Conflict("案件已结束，不能撤回")
-    if session.scalar(select(Task.id).where(Task.instance_id == instance.id, Task.state == "open",
+    if session.scalar(select(Task.id).where(Task.instance_id == instance.id, Task.state == TaskRowState.OPEN,
                                             Task.assignee_id == instance.initiator_id).limit(1)):
         return None, Conflict("案件当前在你处办理，无需撤回")
     last = session.scalar(select(Task).where(
-        Task.instance_id == instance.id, Task.completed_by == instance.initiator_id, Task.state == "completed",
-        Task.kind == "task").order_by(Task.completed_at.desc(), Task.id).limit(1))
+        Task.instance_id == instance.id, Task.completed_by == instance.initiator_id, Task.state == TaskRowState.COMPLETED,
+        Task.kind == TaskKind.TASK).order_by(Task.completed_at.desc(), Task.id).limit(1))
     since = 0
     if last is not None:
         since = session.scalar(select(func.max(Event.id)).where(
@@ -337,12 +337,12 @@ def withdraw(session: Session, instance_id: int, *, user: User, comment: str | N
     if point is not None:
         _rewind(session, instance, point.element_id, user.username, actor=user)
         return instance
-    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(approval.LIVE))):
+    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))):
         approval.cancel(session, row, "发起人撤回")
     session.execute(delete(Timer).where(Timer.instance_id == instance.id))
     now = utcnow()
     session.execute(update(Instance).where(Instance.id == instance.id).values(
-        status="withdrawn", completed_at=now, updated_at=now, lock_version=Instance.lock_version + 1)
+        status=InstanceStatus.WITHDRAWN, completed_at=now, updated_at=now, lock_version=Instance.lock_version + 1)
         .execution_options(synchronize_session=False))
     session.refresh(instance)
     return instance
@@ -364,7 +364,7 @@ def is_participant(session: Session, instance: Instance, user: User) -> bool:
     if session.scalar(select(Event.id).where(Event.instance_id == instance.id, Event.actor_id == user.id,
                                              Event.type.in_(PARTICIPATED)).limit(1)) is not None:
         return True
-    live = select(Task.id).where(Task.instance_id == instance.id, Task.state.in_(approval.LIVE))
+    live = select(Task.id).where(Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))
     return session.scalar(select(Task.id).where(
         Task.id.in_(live), (Task.assignee_id == user.id) | (Task.owner_id == user.id)
         | Task.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id))).limit(1)) is not None
@@ -403,7 +403,7 @@ def copy_to(session: Session, instance_id: int, *, user: User, usernames: list[s
 
 
 def _current_people(session: Session, instance_id: int) -> tuple[list[Task], list[int]]:
-    rows = list(session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "open")))
+    rows = list(session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == TaskRowState.OPEN)))
     ids = {r.assignee_id for r in rows if r.assignee_id}
     unassigned = [r.id for r in rows if r.assignee_id is None]
     if unassigned:
@@ -420,7 +420,7 @@ def _waited_on(session: Session, instance: Instance, user: User) -> tuple[list[T
 def _urge_refusal(session: Session, instance: Instance, user: User) -> EngineError | None:
     if not _may_urge(session, instance, user):
         return Forbidden("只有发起人、办理过或正在办理本案件的人、流程所有者、企管部和管理员可以催办")
-    if instance.status != "running":
+    if instance.status != InstanceStatus.RUNNING:
         return Conflict("案件已结束，无需催办")
     if not _waited_on(session, instance, user)[1]:
         return Conflict("当前没有需要催办的人")
@@ -459,7 +459,7 @@ def bulk_approve(session: Session, task_ids: list[str], *, user: User, comment: 
         try:
             with session.begin_nested():
                 task = session.get(Task, task_id)
-                if task is not None and task.state == "open" and not _is_approval(session, task):
+                if task is not None and task.state == TaskRowState.OPEN and not _is_approval(session, task):
                     raise Conflict("该任务需要填写表单，不能批量同意")
                 tasks.complete(session, task_id, user=user, data=data)
             results.append({"task_id": task_id, "ok": True, "message": "已同意"})

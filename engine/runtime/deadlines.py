@@ -15,11 +15,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from engine.definitions.vocabulary import Property
-from engine.store.models import Task, Timer
+from engine.store.models import Task, TaskRowState, Timer, TimerKind
 from engine.timing import duration
 
-REMIND, DUE = "remind", "due"
-CLOSED = ("completed", "cancelled")
+CLOSED = (TaskRowState.COMPLETED, TaskRowState.CANCELLED)
 
 
 def schedule(session: Session, rows: list[Task], props: dict) -> None:
@@ -30,6 +29,6 @@ def schedule(session: Session, rows: list[Task], props: dict) -> None:
         if row.due_at is None:
             continue
         remind_at = row.due_at - duration(before) if before else None
-        kind, at = (REMIND, remind_at) if remind_at and remind_at > row.created_at else (DUE, row.due_at)
+        kind, at = (TimerKind.REMIND, remind_at) if remind_at and remind_at > row.created_at else (TimerKind.DUE, row.due_at)
         session.add(Timer(instance_id=row.instance_id, task_id=row.id, element_id=row.element_id, kind=kind,
                           due_at=at, action=action))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnClause, Select, TableClause
 
 from engine.runtime import access
-from engine.store.models import CaseCopy, Instance, Task, TaskCandidate, User, utcnow
+from engine.store.models import CaseCopy, Instance, Task, TaskCandidate, TaskRowState, User, utcnow
 
 # A literal, not a bound parameter: only then can the planners match the partial index ix_task_unclaimed.
 OPEN: ColumnClause[Any] = literal_column("'open'")
@@ -92,7 +92,7 @@ def todo_count(session: Session, *, user: User) -> int:
 
 def done(session: Session, *, user: User, limit: int = 50, offset: int = 0) -> list[Task]:
     return list(session.scalars(
-        select(Task).where(Task.completed_by == user.id, Task.state == "completed")
+        select(Task).where(Task.completed_by == user.id, Task.state == TaskRowState.COMPLETED)
         .order_by(Task.completed_at.desc(), Task.id).limit(limit).offset(offset)))
 
 

@@ -24,7 +24,7 @@ from engine.runtime import access, state, timers
 from engine.runtime.script_functions import SCRIPT_FUNCTIONS
 from engine.runtime.step import advance
 from engine.store.db import lock_instance
-from engine.store.models import Event, Instance, ProcessDefinition, ProcessVersion, Role, Task, Timer, User
+from engine.store.models import LIVE_TASK_STATES, Event, Instance, InstanceStatus, ProcessDefinition, ProcessVersion, Role, Task, Timer, User
 
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # Case data the engine itself writes (a 会签 step's votes): nobody presets or corrects it.
@@ -147,7 +147,7 @@ def start_by_message(session: Session, *, message: str, payload: dict, user: Use
 def _start(session: Session, version: ProcessVersion, compiled: CompiledVersion, start_event: str, user: User,
            data: dict, parent: Instance | None = None) -> Instance:
     _check_department_roles(session, compiled, user)
-    instance = Instance(process_key=version.process_key, version_id=version.id, status="running",
+    instance = Instance(process_key=version.process_key, version_id=version.id, status=InstanceStatus.RUNNING,
                         initiator_id=user.id, initiator_department_id=user.department_id,
                         title=f"{version.name} - {user.display_name}", data=data, lock_version=0,
                         parent_instance_id=parent.id if parent else None)
@@ -183,7 +183,7 @@ def _check_department_roles(session: Session, compiled: CompiledVersion, user: U
 def fire_timers_of(session: Session, instance: Instance) -> bool:
     """Let the case's timer events that fell due fire (the caller holds its lock); False if none did
     (its rows wait for a later tick)."""
-    if instance.status != "running":
+    if instance.status != InstanceStatus.RUNNING:
         return False
     compiled = SPECS.of(session, instance.version_id)
     workflow = state.load(instance.state, compiled)
@@ -243,7 +243,7 @@ def retry(session: Session, instance_id: int, *, user: User, data: dict | None =
     instance = session.get_one(Instance, instance_id, populate_existing=True)
     if not (access.sees_all(user) or instance.initiator_id == user.id):
         raise Forbidden("只有发起人、企管部或管理员可以重试")
-    if instance.status != "error":
+    if instance.status != InstanceStatus.ERROR:
         raise Conflict("案件不在错误状态，无需重试")
     data = data or {}
     corrections = _corrections(session, instance, user, data, reason) if data else None
@@ -321,7 +321,7 @@ def list_visible(session: Session, *, user: User, status: str | None = None, min
 def diagram(session: Session, instance: Instance) -> dict:
     version = session.get_one(ProcessVersion, instance.version_id)
     current = set(session.scalars(select(Task.element_id).where(
-        Task.instance_id == instance.id, Task.state.in_(("open", "waiting", "pending")))))
+        Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))))
     current.update(session.scalars(select(Timer.element_id).where(Timer.instance_id == instance.id)))
     return {"bpmn_xml": version.bpmn_xml, "completed": instance.path or [], "current": sorted(current)}
 

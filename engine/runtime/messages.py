@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine import history, notifications
 from engine.errors import Conflict
 from engine.org import assignment
-from engine.store.models import Instance, Task, TaskCandidate, User
+from engine.store.models import Instance, Task, TaskCandidate, TaskRowState, User
 
 START_PREFIX = "start:"
 NOTIFY = "notify"
@@ -65,7 +65,7 @@ def _notify(session: Session, instance: Instance, payload: dict) -> None:
                                  data={**(instance.data or {}), **payload})
     else:
         ids = list(session.scalars(select(TaskCandidate.user_id).join(Task, Task.id == TaskCandidate.task_id)
-                                   .where(Task.instance_id == instance.id, Task.state == "open").distinct()))
+                                   .where(Task.instance_id == instance.id, Task.state == TaskRowState.OPEN).distinct()))
     usernames = list(session.scalars(select(User.username).where(User.id.in_(ids)).order_by(User.id)))
     history.record(session, instance.id, history.NOTIFIED, comment=str(payload.get("text") or ""),
                    data={"to": usernames, "kind": payload.get("kind", "reminder")})

@@ -26,18 +26,18 @@ from engine.definitions.cache import SPECS, CompiledVersion
 from engine.definitions.deploy import get_version
 from engine.definitions.vocabulary import Property
 from engine.errors import EngineError
-from engine.runtime import approval, state
+from engine.runtime import state
 from engine.definitions.specs import PARALLEL, parallel_depth, properties
 from engine.runtime.step import save
 from engine.store.db import lock_instance
-from engine.store.models import Instance, ProcessVersion, Task, User
+from engine.store.models import LIVE_TASK_STATES, Instance, InstanceStatus, ProcessVersion, Task, TaskKind, User
 
 # Tasks the case has reached but not finished: what it waits on (a case in error is not moved, so no
 # ERROR). FUTURE is "definite" to SpiffWorkflow but only predicted from the diagram: it is predicted again.
 _REACHED = TaskState.WAITING | TaskState.READY | TaskState.STARTED
 _PREDICTED = TaskState.FUTURE | TaskState.PREDICTED_MASK
 
-_STATUS = {"completed": "已完成", "withdrawn": "已撤回", "terminated": "已终止"}
+_STATUS: dict[str, str] = {InstanceStatus.COMPLETED: "已完成", InstanceStatus.WITHDRAWN: "已撤回", InstanceStatus.TERMINATED: "已终止"}
 _KINDS = {
     "UserTask": "用户任务", "ManualTask": "人工任务", "NoneTask": "任务", "ScriptTask": "脚本任务",
     "ServiceTask": "服务任务", "BusinessRuleTask": "业务规则任务", "SendTask": "发送任务", "ReceiveTask": "接收任务",
@@ -91,7 +91,7 @@ def migrate(session: Session, *, process_key: str, to_version: int | None = None
         if not lock_instance(session, instance_id):
             results[instance_id] = _missing(instance_id, target)
             continue
-        instance = session.get(Instance, instance_id, populate_existing=True)
+        instance = session.get_one(Instance, instance_id, populate_existing=True)
         check, workflow = _check(session, instance, instance_id, dest)
         if check.ok:
             try:
@@ -107,26 +107,26 @@ def migrate(session: Session, *, process_key: str, to_version: int | None = None
 def _unfinished_on_older(session: Session, target: ProcessVersion) -> list[int]:
     return list(session.scalars(
         select(Instance.id).join(ProcessVersion, ProcessVersion.id == Instance.version_id)
-        .where(Instance.process_key == target.process_key, Instance.status.in_(("running", "error")),
+        .where(Instance.process_key == target.process_key, Instance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
                ProcessVersion.version < target.version)
         .order_by(Instance.id)))
 
 
 def _move(session: Session, instance: Instance, workflow, dest: _Target, actor: User,
           check: MigrationCheck) -> None:
-    old_index = dest.index(SPECS.get(session.get(ProcessVersion, instance.version_id)))
+    old_index = dest.index(SPECS.get(session.get_one(ProcessVersion, instance.version_id)))
     new_index = dest.index(dest.compiled)
     instance.version_id = dest.version.id
     session.flush()
     save(session, instance, workflow)  # compare-and-set on lock_version, as every engine step saves
     session.expire(instance, ["state"])  # `save` wrote the column, not the attribute
     # The open rows show the step as the new version names it and are worked with its form.
-    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(approval.LIVE))):
+    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))):
         before, after = _worked(old_index.get(row.element_id)), _worked(new_index.get(row.element_id))
         if before is None or after is None:
             continue
         old_name, new_name = before.bpmn_name or before.bpmn_id, after.bpmn_name or after.bpmn_id
-        if row.kind == "signer":  # `<step>（加签）`, its form the built-in one
+        if row.kind == TaskKind.SIGNER:  # `<step>（加签）`, its form the built-in one
             if row.name.startswith(old_name):
                 row.name = new_name + row.name[len(old_name):]
         else:
@@ -167,14 +167,14 @@ def _check(session: Session, instance: Instance | None, instance_id: int, dest: 
     target = dest.version
     if instance is None:
         return _missing(instance_id, target), None
-    source = session.get(ProcessVersion, instance.version_id)
+    source = session.get_one(ProcessVersion, instance.version_id)
     check = MigrationCheck(instance.id, instance.title, source.version, target.version)
     reasons = check.reasons
     if instance.process_key != target.process_key:
         reasons.append(f"实例属于流程 {instance.process_key}，不是 {target.process_key}")
-    elif instance.status == "error":
+    elif instance.status == InstanceStatus.ERROR:
         reasons.append("实例处于错误状态，请先重试")
-    elif instance.status != "running":
+    elif instance.status != InstanceStatus.RUNNING:
         reasons.append(f"实例已结束（{_STATUS.get(instance.status, instance.status)}），不能迁移")
     elif source.version >= target.version:
         reasons.append(f"实例已在版本 {source.version}，不低于目标版本 {target.version}")
@@ -299,8 +299,11 @@ def _user_task(label: str, before, after, forms: dict) -> list[str]:
 
 # --- rule 3: the saved state loads and runs on the new specs -------------------------------------
 
-def _rebased(saved: str, new: CompiledVersion, old_index: dict, reasons: list[str]):
+def _rebased(saved: str | None, new: CompiledVersion, old_index: dict, reasons: list[str]):
     """The case's workflow on the new specs with its unreached part predicted again, or None (and why)."""
+    if saved is None:
+        reasons.append("实例没有保存的引擎状态")
+        return None
     dct = json.loads(saved)
     missing = [t["task_spec"] for t in dct.get("tasks", {}).values() if t["task_spec"] not in new.spec.task_specs]
     for sub in dct.get("subprocesses", {}).values():

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from engine import numbering, scripting
 from engine.config import timezone_name
 from engine.definitions import drafts
-from engine.store.models import Instance, ProcessDefinition, ProcessVersion
+from engine.store.models import Instance, InstanceStatus, ProcessDefinition, ProcessVersion
 
 def _current_session(name: str) -> Session:
     session, _ = scripting.running_case()
@@ -48,7 +48,7 @@ def process_statistics(year: int) -> dict:
     started = counts(select(Instance.process_key, func.count()).where(in_year).group_by(Instance.process_key))
     completed = counts(select(Instance.process_key, func.count()).where(Instance.completed_at.between(begin, end))
                        .group_by(Instance.process_key))
-    running = counts(select(Instance.process_key, func.count()).where(Instance.status == "running")
+    running = counts(select(Instance.process_key, func.count()).where(Instance.status == InstanceStatus.RUNNING)
                      .group_by(Instance.process_key))
     versions = counts(select(ProcessVersion.process_key, func.count())
                       .where(ProcessVersion.deployed_at.between(begin, end)).group_by(ProcessVersion.process_key))

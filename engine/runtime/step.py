@@ -17,7 +17,7 @@ from engine import history, limits, notifications, quarantine, scripting
 from engine.definitions.cache import CompiledVersion
 from engine.errors import Conflict
 from engine.runtime import approval, messages, state, timers
-from engine.store.models import Instance, Task, utcnow
+from engine.store.models import LIVE_TASK_STATES, Instance, InstanceStatus, Task, utcnow
 
 
 def advance(session: Session, instance: Instance, workflow, compiled: CompiledVersion,
@@ -43,13 +43,13 @@ def advance(session: Session, instance: Instance, workflow, compiled: CompiledVe
     _written(instance, data=_current_data(workflow), path=_path(instance, workflow))
     messages.dispatch(session, instance, workflow.get_events(), actor_id=actor_id)
     if instance.error:
-        _written(instance, status="error")
+        _written(instance, status=InstanceStatus.ERROR)
     elif workflow.completed:
-        _written(instance, status="completed", completed_at=utcnow())
+        _written(instance, status=InstanceStatus.COMPLETED, completed_at=utcnow())
         history.record(session, instance.id, history.FINISHED)
         notifications.case_completed(session, instance)
     else:
-        _written(instance, status="running")
+        _written(instance, status=InstanceStatus.RUNNING)
     save(session, instance, workflow)
 
 
@@ -112,7 +112,7 @@ def save(session: Session, instance: Instance, workflow) -> None:
 def _sync_tasks(session: Session, instance: Instance, workflow, actor_id: int | None) -> None:
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
     live: dict[str, list[Task]] = {}
-    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(approval.LIVE))):
+    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))):
         live.setdefault(row.spiff_task_id, []).append(row)
     for spiff_task_id, rows in live.items():
         if spiff_task_id not in ready:  # interrupted (boundary event, cancel, return): no longer actionable

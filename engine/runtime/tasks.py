@@ -12,7 +12,7 @@ from engine.forms.schema import fill_options, validate_submission
 from engine.runtime import access, approval, inbox, state
 from engine.runtime.step import advance, spiff_task
 from engine.store.db import lock_instance
-from engine.store.models import Instance, ProcessVersion, Task, TaskCandidate, User, utcnow
+from engine.store.models import Instance, InstanceStatus, ProcessVersion, Task, TaskCandidate, TaskKind, TaskRowState, User, utcnow
 
 
 def _is_candidate(session: Session, task_id: str, user_id: int) -> bool:
@@ -37,7 +37,7 @@ def get(session: Session, task_id: str, *, user: User) -> Task:
 
 def frozen_form(session: Session, task: Task) -> dict | None:
     """The task's form-js schema as frozen with the instance's version (a signer's: the built-in one)."""
-    if task.kind == "signer":
+    if task.kind == TaskKind.SIGNER:
         return approval.SIGNER_FORM
     if not task.form_key:
         return None
@@ -48,7 +48,7 @@ def frozen_form(session: Session, task: Task) -> dict | None:
 def form_for(session: Session, task: Task) -> dict | None:
     """The task's form with its people and department options filled in, for rendering."""
     form = frozen_form(session, task)
-    return fill_options(form, session) if form and task.kind != "signer" else form
+    return fill_options(form, session) if form and task.kind != TaskKind.SIGNER else form
 
 
 def _name(session: Session, user_id: int | None) -> str:
@@ -62,16 +62,16 @@ def holder_refusal(session: Session, task: Task, user: User) -> EngineError | No
     mine = task.assignee_id == user.id
     is_candidate = mine or _is_candidate(session, task.id, user.id)
     involved = is_candidate or task.completed_by == user.id or task.owner_id == user.id
-    if task.state in ("completed", "cancelled"):
+    if task.state in (TaskRowState.COMPLETED, TaskRowState.CANCELLED):
         return Conflict("任务已办理或已取消") if involved else Forbidden("这不是你的任务")
     if task.owner_id == user.id and not mine:
         return Conflict(f"任务已委派给{_name(session, task.assignee_id)}，待其办理后会回到你这里")
-    if task.state == "waiting" and involved:
+    if task.state == TaskRowState.WAITING and involved:
         signer = approval.pending_signer(session, task)
         return Conflict(f"正在等待加签人{_name(session, signer.assignee_id if signer else None)}审批")
-    if task.state == "pending" and involved:
+    if task.state == TaskRowState.PENDING and involved:
         return Conflict("还没有轮到你审批")
-    if task.state != "open" or not is_candidate:
+    if task.state != TaskRowState.OPEN or not is_candidate:
         return Forbidden("这不是你的任务")
     if task.assignee_id is not None and not mine:
         return Conflict(f"任务已被{_name(session, task.assignee_id)}认领")
@@ -114,7 +114,7 @@ def _ended(instance: Instance) -> Conflict:
 
 def running_instance(session: Session, instance_id: int) -> Instance:
     instance = session.get_one(Instance, instance_id, populate_existing=True)
-    if instance.status != "running":
+    if instance.status != InstanceStatus.RUNNING:
         raise _ended(instance)
     return instance
 
@@ -148,7 +148,7 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
         notifications.task_opened(session, task, actor_id=user.id)
         session.flush()
         return instance
-    task.state, task.assignee_id, task.completed_by, task.completed_at = "completed", user.id, user.id, utcnow()
+    task.state, task.assignee_id, task.completed_by, task.completed_at = TaskRowState.COMPLETED, user.id, user.id, utcnow()
     task.decision = cleaned.get("decision")
     history.record(session, instance.id, history.COMPLETED, actor_id=user.id, task_id=task.id,
                    element_id=task.element_id, decision=cleaned.get("decision"),
@@ -176,9 +176,9 @@ def run_engine_task(session: Session, instance: Instance, compiled: CompiledVers
     advance(session, instance, workflow, compiled, failure, actor_id=actor_id)
 
 
-def list_for(session: Session, *, user: User, scope: str = "mine", state_: str = "open",
+def list_for(session: Session, *, user: User, scope: str = "mine", state_: str = TaskRowState.OPEN,
              limit: int = 50, offset: int = 0) -> list[Task]:
     """The API's task list: open tasks by scope (see inbox.todo), or the ones I completed."""
-    if state_ == "completed":
+    if state_ == TaskRowState.COMPLETED:
         return inbox.done(session, user=user, limit=limit, offset=offset)
     return inbox.todo(session, user=user, scope="every" if scope == "all" else scope, limit=limit, offset=offset)

@@ -13,9 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.util.task import TaskState
 
 from engine.definitions.specs import timer_event_spec
-from engine.store.models import Timer
-
-EVENT = "event"  # Timer.kind of a BPMN timer event; deadlines have their own (engine/runtime/deadlines.py)
+from engine.store.models import Timer, TimerKind
 
 
 def due_of(task) -> datetime | None:
@@ -43,7 +41,7 @@ def sync(session: Session, instance_id: int, workflow) -> None:
             if due is not None:
                 waiting[str(task.id)] = (spec.bpmn_id, due)
     rows = {row.task_id: row for row in session.scalars(
-        select(Timer).where(Timer.instance_id == instance_id, Timer.kind == EVENT))}
+        select(Timer).where(Timer.instance_id == instance_id, Timer.kind == TimerKind.EVENT))}
     for task_id, stale in rows.items():
         if task_id not in waiting:
             session.delete(stale)

@@ -16,8 +16,7 @@ from engine import clock, history
 from engine.runtime import attachments
 from engine.definitions import drafts
 from engine.runtime import actions, tasks as task_service
-from engine.runtime.approval import LIVE as LIVE_STATES
-from engine.store.models import (Department, Instance, ProcessDefinition, ProcessDraft, ProcessVersion, Task,
+from engine.store.models import (LIVE_TASK_STATES, Department, Instance, TaskKind, TaskRowState, ProcessDefinition, ProcessDraft, ProcessVersion, Task,
                                  TaskCandidate, User)
 
 
@@ -82,7 +81,7 @@ def task_bodies(session: Session, rows: list[Task]) -> list[dict]:
         "candidate_users": candidates.get(t.id, []), "state": t.state, "form_key": t.form_key,
         "decision": t.decision, "delegated_by": names.get(t.owner_id) if t.owner_id is not None else None,
         "urged_at": t.urged_at, "created_at": t.created_at, "completed_at": t.completed_at, "due_at": t.due_at,
-        "overdue": t.due_at is not None and t.state in LIVE_STATES and t.due_at < now,
+        "overdue": t.is_overdue(now),
     } for t in rows]
 
 
@@ -91,21 +90,21 @@ def task_detail(session: Session, task: Task, user: User) -> dict:
     instance = task_service.case_of(session, task)
     body = task_bodies(session, [task])[0]
     approval = origin = None
-    if task.kind == "vote":
+    if task.kind == TaskKind.VOTE:
         rows = list(session.scalars(select(Task).where(Task.spiff_task_id == task.spiff_task_id,
-                                                       Task.kind == "vote").order_by(Task.seq)))
+                                                       Task.kind == TaskKind.VOTE).order_by(Task.seq)))
         people = users_by_id(session, [r.assignee_id for r in rows])
         approval = {"mode": task.mode, "votes": [
             {"user": people[r.assignee_id].username if r.assignee_id in people else None,
              "display_name": people[r.assignee_id].display_name if r.assignee_id in people else None,
              "decision": r.decision, "state": r.state} for r in rows]}
-    if task.kind == "signer":
+    if task.kind == TaskKind.SIGNER:
         source = session.get(Task, task.origin_task_id) if task.origin_task_id else None
         by = session.get(User, source.assignee_id) if source and source.assignee_id else None
         origin = {"task_id": task.origin_task_id, "position": task.position,
                   "user": by.username if by else None, "display_name": by.display_name if by else None}
     form = task_service.form_for(session, task)
-    prefill = _prefill(form, instance.data or {}, task.pending_data if task.kind != "signer" else None)
+    prefill = _prefill(form, instance.data or {}, task.pending_data if task.kind != TaskKind.SIGNER else None)
     return {**body, "form": form, "data": instance.data or {}, "prefill": prefill,
             "process_key": instance.process_key, "instance_title": instance.title,
             "actions": actions.task_actions(session, task, user), "approval": approval, "origin": origin}
@@ -117,7 +116,7 @@ def instance_bodies(session: Session, rows: list[Instance], *, open_tasks_only: 
     ids = [i.id for i in rows]
     query = select(Task).where(Task.instance_id.in_(ids)).order_by(Task.created_at, Task.id)
     if open_tasks_only:
-        query = query.where(Task.state == "open")
+        query = query.where(Task.state == TaskRowState.OPEN)
     by_instance: dict[int, list[dict]] = {}
     for t in task_bodies(session, list(session.scalars(query))):
         by_instance.setdefault(t["instance_id"], []).append(t)
@@ -144,7 +143,7 @@ def instance_detail(session: Session, instance: Instance, user: User | None = No
 
 def first_open_task_of(session: Session, instance_id: int, user: User) -> str | None:
     """The id of an open task of the case assigned to this user (the applicant's first step), if any."""
-    return session.scalar(select(Task.id).where(Task.instance_id == instance_id, Task.state == "open",
+    return session.scalar(select(Task.id).where(Task.instance_id == instance_id, Task.state == TaskRowState.OPEN,
                                                 Task.assignee_id == user.id).limit(1))
 
 
@@ -178,7 +177,7 @@ def case_view(session: Session, instance: Instance) -> dict:
     steps, its events and, for a 流程新增/变更 case, the change it proposes."""
     version = session.get(ProcessVersion, instance.version_id)
     definition = session.get(ProcessDefinition, instance.process_key)
-    steps = list(session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(LIVE_STATES))
+    steps = list(session.scalars(select(Task).where(Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))
                                  .order_by(Task.created_at, Task.seq, Task.id)))
     candidates: dict[str, list[str]] = {}
     unassigned = [t.id for t in steps if t.assignee_id is None]
@@ -217,9 +216,9 @@ def task_view(session: Session, task: Task, user: User, events: list[dict]) -> d
     with me among its candidates), whether it is overdue, the people it names and, for a done task, what
     was submitted on it (its completion among the case's `events`)."""
     candidate = session.get(TaskCandidate, (task.id, user.id)) is not None
-    mine = task.state == "open" and (task.assignee_id == user.id or (task.assignee_id is None and candidate))
+    mine = task.state == TaskRowState.OPEN and (task.assignee_id == user.id or (task.assignee_id is None and candidate))
     people = users_by_id(session, [task.assignee_id, task.completed_by, task.owner_id])
-    overdue = task.state == "open" and task.due_at is not None and task.due_at < clock.now()
+    overdue = task.is_overdue(clock.now())
     submitted = next((e["data"] for e in reversed(events)
                       if e["type"] == history.COMPLETED and e["task_id"] == task.id), None)
     return {"mine": mine, "overdue": overdue, "submitted": submitted,
@@ -234,7 +233,7 @@ def open_step_names(session: Session, instance_ids: list[int]) -> dict[int, list
     if instance_ids:
         for instance_id, name in session.execute(
                 select(Task.instance_id, Task.name).where(Task.instance_id.in_(instance_ids),
-                                                          Task.state == "open").order_by(Task.created_at)):
+                                                          Task.state == TaskRowState.OPEN).order_by(Task.created_at)):
             if name not in steps.setdefault(instance_id, []):
                 steps[instance_id].append(name)
     return steps

@@ -18,6 +18,57 @@ from sqlalchemy.types import TypeDecorator
 from engine import clock
 
 
+class InstanceStatus(enum.StrEnum):
+    """Where a case stands (`instance.status`)."""
+    RUNNING = "running"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"  # 撤回 by its initiator
+    TERMINATED = "terminated"
+    ERROR = "error"  # a step failed; retry (after a fix) runs it again
+
+
+class TaskRowState(enum.StrEnum):
+    """Where a task row stands (`task.state`); not SpiffWorkflow's TaskState of the engine task."""
+    OPEN = "open"  # to be worked by its assignee or candidates
+    WAITING = "waiting"  # for a signer added before (加签)
+    PENDING = "pending"  # not its turn yet (依次审批)
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+# A row that is not finished: its step still waits on it.
+LIVE_TASK_STATES = (TaskRowState.OPEN, TaskRowState.WAITING, TaskRowState.PENDING)
+
+
+class TaskKind(enum.StrEnum):
+    """How a task row relates to the engine task it acts on (see `Task`)."""
+    TASK = "task"
+    VOTE = "vote"
+    SIGNER = "signer"
+
+
+class TimerKind(enum.StrEnum):
+    """What a `timer` row stands for."""
+    EVENT = "event"  # a BPMN timer event a case waits on (engine/runtime/timers.py)
+    REMIND = "remind"  # a task deadline's reminder, then its due stage (engine/runtime/deadlines.py)
+    DUE = "due"
+
+
+class DraftState(enum.StrEnum):
+    """Where a draft of a procedure stands (`process_draft.state`)."""
+    DRAFT = "draft"
+    PROPOSED = "proposed"  # a change case runs
+    ACTIVATED = "activated"
+    DISCARDED = "discarded"
+
+
+class MailStatus(enum.StrEnum):
+    """Where a mail of the outbox stands."""
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 def utcnow() -> datetime:
     return clock.now()
 
@@ -166,8 +217,7 @@ class ProcessDraft(Base):
     rollback_of: Mapped[int | None] = mapped_column(Integer)  # the old version it restores
     bpmn_xml: Mapped[str] = mapped_column(Text)
     forms: Mapped[dict] = mapped_column(JSON, default=dict)  # {form_key: form-js schema}, frozen on activation
-    # draft | proposed (a change case runs) | activated | discarded
-    state: Mapped[str] = mapped_column(String(16), default="draft")
+    state: Mapped[str] = mapped_column(String(16), default=DraftState.DRAFT)
     change_instance_id: Mapped[int | None] = mapped_column(BigId)
     activated_version: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
@@ -183,7 +233,7 @@ class Instance(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     process_key: Mapped[str] = mapped_column(String(128))
     version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
-    status: Mapped[str] = mapped_column(String(16))  # running | completed | withdrawn | terminated | error
+    status: Mapped[str] = mapped_column(String(16))  # InstanceStatus
     initiator_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     initiator_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     title: Mapped[str] = mapped_column(String(255))
@@ -215,14 +265,13 @@ class Task(Base):
     __tablename__ = "task"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     spiff_task_id: Mapped[str] = mapped_column(String(36), nullable=True)  # always set; see migration 0004
-    kind: Mapped[str] = mapped_column(String(8), default="task")
+    kind: Mapped[str] = mapped_column(String(8), default=TaskKind.TASK)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
     element_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str | None] = mapped_column(String(128))
     form_key: Mapped[str | None] = mapped_column(String(128))
-    # open | completed | cancelled | waiting (for a signer added before) | pending (not its turn yet)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # TaskRowState
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # 委派: the delegator, to whom the task comes back once the delegate has worked it.
     owner_id: Mapped[int | None] = mapped_column(Integer)  # a user id (no FK: added by ALTER on SQLite)
@@ -249,6 +298,10 @@ class Task(Base):
         Index("ix_task_unclaimed", "id", postgresql_where=text("state = 'open' AND assignee_id IS NULL"),
               sqlite_where=text("state = 'open' AND assignee_id IS NULL")),
     )
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Past its due time and not finished: what the inbox, the task page and the API call 逾期."""
+        return self.due_at is not None and self.state in LIVE_TASK_STATES and self.due_at < now
 
 
 class TaskCandidate(Base):
@@ -313,7 +366,7 @@ class Timer(Base):
     due_at: Mapped[datetime] = mapped_column(Timestamp)
     # event: a BPMN timer event (task_id is its engine task); remind | due: a user task's deadline
     # (task_id is the task row; engine/runtime/deadlines.py), `action` its escalation from the diagram.
-    kind: Mapped[str] = mapped_column(String(8), default="event", server_default="event")
+    kind: Mapped[str] = mapped_column(String(8), default=TimerKind.EVENT, server_default="event")
     action: Mapped[str | None] = mapped_column(String(255))
     # A scheduler's claim (engine/flows/timers.py): nobody else fires the row before the lease ends, so
     # a process that dies mid-fire delays it by one lease at most. Also "not before" for a retry.
@@ -376,7 +429,7 @@ class MailOutbox(Base):
     kind: Mapped[str | None] = mapped_column(String(16))
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(8), default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     # A deliverer's lease: others leave the row alone until locked_until (a dead process's lease expires).

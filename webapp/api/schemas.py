@@ -3,6 +3,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from engine.store.db import MAX_INTEGER
+from engine.store.models import InstanceStatus, TaskRowState
 
 
 def whole_number(minimum: int = 0, maximum: int = MAX_INTEGER, **kwargs) -> fields.Integer:
@@ -143,8 +144,7 @@ class InstanceDetail(InstanceOut):
 
 
 class InstanceQuery(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(["running", "completed", "withdrawn", "terminated",
-                                                                       "error"]))
+    status = fields.String(load_default=None, validate=validate.OneOf(list(InstanceStatus)))
     mine = fields.Boolean(load_default=False)
     limit = whole_number(1, 500, load_default=50)
     offset = whole_number(load_default=0)
@@ -152,7 +152,7 @@ class InstanceQuery(Schema):
 
 class TaskQuery(Schema):
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "group", "all"]))
-    state = fields.String(load_default="open", validate=validate.OneOf(["open", "completed"]),
+    state = fields.String(load_default=TaskRowState.OPEN, validate=validate.OneOf([TaskRowState.OPEN, TaskRowState.COMPLETED]),
                           metadata={"description": "open: 待办; completed: 已办 (the tasks I completed)"})
     limit = whole_number(1, 500, load_default=50)
     offset = whole_number(load_default=0)

@@ -12,15 +12,17 @@ from sqlalchemy.orm import Session
 from engine.config import timezone_name
 from engine.runtime import views
 from engine.store.db import MAX_INTEGER
-from engine.store.models import Instance, ProcessVersion
+from engine.store.models import Instance, InstanceStatus, ProcessVersion, TaskRowState
 from webapp.i18n import N_
 
 PAGE_SIZE = 50
 
-STATUS_LABELS = {"running": N_("进行中"), "completed": N_("已完成"), "withdrawn": N_("已撤回"),
-                 "terminated": N_("已终止"), "error": N_("出错")}
-TASK_STATE_LABELS = {"open": N_("待办理"), "completed": N_("已办理"), "cancelled": N_("已取消"),
-                     "waiting": N_("等待加签人"), "pending": N_("未轮到")}
+STATUS_LABELS = {InstanceStatus.RUNNING: N_("进行中"), InstanceStatus.COMPLETED: N_("已完成"),
+                 InstanceStatus.WITHDRAWN: N_("已撤回"), InstanceStatus.TERMINATED: N_("已终止"),
+                 InstanceStatus.ERROR: N_("出错")}
+TASK_STATE_LABELS = {TaskRowState.OPEN: N_("待办理"), TaskRowState.COMPLETED: N_("已办理"),
+                     TaskRowState.CANCELLED: N_("已取消"), TaskRowState.WAITING: N_("等待加签人"),
+                     TaskRowState.PENDING: N_("未轮到")}
 DECISION_LABELS = {"approve": N_("同意"), "reject": N_("拒绝")}
 EVENT_LABELS = {
     "instance_started": N_("发起流程"), "task_claimed": N_("认领任务"), "task_unclaimed": N_("取消认领"),

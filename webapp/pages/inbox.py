@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import g, render_template, request
 
 from engine.runtime import inbox, views
-from engine.store.models import utcnow
+from engine.store.models import InstanceStatus, TaskKind, utcnow
 from webapp.i18n import N_
 from webapp.pages import bp, nav_counts
 from webapp.pages.common import PAGE_SIZE, STATUS_LABELS, page_arg, pager
@@ -33,8 +33,8 @@ def todo():
         items.append({
             "task": t, "case": case, "process": names.get(case.process_key, case.process_key),
             "initiator": initiators.get(case.initiator_id),
-            "unclaimed": t.assignee_id is None, "overdue": t.due_at is not None and t.due_at < now,
-            "delegated": t.owner_id is not None and t.assignee_id != t.owner_id, "signer": t.kind == "signer",
+            "unclaimed": t.assignee_id is None, "overdue": t.is_overdue(now),
+            "delegated": t.owner_id is not None and t.assignee_id != t.owner_id, "signer": t.kind == TaskKind.SIGNER,
         })
     return render_template("todo.html", items=items, pager=pager(page, nav_counts()["todo"], len(rows)))
 
@@ -61,7 +61,7 @@ def started():
     steps = views.open_step_names(session, [i.id for i in rows])
     items = [{"case": i, "process": names.get(i.process_key, i.process_key), "steps": steps.get(i.id, [])}
              for i in rows]
-    filters = [(None, N_("全部"))] + [(s, STATUS_LABELS[s]) for s in ("running", "completed", "withdrawn", "error")]
+    filters = [(None, N_("全部"))] + [(s, STATUS_LABELS[s]) for s in (InstanceStatus.RUNNING, InstanceStatus.COMPLETED, InstanceStatus.WITHDRAWN, InstanceStatus.ERROR)]
     return render_template("started.html", items=items, status=status, filters=filters,
                            pager=pager(page, None, len(rows)))
 

@@ -24,7 +24,7 @@ from engine.notifications.channels import Channel, Notice, Recipient, clip
 from engine.notifications.kinds import KINDS
 from engine.store import leases
 from engine.store.db import Database
-from engine.store.models import Instance, MailOutbox, User
+from engine.store.models import Instance, MailOutbox, MailStatus, User
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=1)
 MAX_RETRY = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=48)
-OUTBOX_STATUSES = ("pending", "sent", "failed")
+OUTBOX_STATUSES = tuple(MailStatus)
 
 # Plain text: nothing is escaped; a name the templates do not get is an error, not an empty string.
 # The templates ship with the code: read once, not checked for changes on every mail.
@@ -57,7 +57,7 @@ class Email(Channel):
     def records(self, session: Session, notice: Notice, people: list[Recipient]) -> list[object]:
         subject, body = compose(session, notice)  # the same text for everyone notified by this call
         return [MailOutbox(to_address=(person.email or "").strip(), user_id=person.user_id, kind=notice.kind,
-                           subject=subject, body=body, status="pending", attempts=0, next_attempt_at=notice.at,
+                           subject=subject, body=body, status=MailStatus.PENDING, attempts=0, next_attempt_at=notice.at,
                            created_at=notice.at) for person in people]
 
 
@@ -98,7 +98,7 @@ def _requeue(session: Session, row: MailOutbox) -> None:
     address = (person.email or "").strip() if person is not None else ""
     if address:
         row.to_address = address
-    row.status, row.attempts, row.failing_since = "pending", 0, None
+    row.status, row.attempts, row.failing_since = MailStatus.PENDING, 0, None
     row.next_attempt_at, row.locked_by, row.locked_until = clock.now(), None, None
 
 
@@ -107,7 +107,7 @@ def retry(session: Session, mail_id: int) -> MailOutbox:
     row = session.get(MailOutbox, mail_id, with_for_update=True)
     if row is None:
         raise NotFound(f"邮件不存在：{mail_id}")
-    if row.status != "failed":
+    if row.status != MailStatus.FAILED:
         raise Conflict(f"只有发送失败的邮件可以重试（该邮件状态：{row.status}）")
     _requeue(session, row)
     session.flush()
@@ -115,7 +115,7 @@ def retry(session: Session, mail_id: int) -> MailOutbox:
 
 
 def retry_failed(session: Session) -> int:
-    rows = list(session.scalars(select(MailOutbox).where(MailOutbox.status == "failed").with_for_update()))
+    rows = list(session.scalars(select(MailOutbox).where(MailOutbox.status == MailStatus.FAILED).with_for_update()))
     for row in rows:
         _requeue(session, row)
     session.flush()
@@ -182,7 +182,7 @@ def _claim(db: Database, limit: int, worker: str) -> list[MailOutbox]:
     with db.session(write=True) as session:
         ids = [row.id for row in leases.claim(session, MailOutbox, MailOutbox.next_attempt_at, now=clock.now(),
                                               worker=worker, batch=limit, lease=LEASE,
-                                              where=(MailOutbox.status == "pending",))]
+                                              where=(MailOutbox.status == MailStatus.PENDING,))]
         return list(session.scalars(select(MailOutbox).where(MailOutbox.id.in_(ids))
                                     .order_by(MailOutbox.next_attempt_at, MailOutbox.id))) if ids else []
 
@@ -196,7 +196,7 @@ def _update_leased(db: Database, row: MailOutbox, worker: str, **values) -> None
 
 
 def _record_sent(db: Database, row: MailOutbox, worker: str) -> None:
-    _update_leased(db, row, worker, status="sent", sent_at=clock.now(), attempts=row.attempts + 1)
+    _update_leased(db, row, worker, status=MailStatus.SENT, sent_at=clock.now(), attempts=row.attempts + 1)
 
 
 def _record_failure(db: Database, row: MailOutbox, worker: str, error: str, *, permanent: bool = False) -> None:
@@ -206,7 +206,7 @@ def _record_failure(db: Database, row: MailOutbox, worker: str, error: str, *, p
     give_up = permanent or now - since >= GIVE_UP_AFTER
     log.warning("mail %s to %s failed (attempt %d): %s", row.id, row.to_address, attempts, error)
     _update_leased(db, row, worker, attempts=attempts, last_error=_clip_error(error), failing_since=since,
-                   status="failed" if give_up else "pending", next_attempt_at=now + backoff(attempts))
+                   status=MailStatus.FAILED if give_up else MailStatus.PENDING, next_attempt_at=now + backoff(attempts))
 
 
 def _clip_error(text: str) -> str:
