@@ -42,7 +42,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,16 @@ from engine.org.passwords import hash_password  # noqa: E402
 from engine.runtime import inbox  # noqa: E402
 from engine.store.db import Database, fresh_postgres_database  # noqa: E402
 from engine.store.models import (  # noqa: E402
-    CaseCopy, Department, Event, Instance, ProcessDefinition, ProcessVersion, Task, TaskCandidate, User, UserRole,
+    CaseCopy,
+    Department,
+    Event,
+    Instance,
+    ProcessDefinition,
+    ProcessVersion,
+    Task,
+    TaskCandidate,
+    User,
+    UserRole,
 )
 from engine.store.schema import upgrade  # noqa: E402
 
@@ -101,7 +110,7 @@ COMMENTS = ("同意", "请补充材料后再提交", "已核实", "按计划执�
 
 def stats(samples: list[float]) -> dict:
     s = sorted(samples)
-    p95 = s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
+    p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
     return {"n": len(s), "median_ms": statistics.median(s) * 1e3, "p95_ms": p95 * 1e3,
             "mean_ms": statistics.fmean(s) * 1e3, "min_ms": s[0] * 1e3, "max_ms": s[-1] * 1e3}
 
@@ -180,7 +189,7 @@ def skewed(rng: random.Random, population: list, k: int, power: float = 0.9) -> 
 
 
 def seed(db: Database, scale: Scale, rng: random.Random) -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     t_begin = pc()
     with db.session() as session:
         catalogue = process_catalogue(session)
@@ -526,7 +535,7 @@ def explain(db: Database) -> dict:
             statements = []
 
             def capture(conn, cursor, statement, parameters, context, executemany):
-                statements.append((statement, parameters))
+                statements.append((statement, parameters))  # noqa: B023 (listened to for this fn only)
 
             event.listen(db.engine, "before_cursor_execute", capture)
             try:
@@ -573,7 +582,7 @@ def environment(db: Database) -> dict:
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
             "sqlalchemy": sqlalchemy.__version__, "database": db.engine.dialect.name, "database_version": server,
             "sqlite_module": sqlite3.sqlite_version, "git_commit": commit,
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def table_counts(db: Database) -> dict:

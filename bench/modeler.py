@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("BPM_SECRET_KEY", "bench-secret-key")
 
-from engine.store.db import Database, fresh_postgres_database  # noqa: E402
 from inbox import prepare  # noqa: E402  (the inbox benchmark's fresh demo database)
+
+from engine.store.db import Database, fresh_postgres_database  # noqa: E402
 
 
 def database() -> Database:

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,16 +42,17 @@ sys.path.insert(0, str(ROOT))
 # create_app() would otherwise create instance/secret_key in the project; keep the bench self-contained.
 os.environ.setdefault("BPM_SECRET_KEY", "bench-secret-key")
 
-from sqlalchemy import event, select  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
 
 from engine.definitions.deploy import deploy_folder  # noqa: E402
 from engine.org.demo import load_demo  # noqa: E402
-from engine.runtime import instances as rt_instances, tasks as rt_tasks  # noqa: E402
+from engine.runtime import instances as rt_instances  # noqa: E402
+from engine.runtime import tasks as rt_tasks  # noqa: E402
 from engine.store.db import Database  # noqa: E402
 from engine.store.models import Instance, Task, User  # noqa: E402
 from engine.store.schema import upgrade  # noqa: E402
@@ -86,7 +87,7 @@ LOOP_MEASURE_STEPS = 20  # 10 loop iterations: resubmit (apply) + reject (mr_rev
 def stats(samples: list[float]) -> dict:
     """Median/p90/mean in microseconds."""
     s = sorted(samples)
-    p90 = s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
+    p90 = s[min(len(s) - 1, round(0.9 * (len(s) - 1)))]
     return {"n": len(s), "median_us": statistics.median(s) * 1e6, "p90_us": p90 * 1e6,
             "mean_us": statistics.fmean(s) * 1e6, "min_us": s[0] * 1e6}
 
@@ -543,11 +544,12 @@ class Breakdown:
 def bench_breakdown(db: Database, uids, n_instances: int, loops: int) -> dict:
     header("(e) where an engine complete() transaction spends its time "
            "(instrumented; not part of the figures above)")
-    from sqlalchemy.orm import Session
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as _BW
     from SpiffWorkflow.task import Task as SpiffTask
+    from sqlalchemy.orm import Session
 
-    from engine.runtime import state as rt_state, step as rt_step
+    from engine.runtime import state as rt_state
+    from engine.runtime import step as rt_step
 
     bd = Breakdown()
     bd.wrap(rt_tasks, "fill_options", "form: fill options (departments query) + deepcopy")
@@ -659,7 +661,7 @@ def environment() -> dict:
             "spiffworkflow": spiff_version(), "sqlalchemy": sqlalchemy.__version__,
             "flask": _dist_version("flask"), "werkzeug": _dist_version("werkzeug"),
             "sqlite": sqlite3.sqlite_version, "git_commit": commit,
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def _dist_version(name: str) -> str | None:

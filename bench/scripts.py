@@ -30,14 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
 from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
 from engine import script_runner, scripting  # noqa: E402
-from engine.runtime.script_functions import SCRIPT_FUNCTIONS  # noqa: E402
 from engine.definitions.deploy import deploy_folder  # noqa: E402
 from engine.org.demo import load_demo  # noqa: E402
 from engine.runtime import instances, state, tasks  # noqa: E402
+from engine.runtime.script_functions import SCRIPT_FUNCTIONS  # noqa: E402
 from engine.store.db import Database  # noqa: E402
 from engine.store.models import Task, User  # noqa: E402
 from engine.store.schema import upgrade  # noqa: E402

@@ -32,7 +32,8 @@ from sqlalchemy import select  # noqa: E402
 
 from engine.definitions.deploy import deploy_folder  # noqa: E402
 from engine.org.demo import load_demo  # noqa: E402
-from engine.runtime import instances as rt_instances, tasks as rt_tasks  # noqa: E402
+from engine.runtime import instances as rt_instances  # noqa: E402
+from engine.runtime import tasks as rt_tasks  # noqa: E402
 from engine.store.db import Database  # noqa: E402
 from engine.store.models import Task, User  # noqa: E402
 from engine.store.schema import upgrade  # noqa: E402
@@ -47,7 +48,7 @@ REVIEW = "mr_review"
 
 def stats(samples: list[float]) -> dict:
     s = sorted(samples)
-    p90 = s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
+    p90 = s[min(len(s) - 1, round(0.9 * (len(s) - 1)))]
     return {"n": len(s), "median_ms": statistics.median(s) * 1e3, "p90_ms": p90 * 1e3}
 
 

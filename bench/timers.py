@@ -27,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from engine import clock  # noqa: E402
-from engine.flows import scheduler  # noqa: E402
 from engine.definitions.deploy import deploy_folder  # noqa: E402
+from engine.flows import scheduler  # noqa: E402
 from engine.org.demo import load_demo  # noqa: E402
 from engine.runtime import instances  # noqa: E402
 from engine.store.db import Database, fresh_postgres_database  # noqa: E402
@@ -46,7 +46,7 @@ from engine.store.schema import upgrade  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "timers.json"
 TARGET_MEDIAN_S, TARGET_P99_S = 1.0, 5.0
-FUTURE = datetime(2030, 1, 7, 1, 0, tzinfo=timezone.utc)  # a Monday 09:00 Beijing time
+FUTURE = datetime(2030, 1, 7, 1, 0, tzinfo=UTC)  # a Monday 09:00 Beijing time
 
 
 def fresh_database() -> Database:
@@ -94,7 +94,7 @@ def count_fired(db: Database) -> int:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -110,7 +110,7 @@ def main() -> None:
     db = fresh_database()
     print(f"timers benchmark: {count} timers due within {args.window:g} s, one scheduler, {db.engine.dialect.name}")
     print(f"  1/3 starting {count} cases waiting on their timers")
-    first, last = start_cases(db, count, args.window)
+    first, _last = start_cases(db, count, args.window)
 
     print("  2/3 the scheduler runs as in `bpm serve` (tick every "
           f"{scheduler.TICK_SECONDS:g} s); the engine clock runs from 5 s before the window")
@@ -141,7 +141,7 @@ def main() -> None:
         "lateness_s": {"median": statistics.median(lateness), "p95": percentile(lateness, 95),
                        "p99": percentile(lateness, 99), "max": max(lateness), "min": min(lateness)},
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     late = result["lateness_s"]
     print(f"\n  fired {len(events)} of {cases} cases; fired twice: {twice}; never fired: {never}")

@@ -2,7 +2,7 @@
 reads it, so tests and the timer benchmark can move time instead of waiting for it."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as _spiff_timer
 
@@ -11,7 +11,7 @@ _offset = timedelta(0)
 
 
 def now() -> datetime:
-    return _fixed if _fixed is not None else datetime.now(timezone.utc) + _offset
+    return _fixed if _fixed is not None else datetime.now(UTC) + _offset
 
 
 def local(moment: datetime) -> datetime:
@@ -35,7 +35,7 @@ def set_time(moment: datetime | None) -> None:
 def run_from(moment: datetime) -> None:
     """Let the clock run at real speed from `moment` (aware): the timer benchmark's days to come."""
     global _fixed, _offset
-    _fixed, _offset = None, moment - datetime.now(timezone.utc)
+    _fixed, _offset = None, moment - datetime.now(UTC)
 
 
 def advance(delta: timedelta) -> datetime:

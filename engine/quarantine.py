@@ -28,7 +28,7 @@ def hits_to_pause() -> int:
 
 def code_hash(source: str, process_key: str | None) -> str:
     """The code as one procedure runs it: the same text in another procedure is counted apart."""
-    return hashlib.sha256(f"{process_key or ''}\n{source.strip()}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{process_key or ''}\n{source.strip()}".encode()).hexdigest()
 
 
 def paused(session: Session, source: str, process_key: str | None) -> CodeQuarantine | None:

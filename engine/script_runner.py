@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import builtins
 import collections.abc
+import contextlib
 import datetime
 import decimal
 import json
@@ -40,16 +41,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from engine import limits
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.Guards import (full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence,
-                                     safe_builtins, safer_getattr)
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safe_builtins,
+    safer_getattr,
+)
+
+from engine import limits
 
 # ---- the restricted namespace (the same in the worker and for bounded expressions in the parent) ----
 
-EXTRA_BUILTINS = ("all any dict enumerate filter list map max min reversed set sorted sum "
-                  "frozenset ValueError KeyError TypeError Exception").split()
+EXTRA_BUILTINS = ["all", "any", "dict", "enumerate", "filter", "list", "map", "max", "min", "reversed", "set", "sorted", "sum", "frozenset", "ValueError", "KeyError", "TypeError", "Exception"]
 FORBIDDEN_NAMES = {
     "open", "exec", "eval", "compile", "getattr", "setattr", "delattr", "globals", "locals", "vars",
     "input", "breakpoint", "help", "memoryview", "type", "object", "super", "classmethod",
@@ -119,7 +125,7 @@ class Limits:
     function_seconds: float = limits.SCRIPT_FUNCTION_SECONDS.default
 
     @classmethod
-    def from_environment(cls) -> "Limits":
+    def from_environment(cls) -> Limits:
         return cls(cpu_seconds=limits.SCRIPT_CPU_SECONDS.value(), wall_seconds=limits.SCRIPT_WALL_SECONDS.value(),
                    memory_mb=limits.SCRIPT_MEMORY_MB.value(), result_kb=limits.SCRIPT_RESULT_KB.value(),
                    function_calls=limits.SCRIPT_FUNCTION_CALLS.value(),
@@ -251,10 +257,8 @@ class _Worker:
             self.process.kill()
         self.process.wait()
         for stream in (self.requests, self.replies):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
     def run(self, mode: str, source: str, context: dict, external: dict | None, functions: dict):
         """Run one piece of code; answers what the worker sent back, serving its calls of

@@ -16,9 +16,9 @@ import ast
 import contextlib
 import contextvars
 import datetime
-from collections.abc import Callable, Mapping
 import functools
 import re
+from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec

@@ -7,6 +7,7 @@ within a lane), orthogonal flows, loops routed through corridors above the rows.
 Usage: layout.py FILE...  (rewrite in place) | layout.py --check FILE...  (exit 1 listing stale files)
 """
 import argparse
+import itertools
 import math
 import re
 import sys
@@ -50,7 +51,7 @@ def overlap(r, b):  # rectangles [x, y, w, h]; a run of a flow is a rectangle of
 
 
 def runs(pts):
-    return [[min(a[0], b[0]), min(a[1], b[1]), abs(a[0] - b[0]), abs(a[1] - b[1])] for a, b in zip(pts, pts[1:])]
+    return [[min(a[0], b[0]), min(a[1], b[1]), abs(a[0] - b[0]), abs(a[1] - b[1])] for a, b in itertools.pairwise(pts)]
 
 
 def simplify(points):  # round; drop repeated points and the middle of straight runs
@@ -215,7 +216,7 @@ class Layout:
         return self.record(pts, s, t)
 
     def record(self, pts, s, t):  # remember vertical runs, for later flows to keep off
-        self.runs += [(a[0], a[1], b[1], s, t) for a, b in zip(pts, pts[1:]) if a[0] == b[0]]
+        self.runs += [(a[0], a[1], b[1], s, t) for a, b in itertools.pairwise(pts) if a[0] == b[0]]
         return pts
 
     def loop(self, s, t):
@@ -253,7 +254,7 @@ class Layout:
                           [cx + 6, y - lh - 2, lw, lh], [cx - 6 - lw, y - lh - 2, lw, lh]])
 
     def flow_label(self, f, pts):
-        (w, h), across, down, legs = text_box(f.get("name")), [], [], list(zip(pts, pts[1:]))
+        (w, h), across, down, legs = text_box(f.get("name")), [], [], list(itertools.pairwise(pts))
         for i, (a, b) in enumerate(legs[:1] + legs[-1:] + legs[1:-1]):  # near the source, near the target, between
             if a[1] == b[1]:  # horizontal: above or below, next to its start, clear of a default-flow slash
                 off = 14 if i == 0 and self.el[f.get("sourceRef")].get("default") == f.get("id") else 6

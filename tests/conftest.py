@@ -3,6 +3,7 @@ with the schema migrated, the demo organisation loaded and the library deployed.
 from __future__ import annotations
 
 import os
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -191,7 +192,6 @@ class Clock:
         from datetime import timedelta
 
         from engine import clock
-
         from engine.flows import timers
         clock.advance(timedelta(**delta))
         return timers.fire_due(self.db)
@@ -200,9 +200,9 @@ class Clock:
 @pytest.fixture
 def clock(db):
     """A controllable engine clock, frozen at 2026-11-23 09:00 Beijing time for each test."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from engine import clock as engine_clock
-    engine_clock.set_time(datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc))
+    engine_clock.set_time(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
     yield Clock(db)
     engine_clock.set_time(None)

@@ -1,7 +1,6 @@
 """Approval actions as DingTalk/Feishu users know them: 转办, 委派, 加签, 退回, 撤回, 抄送, 催办, 批量同意,
 and 会签/或签/依次审批 set in the diagram. Each is in the history with who and why, and is refused with
 a clear message when it does not apply."""
-import pytest
 
 from test_process_change import APPLY, CHAIR, ORGANISE, QG_REVIEW
 
@@ -43,7 +42,7 @@ def test_transfer_hands_the_task_over_entirely(api):
 
 
 def test_transfer_refused_when_it_does_not_apply(api):
-    case_id, task = at_mr_review(api)
+    _case_id, task = at_mr_review(api)
     assert api.post(f"/tasks/{task['id']}/transfer", "emp", {"user": "vp"}).status_code == 403
     r = api.post(f"/tasks/{task['id']}/transfer", "mr", {"user": "nobody"})
     assert r.status_code == 400 and "nobody" in r.json["errors"]["user"][0]
@@ -137,7 +136,7 @@ def test_add_signer_refused_when_it_does_not_apply(api):
     apply = api.open_task(case["id"], "emp", "apply")
     r = api.post(f"/tasks/{apply['id']}/add-signer", "emp", {"user": "vp", "position": "before"})
     assert r.status_code == 409 and "审批步骤" in r.json["message"]
-    case_id, task = at_mr_review(api)
+    _case_id, task = at_mr_review(api)
     assert api.post(f"/tasks/{task['id']}/add-signer", "mr", {"user": "vp", "position": "beside"}).status_code == 400
     api.post(f"/tasks/{task['id']}/add-signer", "mr", {"user": "vp", "position": "after"})
     r = api.post(f"/tasks/{task['id']}/add-signer", "mr", {"user": "gm", "position": "after"})

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from engine.runtime import attachments
 from engine.errors import InvalidData
+from engine.runtime import attachments
 
 # --- real minimal files ------------------------------------------------------------------------
 

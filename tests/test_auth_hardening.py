@@ -10,7 +10,7 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -126,7 +126,7 @@ def test_the_count_is_shared_by_every_web_process_and_the_lock_ends(make_app, ad
     assert token_call(first, "qg_staff", "demo").status_code == 429
     assert token_call(second, "qg_staff", "demo").status_code == 429
     with adb.session(write=True) as s:  # the lock's time has passed
-        s.execute(update(LoginThrottle).values(locked_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        s.execute(update(LoginThrottle).values(locked_until=datetime.now(UTC) - timedelta(seconds=1)))
     assert token_call(second, "qg_staff", "demo").status_code == 200
 
 
@@ -234,7 +234,7 @@ def test_tokens_live_an_hour_by_default_and_as_configured(app, adb, monkeypatch)
     assert token_call(client, "emp", "demo").json["expires_in"] == 300
     with adb.session(write=True) as s:
         s.execute(update(ApiToken).where(ApiToken.id == issued["id"])
-                  .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                  .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     assert client.get("/api/v1/tasks", headers=bearer(issued["token"])).status_code == 401
 
 

@@ -2,18 +2,15 @@
 重试 does not rewrite decisions, start data fits the start form, only participants spread a case
 (抄送/催办), and the change procedure cannot drop its own approvals (管理者代表, 总经理)."""
 import json
-import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from test_process_change import APPLY, CHAIR, ORGANISE, QG_REVIEW
 
 from engine import clock
-
 from engine.flows import timers
-
-from test_process_change import APPLY, CHAIR, ORGANISE, QG_REVIEW
 
 LIBRARY_FORMS = Path(__file__).parent / "library" / "forms"
 APPROVE = {"decision": "approve", "comment": "同意"}

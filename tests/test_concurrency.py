@@ -41,7 +41,7 @@ def test_threads_completing_one_task(app, db, api, users):
 
         def complete(token):
             client = app.test_client()
-            return lambda: client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"note": token[:4]}},
+            return lambda: client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"note": token[:4]}},  # noqa: B023 (run in this iteration)
                                        headers={"Authorization": f"Bearer {token}"}).status_code
 
         statuses = sorted(race([complete(t) for t in tokens]))

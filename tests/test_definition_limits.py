@@ -9,6 +9,22 @@ import time
 from pathlib import Path
 
 import pytest
+from test_definitions import (
+    DEMO_ROLES,
+    START,
+    definitions,
+    end,
+    flow,
+    lane_set,
+    one_task,
+    read_form,
+    refused,
+    script_task,
+    unique_key,
+    user_task,
+    with_condition,
+    with_script,
+)
 
 from engine import limits
 from engine.definitions import deploy as deployment
@@ -18,9 +34,6 @@ from engine.definitions.decisions import decision_ids
 from engine.definitions.validation import validate
 from engine.errors import DefinitionError
 from engine.store.models import ProcessVersion
-
-from test_definitions import (DEMO_ROLES, START, definitions, end, flow, lane_set, one_task, read_form,
-                              refused, script_task, unique_key, user_task, with_condition, with_script)
 
 BAD = Path(__file__).parent / "library" / "bad"
 CJK = re.compile(r"[\u4e00-\u9fff]")

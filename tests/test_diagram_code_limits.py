@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,10 +15,10 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
 from engine import script_runner
-from engine.definitions.schedules import Occurrences
-from engine.flows import timers
 from engine.definitions.deploy import deploy
+from engine.definitions.schedules import Occurrences
 from engine.errors import DefinitionError, EngineError
+from engine.flows import timers
 from engine.runtime import instances
 from engine.script_runner import Limits
 from engine.store.models import Instance, NumberSequence, StartSchedule, User
@@ -294,11 +294,11 @@ def test_a_cycle_computed_from_case_data_under_the_minimum_puts_the_case_in_erro
 
 
 def test_occurrences_of_a_zero_period_end_instead_of_looping():
-    start = datetime(2027, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2027, 1, 1, tzinfo=UTC)
     with pytest.raises(EngineError):
         Occurrences(start, relativedelta(), None).after(start + timedelta(days=1))
     every_minute = Occurrences(start, relativedelta(minutes=1), None)
-    later = datetime(2100, 1, 1, tzinfo=timezone.utc)
+    later = datetime(2100, 1, 1, tzinfo=UTC)
     minutes = int((later - start).total_seconds() // 60)
     assert every_minute.after(later) == (later + timedelta(minutes=1), minutes + 1)
 

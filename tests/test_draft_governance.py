@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from lxml import etree
 from openpyxl import load_workbook
+from test_process_change import CHAIR, ORGANISE, QG_REVIEW
 
 from engine import clock
-
-from test_process_change import CHAIR, ORGANISE, QG_REVIEW
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"

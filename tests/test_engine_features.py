@@ -1,6 +1,6 @@
 """What the library's diagrams rely on: multi-instance per department, boundary timers driven by the
 engine clock, timer starts, DMN decisions, numbering, and cases that start other cases."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -76,7 +76,7 @@ def test_numbers_are_consecutive_and_never_reused(api, clock):
 
 
 def test_reminder_then_escalation_by_boundary_timers(api, clock):
-    case, body = _start_features(api)
+    case, _body = _start_features(api)
     clock.advance(days=4)
     assert _history(api, case["id"], "timer_fired") == []
     clock.advance(days=1, minutes=1)  # day 5: the non-interrupting reminder
@@ -97,8 +97,8 @@ def test_reminder_then_escalation_by_boundary_timers(api, clock):
 def test_timer_start_fires_once_even_after_missed_quarters(api, clock, db):
     with db.session(write=True) as session:
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "t_features"))
-        row.next_due_at = datetime(2027, 1, 1, 1, 0, tzinfo=timezone.utc)  # other tests may have moved on
-    clock.set(datetime(2027, 4, 2, 0, 0, tzinfo=timezone.utc))  # down over two quarter starts (1 Jan, 1 Apr)
+        row.next_due_at = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)  # other tests may have moved on
+    clock.set(datetime(2027, 4, 2, 0, 0, tzinfo=UTC))  # down over two quarter starts (1 Jan, 1 Apr)
     with db.session() as session:
         before = session.scalar(select(Instance.id).order_by(Instance.id.desc()).limit(1))
     timers.fire_due(db)
@@ -107,7 +107,7 @@ def test_timer_start_fires_once_even_after_missed_quarters(api, clock, db):
                                                                Instance.process_key == "t_features")))
         assert len(started) == 1
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "t_features"))
-        assert row.next_due_at == datetime(2027, 7, 1, 1, 0, tzinfo=timezone.utc)
+        assert row.next_due_at == datetime(2027, 7, 1, 1, 0, tzinfo=UTC)
     note = _history(api, started[0].id, "timer_fired")[0]
     assert note["data"]["missed"] == 1 and "错过 2 次" in note["comment"]
     timers.fire_due(db)

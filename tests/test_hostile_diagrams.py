@@ -5,28 +5,23 @@ suite's database (SQLite or PostgreSQL), and on PostgreSQL with two real schedul
 a hostile timer's step. A cycle under the minimum period cannot even be saved as a draft."""
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
 from markupsafe import escape
 from sqlalchemy import select
+from test_draft_governance import APPLY_MORE, BPMN, KEY, browser, walk_to_gm
 
 from engine import clock, quarantine, script_runner
-
 from engine.flows import timers
-from engine.script_runner import Limits
 from engine.runtime import instances
+from engine.script_runner import Limits
 from engine.store.db import Database
 from engine.store.models import Event, Instance, User
-
-from test_draft_governance import APPLY_MORE, BPMN, KEY, browser, walk_to_gm
 
 LIMITS = Limits(cpu_seconds=1, wall_seconds=2, memory_mb=128)
 LIMITS_ENV = {"BPM_SCRIPT_CPU_SECONDS": "1", "BPM_SCRIPT_WALL_SECONDS": "2", "BPM_SCRIPT_MEMORY_MB": "128"}
@@ -99,7 +94,7 @@ def timer_lateness(database: Database, ids: list[int], due: dict[int, datetime])
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def start_timer_cases(database: Database, count: int, seconds: float) -> tuple[list[int], dict[int, datetime]]:
@@ -107,7 +102,7 @@ def start_timer_cases(database: Database, count: int, seconds: float) -> tuple[l
     started by another one gets its data)."""
     ids, due = [], {}
     for _ in range(count):
-        at = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+        at = datetime.now(UTC) + timedelta(seconds=seconds)
         with database.session(write=True) as session:
             emp = session.scalar(select(User).where(User.username == "emp"))
             case = instances.start(session, process_key="t_at", user=emp, engine_data={"due": at.isoformat()})

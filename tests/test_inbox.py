@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from engine.runtime import actions, inbox, instances, tasks as task_service
+from engine.runtime import actions, inbox, instances
+from engine.runtime import tasks as task_service
 from engine.store.models import CaseCopy, Department, Instance, ProcessVersion, Task, TaskCandidate, User, UserRole
 
-T0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 PERMUTED = [17, 42, 58, 3, 91, 26, 70, 8, 64, 35, 12, 80, 47, 99, 21, 5, 88, 53, 30, 76]
 
 

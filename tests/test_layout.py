@@ -2,6 +2,7 @@
 part alone, and `--check` tells stale DI from fresh."""
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -133,7 +134,7 @@ def test_layout_draws_every_element_and_keeps_the_semantics(tmp_path):
     for edge in edges.values():
         points = [(float(p.get("x")), float(p.get("y"))) for p in edge.iter("{*}waypoint")]
         assert len(points) >= 2
-        assert all(a[0] == b[0] or a[1] == b[1] for a, b in zip(points, points[1:]))  # orthogonal
+        assert all(a[0] == b[0] or a[1] == b[1] for a, b in itertools.pairwise(points))  # orthogonal
     assert shapes["execute"].get("isExpanded") == "true"
     assert shapes["gw_review"].get("isMarkerVisible") == "true"
 

@@ -13,7 +13,7 @@ t_features case halfway through its multi-instance step.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -143,7 +143,7 @@ def test_a_case_moved_before_a_new_step_goes_on_to_that_step(mdb):
 
 
 def test_a_moved_case_runs_the_new_versions_timer(mdb):
-    t0 = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     clock.set_time(t0)
     try:
         deploy_file(mdb, "t_migrate_v1")

@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
 from sqlalchemy import delete, func, select, text, update
+from test_process_change import APPLY
 
 import bpmcli
 from engine import notifications
@@ -23,7 +24,6 @@ from engine.flows import timers
 from engine.org.service import system_user
 from engine.store.db import Database
 from engine.store.models import MailOutbox, Notification, NotificationOptOut, User
-from test_process_change import APPLY
 
 BASE = "https://bpm.example.com"
 APPROVE = {"decision": "approve", "comment": "同意"}
@@ -277,7 +277,7 @@ def test_a_diagram_reminder_reaches_the_people_the_case_waits_on(napi, ndb, cloc
     clock.set(clock.now() + timedelta(seconds=2))
     assert timers.fire_due(ndb) >= 1
     items = mine(napi, "emp")["items"]
-    assert [(n["kind"], n["title"], n["link"]) for n in items][0] == ("reminder", "请尽快办理", f"/cases/{case['id']}")
+    assert next((n["kind"], n["title"], n["link"]) for n in items) == ("reminder", "请尽快办理", f"/cases/{case['id']}")
     assert notifications.message_kind("escalation") == "escalated"  # what change.bpmn calls it
     assert notifications.message_kind("overdue") == "overdue" and notifications.message_kind("whatever") == "notify"
 
@@ -305,8 +305,7 @@ def test_a_person_who_turned_email_off_for_a_kind_gets_it_in_the_app_only(napi, 
     server = mail_server()
     settings = napi.get("/users/me/notification-settings", "mr").json
     assert settings["email_configured"] is True
-    assert {k["kind"]: (k["in_app"], k["email"]) for k in settings["kinds"]} == {
-        kind: (True, True) for kind in notifications.KINDS}  # the default: everything, both ways
+    assert {k["kind"]: (k["in_app"], k["email"]) for k in settings["kinds"]} == dict.fromkeys(notifications.KINDS, (True, True))  # the default: everything, both ways
     r = napi.call("PUT", "/users/me/notification-settings", "mr",
                   json={"kinds": [{"kind": "urged", "email": False}, {"kind": "copied", "in_app": False}]})
     assert r.status_code == 200, r.json

@@ -50,15 +50,13 @@ def test_concurrent_draws_on_postgresql(pg_url):
 def test_a_rolled_back_draw_is_not_skipped_and_a_committed_one_is_never_reused(db):
     with db.session(write=True) as session:
         first = numbering.next_number(session, "test:rollback")
-    with pytest.raises(RuntimeError):
-        with db.session(write=True) as session:
-            numbering.next_number(session, "test:rollback")
-            raise RuntimeError("the step failed")
+    with pytest.raises(RuntimeError), db.session(write=True) as session:
+        numbering.next_number(session, "test:rollback")
+        raise RuntimeError("the step failed")
     with db.session(write=True) as session:
         assert numbering.next_number(session, "test:rollback") == first + 1
 
 
 def test_counter_names_are_checked(db):
-    with db.session(write=True) as session:
-        with pytest.raises(ValueError, match="编号序列名称不合法"):
-            numbering.next_number(session, "bad name; drop table")
+    with db.session(write=True) as session, pytest.raises(ValueError, match="编号序列名称不合法"):
+        numbering.next_number(session, "bad name; drop table")

@@ -21,13 +21,19 @@ import time
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, ignored_auth, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
-from engine.org import credentials, service as org
+from engine.org import credentials
+from engine.org import service as org
 from engine.store.models import CredentialKind, MailOutbox
 
 EXAMPLES = int(os.environ.get("BPM_FUZZ_EXAMPLES", "6"))

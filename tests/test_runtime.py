@@ -126,9 +126,8 @@ def test_history_is_append_only(api, db):
     case = api.start("t_group", "emp")
     for statement in (update(Event).where(Event.instance_id == case["id"]).values(comment="改写"),
                       delete(Event).where(Event.instance_id == case["id"])):
-        with pytest.raises(DatabaseError, match="append-only"):
-            with db.session(write=True) as session:
-                session.execute(statement)
+        with pytest.raises(DatabaseError, match="append-only"), db.session(write=True) as session:
+            session.execute(statement)
     assert len(api.get(f"/instances/{case['id']}", "emp").json["history"]) >= 1
 
 
@@ -140,5 +139,5 @@ def test_lane_resolves_to_the_person_chosen_in_an_earlier_form(api):
     r = api.post(f"/tasks/{pick['id']}/complete", "emp", {"data": {"reviewer": "nobody"}})
     assert r.status_code == 400 and "reviewer" in r.json["errors"]
     body = api.complete(pick["id"], "emp", {"reviewer": "hr_trainer"})
-    review = [t for t in body["tasks"] if t["state"] == "open"][0]
+    review = next(t for t in body["tasks"] if t["state"] == "open")
     assert (review["element_id"], review["assignee"], review["candidate_users"]) == ("review", "hr_trainer", ["hr_trainer"])

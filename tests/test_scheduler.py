@@ -5,7 +5,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -70,7 +70,7 @@ def _stop(procs) -> None:
 def _start_waiting_cases(database: Database, count: int, seconds: float) -> list[int]:
     """`count` cases whose timers fall due `seconds` from now. The engine clock stands still here while
     they start, so none is already due (and fired at once) when it starts, however slow the machine."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     clock.set_time(now)
     try:
         with database.session() as session:

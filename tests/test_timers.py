@@ -7,7 +7,7 @@ The diagrams are in tests/library_timers/: `bpmn/` is deployed once for the modu
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import clock
-
-from engine.flows import timers
 from engine.definitions.deploy import deploy, deploy_folder
+from engine.flows import timers
 from engine.store.models import Instance, StartSchedule, Timer
 
 LIBRARY = Path(__file__).parent / "library_timers"
@@ -128,7 +127,7 @@ def assert_started_by_timer(api, case_id: int, element_id: str, due: datetime) -
     """The case started at its due moment, by the timer, and says so once in its history."""
     notes = history(api, case_id, "timer_fired")
     assert [(n["element_id"], n["data"]["due_at"], n["data"]["missed"]) for n in notes] == \
-        [(element_id, due.astimezone(timezone.utc).isoformat(), 0)]
+        [(element_id, due.astimezone(UTC).isoformat(), 0)]
     assert at(notes[0]) == due
     assert "定时发起" in notes[0]["comment"]
     assert open_steps(api, case_id) == [("handle", ["qg_head", "qg_staff"])]
@@ -163,7 +162,7 @@ def test_a_quarterly_start_fires_on_each_quarter_day(database, api, time):
     cases = started(database, "ts_quarterly")
     assert len(cases) == 4
     assert [n["data"]["due_at"] for n in history(api, cases[-1], "timer_fired")] == \
-        [beijing("2027-10-01 09:00").astimezone(timezone.utc).isoformat()]
+        [beijing("2027-10-01 09:00").astimezone(UTC).isoformat()]
     assert next_due(database, "ts_quarterly") == beijing("2028-01-01 09:00")
 
 

@@ -11,7 +11,8 @@ import secrets
 import time
 from functools import wraps
 
-from flask import Flask, abort, current_app, g, redirect, request, session as cookie, url_for
+from flask import Flask, abort, current_app, g, redirect, request, url_for
+from flask import session as cookie
 
 from engine.errors import AuthError, Forbidden
 from engine.org import credentials, login

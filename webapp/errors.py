@@ -7,8 +7,18 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from engine.errors import (AssignmentError, AuthError, Conflict, DefinitionError, EngineError, Forbidden,
-                           InvalidData, NotFound, TooLarge, TooManyRequests)
+from engine.errors import (
+    AssignmentError,
+    AuthError,
+    Conflict,
+    DefinitionError,
+    EngineError,
+    Forbidden,
+    InvalidData,
+    NotFound,
+    TooLarge,
+    TooManyRequests,
+)
 
 STATUS: dict[type[EngineError], int] = {
     NotFound: 404, AuthError: 401, Forbidden: 403, Conflict: 409, InvalidData: 400, DefinitionError: 400,

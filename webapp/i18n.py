@@ -9,7 +9,8 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from flask import Flask, session as cookie
+from flask import Flask
+from flask import session as cookie
 from flask_babel import Babel, gettext
 
 from engine.config import PROJECT_ROOT

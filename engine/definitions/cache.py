@@ -5,9 +5,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from sqlalchemy import select
 
 from engine.definitions import xmlparse
 from engine.definitions.specs import safe_targets, start_event_specs, timer_event_spec

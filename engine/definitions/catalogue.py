@@ -12,8 +12,17 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.definitions import drafts
-from engine.store.models import (DraftState, Instance, InstanceStatus, ProcessDefinition, ProcessDraft, ProcessVersion, Role, User,
-                                 UserRole)
+from engine.store.models import (
+    DraftState,
+    Instance,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessDraft,
+    ProcessVersion,
+    Role,
+    User,
+    UserRole,
+)
 
 SOURCE_LABELS = {"library": "流程库导入", "api": "接口部署", "direct": "管理员直接部署", "change": "变更审批生效"}
 

@@ -21,9 +21,9 @@ def decision_ids(dmn_xml: str, name: str = "DMN") -> list[str]:
     try:
         root = xmlparse.parse(dmn_xml)
     except etree.XMLSyntaxError as exc:
-        raise DefinitionError([{"element_id": None, "message": f"{name}: XML 格式错误（第 {exc.lineno} 行）：{exc.msg}"}])
+        raise DefinitionError([{"element_id": None, "message": f"{name}: XML 格式错误（第 {exc.lineno} 行）：{exc.msg}"}]) from None
     except xmlparse.DoctypeRefused as exc:
-        raise DefinitionError([{"element_id": None, "message": f"{name}: 决策表{exc}"}])
+        raise DefinitionError([{"element_id": None, "message": f"{name}: 决策表{exc}"}]) from None
     namespace = etree.QName(root).namespace
     if etree.QName(root).localname != "definitions" or namespace not in DMN_NAMESPACES:
         raise DefinitionError([{"element_id": None, "message": f"{name}: 不是 DMN 1.2/1.3 决策表文件"}])

@@ -10,16 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.config import forms_dir
-from engine.definitions.specs import start_event_specs
 from engine.definitions import schedules
 from engine.definitions.decisions import DecisionLookup
 from engine.definitions.forms_source import FormLookup
+from engine.definitions.specs import start_event_specs
 from engine.definitions.validation import ParsedDiagram, check_links, validate
 from engine.definitions.vocabulary import Property
 from engine.errors import DefinitionError, Forbidden, NotFound
 from engine.org.service import role_codes
 from engine.store.models import ProcessDefinition, ProcessVersion
-
 
 CHANGE_PROCESS = "process_change"  # the library's 流程新增/变更审批, which governs every change (drafts.py)
 GOVERNED_REFUSAL = (f"流程新增/变更审批（{CHANGE_PROCESS}）本身的变更须经管理者代表和总经理审批："
@@ -80,7 +79,7 @@ def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, fol
         try:
             xml = xml.decode("utf-8")
         except UnicodeDecodeError:
-            raise DefinitionError([{"element_id": None, "message": "文件不是 UTF-8 编码"}])
+            raise DefinitionError([{"element_id": None, "message": "文件不是 UTF-8 编码"}]) from None
     diagram, used_forms = check(xml, known_roles=role_codes(session), forms=forms, folder=folder,
                                 decisions=decisions)
     digest = content_hash(xml, used_forms, diagram.decisions)

@@ -60,7 +60,7 @@ def diff_definitions(old_xml: str | None, old_forms: dict | None, new_xml: str, 
     return result
 
 
-def _code_changes(new: "_Diagram", added: list, changed: list) -> list[dict]:
+def _code_changes(new: _Diagram, added: list, changed: list) -> list[dict]:
     """Every script and expression added or changed, for reviewers to read: code runs with the
     engine's rights over the case's data, so a change to it is never a detail of layout."""
     found = []
@@ -96,11 +96,11 @@ def diff_forms(old_forms: dict, new_forms: dict) -> dict:
             "changed": changed}
 
 
-def _head(element_id: str, element: "_Element") -> dict:
+def _head(element_id: str, element: _Element) -> dict:
     return {"id": element_id, "type": element.type, "name": element.name}
 
 
-def _labels(element: "_Element", before: "_Element") -> dict[str, str]:
+def _labels(element: _Element, before: _Element) -> dict[str, str]:
     """Every field either side has, in a stable order: the fixed fields first, then properties."""
     fields = list(element.values) + [f for f in before.values if f not in element.values]
     labels = {}

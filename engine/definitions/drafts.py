@@ -15,7 +15,19 @@ from engine.definitions import deploy as deployment
 from engine.definitions.diff import diff_definitions
 from engine.errors import Conflict, DefinitionError, Forbidden, NotFound
 from engine.org.service import role_codes
-from engine.store.models import DraftState, Event, Instance, InstanceStatus, ProcessDefinition, ProcessDraft, ProcessVersion, Task, TaskRowState, User, UserRole
+from engine.store.models import (
+    DraftState,
+    Event,
+    Instance,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessDraft,
+    ProcessVersion,
+    Task,
+    TaskRowState,
+    User,
+    UserRole,
+)
 
 CHANGE_PROCESS = deployment.CHANGE_PROCESS  # the library's 流程新增/变更审批
 EDITOR_ROLES = {"admin", "process_owner"}

@@ -12,7 +12,7 @@ def read_form_file(path: Path) -> dict:
         form = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DefinitionError([{"element_id": None,
-                                "message": f"表单文件 {path.name} 不是有效的 JSON（第 {exc.lineno} 行）：{exc.msg}"}])
+                                "message": f"表单文件 {path.name} 不是有效的 JSON（第 {exc.lineno} 行）：{exc.msg}"}]) from None
     return check_form(form, path.name)
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine import clock
 from engine.errors import EngineError
@@ -73,7 +73,7 @@ class Occurrences:
         return None
 
     @classmethod
-    def parse(cls, expression: str, anchor: datetime) -> "Occurrences":
+    def parse(cls, expression: str, anchor: datetime) -> Occurrences:
         text = cls._text(expression)
         problem = cycle_problem(text)
         if problem:

@@ -17,8 +17,14 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import limits, scripting
 from engine.definitions import xmlparse
-from engine.definitions.vocabulary import (APPROVAL_MODE_NAMES, ESCALATION_LABELS, FLOW_NODE_KINDS, KIND_LABELS,
-                                           PROPERTY_LABELS, Property)
+from engine.definitions.vocabulary import (
+    APPROVAL_MODE_NAMES,
+    ESCALATION_LABELS,
+    FLOW_NODE_KINDS,
+    KIND_LABELS,
+    PROPERTY_LABELS,
+    Property,
+)
 from engine.errors import DefinitionError
 from engine.forms.schema import form_problems
 from engine.org.assignment import check_expression
@@ -135,9 +141,9 @@ def parse_xml(xml: str | bytes) -> etree._Element:
     try:
         root = xmlparse.parse(xml)
     except etree.XMLSyntaxError as exc:
-        raise DefinitionError([_error(None, f"XML 格式错误（第 {exc.lineno} 行）：{exc.msg}")])
+        raise DefinitionError([_error(None, f"XML 格式错误（第 {exc.lineno} 行）：{exc.msg}")]) from None
     except xmlparse.DoctypeRefused as exc:
-        raise DefinitionError([_error(None, f"流程图{exc}")])
+        raise DefinitionError([_error(None, f"流程图{exc}")]) from None
     if root.tag != f"{{{BPMN}}}definitions":
         raise DefinitionError([_error(None, f"不是 BPMN 2.0 文件：根元素是 {etree.QName(root).localname}，"
                                             f"应为 {BPMN} 命名空间中的 definitions")])
@@ -252,7 +258,7 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
     try:
         _xsd_validator().validate(root)
     except ValidationException as exc:
-        raise DefinitionError([schema_refusal(exc, root)])
+        raise DefinitionError([schema_refusal(exc, root)]) from None
 
     processes = root.xpath("./bpmn:process[@isExecutable='true']", namespaces=NS)
     if not processes:
@@ -359,7 +365,7 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     except Exception as exc:  # its own ValidationException, raw Python errors, a stack exhausted
-        raise DefinitionError([engine_refusal(exc, root)])
+        raise DefinitionError([engine_refusal(exc, root)]) from None
 
     docs = process.xpath("./bpmn:documentation", namespaces=NS)
     return ParsedDiagram(
@@ -646,7 +652,7 @@ def engine_refusal(exc: BaseException, root) -> dict:
     if element_id:
         found = root.xpath("//*[@id=$id]", id=element_id)
         node = found[0] if found else None
-    for fragment, detail in ENGINE_MESSAGES:
+    for fragment, detail in ENGINE_MESSAGES:  # noqa: B007 (the match's detail is read after the loop)
         if fragment in english:
             break
     else:

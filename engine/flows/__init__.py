@@ -3,4 +3,4 @@ deadline falling due, a `start:<key>` message thrown by another case, a draft pr
 approval — and the scheduler that ticks. Flows call the runtime and the definitions; nothing below
 them calls a flow (the import-linter contracts in pyproject.toml say so)."""
 
-from engine.flows import messages  # noqa: E402,F401 (installs the case starter the runtime calls)
+from engine.flows import messages  # noqa: F401 (installs the case starter the runtime calls)

@@ -12,7 +12,17 @@ from engine.errors import EngineError
 from engine.org import assignment
 from engine.runtime.actions import separation_rules
 from engine.runtime.deadlines import CLOSED
-from engine.store.models import CaseCopy, Instance, InstanceStatus, Task, TaskCandidate, TaskRowState, Timer, TimerKind, User
+from engine.store.models import (
+    CaseCopy,
+    Instance,
+    InstanceStatus,
+    Task,
+    TaskCandidate,
+    TaskRowState,
+    Timer,
+    TimerKind,
+    User,
+)
 
 
 def fire(session: Session, timer: Timer) -> bool:

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import re2
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema, RAISE
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.orm import Session
 
 from engine import limits
@@ -67,7 +67,7 @@ class _IsoDate(fields.Field):
             return parsers.get(subtype, date.fromisoformat)(str(value)).isoformat()
         except ValueError:
             raise ValidationError({"date": "日期格式应为 YYYY-MM-DD", "time": "时间格式应为 HH:MM",
-                                   "datetime": "日期时间格式应为 ISO 8601"}.get(subtype, "日期格式错误"))
+                                   "datetime": "日期时间格式应为 ISO 8601"}.get(subtype, "日期格式错误")) from None
 
 
 # ---- patterns: RE2 matches in time linear in the input, so no pattern can stall a submission -------
@@ -263,7 +263,7 @@ def validate_submission(form: dict, submitted: dict) -> dict:
     try:
         return build_schema(form).load(submitted)
     except ValidationError as exc:
-        raise InvalidData(_flatten(exc.messages))
+        raise InvalidData(_flatten(exc.messages)) from None
 
 
 def _flatten(messages) -> dict:

@@ -15,10 +15,35 @@ channels per kind), `present` (the API's views). How to add a channel: docs/noti
 The engine's calls are named here; the pages and the API import the module they use.
 """
 from engine.notifications.channels.email import deliver_outbox
-from engine.notifications.events import (case_completed, case_link, case_message, copied, holders, message_kind,
-                                         task_handed, task_link, task_opened, tasks_created, urged)
+from engine.notifications.events import (
+                                         case_completed,
+                                         case_link,
+                                         case_message,
+                                         copied,
+                                         holders,
+                                         message_kind,
+                                         task_handed,
+                                         task_link,
+                                         task_opened,
+                                         tasks_created,
+                                         urged,
+)
 from engine.notifications.fanout import send
 from engine.notifications.kinds import KINDS
 
-__all__ = ["KINDS", "send", "deliver_outbox", "holders", "task_link", "case_link", "tasks_created", "task_opened",
-           "task_handed", "urged", "copied", "message_kind", "case_message", "case_completed"]
+__all__ = [
+                                         "KINDS",
+                                         "case_completed",
+                                         "case_link",
+                                         "case_message",
+                                         "copied",
+                                         "deliver_outbox",
+                                         "holders",
+                                         "message_kind",
+                                         "send",
+                                         "task_handed",
+                                         "task_link",
+                                         "task_opened",
+                                         "tasks_created",
+                                         "urged",
+]

@@ -32,7 +32,7 @@ def mark_read(session: Session, user_id: int, *, ids=None, all: bool = False) ->
         try:
             wanted = sorted({int(i) for i in ids or ()})
         except (TypeError, ValueError):
-            raise InvalidData({"ids": ["应为通知编号（整数）的列表"]})
+            raise InvalidData({"ids": ["应为通知编号（整数）的列表"]}) from None
         if not wanted:
             raise InvalidData({"ids": ["请指定要标为已读的通知，或用 all 全部标为已读"]})
         query = query.where(Notification.id.in_(wanted))

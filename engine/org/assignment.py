@@ -39,7 +39,7 @@ class RoleExpr:
     exclusions: tuple[tuple[str, str | None], ...] = ()
 
     @classmethod
-    def parse(cls, text: str | None) -> "RoleExpr | None":
+    def parse(cls, text: str | None) -> RoleExpr | None:
         match = EXPRESSION.match((text or "").strip())
         if not match:
             return None
@@ -100,7 +100,7 @@ class Exclusion:
     reason: str  # the refusal when someone would hand the step to one of them
 
 
-def exclusions(session: Session, lane: "str | RoleExpr | None", *, initiator_id: int, data: dict) -> list[Exclusion]:
+def exclusions(session: Session, lane: str | RoleExpr | None, *, initiator_id: int, data: dict) -> list[Exclusion]:
     """The separation-of-duties rules of a lane expression, resolved against a case's data. Hand-overs
     (转办, 委派, 加签, escalation) check their receiver against these, as the lane's own candidates were."""
     expr = lane if isinstance(lane, RoleExpr) else RoleExpr.parse(lane)

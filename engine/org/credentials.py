@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from engine.store.models import ApiToken, CredentialKind, User
 
 def wall_clock() -> datetime:
     """Real time, not the engine clock tests move: credentials and login locks expire in real time."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def token_lifetime() -> timedelta:

@@ -29,7 +29,7 @@ from engine.store.models import LoginThrottle, User
 log = logging.getLogger(__name__)
 
 
-class ThrottleScope(str, enum.Enum):
+class ThrottleScope(enum.StrEnum):
     ACCOUNT = "account"
     ADDRESS = "address"
 
@@ -42,7 +42,7 @@ class ThrottlePolicy:
     lock: timedelta
 
     @classmethod
-    def from_environment(cls) -> "ThrottlePolicy":
+    def from_environment(cls) -> ThrottlePolicy:
         s = login_throttle_settings()
         return cls(account_failures=s["account_failures"], address_failures=s["address_failures"],
                    window=timedelta(minutes=s["window_minutes"]), lock=timedelta(minutes=s["lock_minutes"]))

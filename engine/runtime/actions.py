@@ -21,8 +21,21 @@ from engine.org.service import find_users
 from engine.runtime import access, approval, rewind, tasks
 from engine.runtime.step import advance, spiff_task
 from engine.store.db import lock_instance
-from engine.store.models import (LIVE_TASK_STATES, CaseCopy, Event, Instance, InstanceStatus, TaskKind, TaskRowState, ProcessDefinition, Task, TaskCandidate, Timer, User,
-                                 utcnow)
+from engine.store.models import (
+    LIVE_TASK_STATES,
+    CaseCopy,
+    Event,
+    Instance,
+    InstanceStatus,
+    ProcessDefinition,
+    Task,
+    TaskCandidate,
+    TaskKind,
+    TaskRowState,
+    Timer,
+    User,
+    utcnow,
+)
 
 URGE_INTERVAL = timedelta(hours=1)
 BULK_LIMIT = 100

@@ -18,12 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, history, notifications
-from engine.runtime import deadlines
 from engine.definitions.specs import due_at, element_spec, properties
 from engine.definitions.vocabulary import APPROVAL_MODE_NAMES, ApprovalMode, Property
 from engine.org import assignment
+from engine.runtime import deadlines
 from engine.store.models import LIVE_TASK_STATES, Instance, Task, TaskCandidate, TaskKind, TaskRowState, User, utcnow
-
 
 # The form of an added signer: an opinion on the step, whatever the step's own form asks.
 SIGNER_FORM = {
@@ -46,9 +45,9 @@ def create_rows(session: Session, instance: Instance, spiff_task, *, actor_id: i
                                     initiator_department_id=instance.initiator_department_id,
                                     data=spiff_task.data)
     mode, now = props.get(Property.APPROVAL_MODE), clock.now()
-    common = dict(spiff_task_id=str(spiff_task.id), instance_id=instance.id, element_id=spec.bpmn_id,
-                  name=spec.bpmn_name or spec.bpmn_id, role=spec.lane, form_key=props.get(Property.FORM_KEY),
-                  created_at=now, due_at=due_at(props, now))
+    common = {"spiff_task_id": str(spiff_task.id), "instance_id": instance.id, "element_id": spec.bpmn_id,
+                  "name": spec.bpmn_name or spec.bpmn_id, "role": spec.lane, "form_key": props.get(Property.FORM_KEY),
+                  "created_at": now, "due_at": due_at(props, now)}
     if mode not in APPROVAL_MODE_NAMES or len(candidates) == 1:
         rows = [Task(id=str(spiff_task.id), kind=TaskKind.TASK, state=TaskRowState.OPEN,
                      assignee_id=candidates[0] if len(candidates) == 1 else None, **common)]

@@ -4,18 +4,18 @@ from __future__ import annotations
 import copy
 import re
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine import history, scripting
 from engine.definitions.cache import SPECS, CompiledVersion
+from engine.definitions.deploy import get_version, start_forms
 from engine.definitions.specs import start_event_specs, timer_event_spec
 from engine.definitions.vocabulary import Property
-from engine.definitions.deploy import get_version, start_forms
 from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.forms.schema import DECISION, build_schema, fill_options, validate_submission
 from engine.org import assignment
@@ -24,7 +24,18 @@ from engine.runtime import access, state, timers
 from engine.runtime.script_functions import SCRIPT_FUNCTIONS
 from engine.runtime.step import advance
 from engine.store.db import lock_instance
-from engine.store.models import LIVE_TASK_STATES, Event, Instance, InstanceStatus, ProcessDefinition, ProcessVersion, Role, Task, Timer, User
+from engine.store.models import (
+    LIVE_TASK_STATES,
+    Event,
+    Instance,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessVersion,
+    Role,
+    Task,
+    Timer,
+    User,
+)
 
 _DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # Case data the engine itself writes (a 会签 step's votes): nobody presets or corrects it.
@@ -127,7 +138,7 @@ def start_by_message(session: Session, *, message: str, payload: dict, user: Use
     try:
         version = get_version(session, process_key)
     except NotFound:
-        raise Conflict(f"要发起的流程不存在：{process_key}（消息 {message}）")
+        raise Conflict(f"要发起的流程不存在：{process_key}（消息 {message}）") from None
     compiled = SPECS.get(version)
     chosen = next((s for s in start_event_specs(compiled.spec)
                    if isinstance(s.event_definition, MessageEventDefinition) and s.event_definition.name == message),
@@ -284,7 +295,7 @@ def _corrections(session: Session, instance: Instance, user: User, data: dict, r
 def _submitted_fields(session: Session, instance_id: int) -> tuple[dict[str, str], dict[str, str]]:
     """({field: approval step}, {field: step}) over the case's completed steps: an approval step (one that
     gave a decision) decided its whole submission; other steps and the start only submitted theirs."""
-    decided: dict[str, str] = {key: "会签/依次审批" for key in ENGINE_KEYS}
+    decided: dict[str, str] = dict.fromkeys(ENGINE_KEYS, "会签/依次审批")
     submitted: dict[str, str] = {}
     rows = session.execute(select(Event.type, Event.element_id, Event.decision, Event.data, Task.name)
                            .outerjoin(Task, Task.id == Event.task_id)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import history, notifications

@@ -17,17 +17,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.util.task import TaskState
 
 from engine import history
 from engine.definitions.cache import SPECS, CompiledVersion
 from engine.definitions.deploy import get_version
+from engine.definitions.specs import PARALLEL, parallel_depth, properties
 from engine.definitions.vocabulary import Property
 from engine.errors import EngineError
 from engine.runtime import state
-from engine.definitions.specs import PARALLEL, parallel_depth, properties
 from engine.runtime.step import save
 from engine.store.db import lock_instance
 from engine.store.models import LIVE_TASK_STATES, Instance, InstanceStatus, ProcessVersion, Task, TaskKind, User
@@ -183,7 +183,7 @@ def _check(session: Session, instance: Instance | None, instance_id: int, dest: 
     old = SPECS.get(source)
     try:
         before = state.load(instance.state, old)
-    except Exception as exc:  # noqa: BLE001 - any failure is a reason to refuse, not a crash
+    except Exception as exc:
         reasons.append(f"无法读取实例的引擎状态：{exc}")
         return check, None
     reached = [t for wf in (before, *before.subprocesses.values()) for t in wf.tasks.values()
@@ -331,7 +331,7 @@ def _rebased(saved: str | None, new: CompiledVersion, old_index: dict, reasons: 
                 if task.task_spec is None:
                     raise ValueError(f"任务 {task.id} 的定义在新版本中不存在")
         state.dump(workflow)  # what the move will save must serialize
-    except Exception as exc:  # noqa: BLE001 - refuse the case with the engine's message
+    except Exception as exc:
         reasons.append(f"按新版本加载实例的引擎状态失败：{exc}")
         return None
     return workflow

@@ -16,6 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.definitions.specs import is_user_step
 
+
 def jump_to(workflow, element_id: str, data: dict) -> None:
     """Drop every live task and make `element_id` (a top-level step) the one to do next."""
     candidates = [s for s in workflow.spec.task_specs.values() if s.bpmn_id == element_id and is_user_step(s)]

@@ -20,6 +20,7 @@ from engine.config import timezone_name
 from engine.definitions import drafts
 from engine.store.models import Instance, InstanceStatus, ProcessDefinition, ProcessVersion
 
+
 def _current_session(name: str) -> Session:
     session, _ = scripting.running_case()
     if session is None:

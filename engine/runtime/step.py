@@ -5,13 +5,13 @@ import json
 import time
 from uuid import UUID
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import history, limits, notifications, quarantine, scripting
 from engine.definitions.cache import CompiledVersion

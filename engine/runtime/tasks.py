@@ -1,9 +1,9 @@
 """Acting on tasks: read with its form, claim, complete. Every write locks the instance first."""
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
+from sqlalchemy.orm import Session
 
 from engine import history, notifications, scripting
 from engine.definitions.cache import SPECS, CompiledVersion
@@ -12,7 +12,17 @@ from engine.forms.schema import fill_options, validate_submission
 from engine.runtime import access, approval, inbox, state
 from engine.runtime.step import advance, spiff_task
 from engine.store.db import lock_instance
-from engine.store.models import Instance, InstanceStatus, ProcessVersion, Task, TaskCandidate, TaskKind, TaskRowState, User, utcnow
+from engine.store.models import (
+    Instance,
+    InstanceStatus,
+    ProcessVersion,
+    Task,
+    TaskCandidate,
+    TaskKind,
+    TaskRowState,
+    User,
+    utcnow,
+)
 
 
 def _is_candidate(session: Session, task_id: str, user_id: int) -> bool:

@@ -13,12 +13,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, history
-from engine.runtime import attachments
 from engine.definitions import drafts
-from engine.runtime import actions, tasks as task_service
-from engine.store.models import (LIVE_TASK_STATES, Department, Instance, TaskKind, TaskRowState, ProcessDefinition, ProcessDraft, ProcessVersion, Task,
-                                 TaskCandidate, User)
-
+from engine.runtime import actions, attachments
+from engine.runtime import tasks as task_service
+from engine.store.models import (
+    LIVE_TASK_STATES,
+    Department,
+    Instance,
+    ProcessDefinition,
+    ProcessDraft,
+    ProcessVersion,
+    Task,
+    TaskCandidate,
+    TaskKind,
+    TaskRowState,
+    User,
+)
 
 # ---- batched look-ups ----
 
@@ -26,7 +36,7 @@ def usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {i: name for i, name in session.execute(select(User.id, User.username).where(User.id.in_(wanted)))}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))))
 
 
 def users_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
@@ -40,16 +50,15 @@ def display_names_by_username(session: Session, names: Iterable[object]) -> dict
     wanted = {u for u in names if isinstance(u, str)}
     if not wanted:
         return {}
-    return {u: name for u, name in
-            session.execute(select(User.username, User.display_name).where(User.username.in_(wanted)))}
+    return dict(session.execute(select(User.username, User.display_name).where(User.username.in_(wanted))))
 
 
 def process_names(session: Session, keys: Iterable[str]) -> dict[str, str]:
     wanted = set(keys)
     if not wanted:
         return {}
-    return {k: name for k, name in session.execute(select(ProcessDefinition.key, ProcessDefinition.name)
-                                                   .where(ProcessDefinition.key.in_(wanted)))}
+    return dict(session.execute(select(ProcessDefinition.key, ProcessDefinition.name)
+                                                   .where(ProcessDefinition.key.in_(wanted))))
 
 
 def instances_by_id(session: Session, ids: Iterable[int]) -> dict[int, Instance]:
@@ -60,7 +69,7 @@ def instances_by_id(session: Session, ids: Iterable[int]) -> dict[int, Instance]
 
 
 def department_names(session: Session) -> dict[str, str]:
-    return {code: name for code, name in session.execute(select(Department.code, Department.name))}
+    return dict(session.execute(select(Department.code, Department.name)))
 
 
 # ---- API bodies ----
@@ -120,8 +129,8 @@ def instance_bodies(session: Session, rows: list[Instance], *, open_tasks_only: 
     by_instance: dict[int, list[dict]] = {}
     for t in task_bodies(session, list(session.scalars(query))):
         by_instance.setdefault(t["instance_id"], []).append(t)
-    versions = {i: v for i, v in session.execute(select(ProcessVersion.id, ProcessVersion.version)
-                                                 .where(ProcessVersion.id.in_({i.version_id for i in rows})))}
+    versions = dict(session.execute(select(ProcessVersion.id, ProcessVersion.version)
+                                                 .where(ProcessVersion.id.in_({i.version_id for i in rows}))))
     names = usernames(session, [i.initiator_id for i in rows])
     return [{
         "id": i.id, "process_key": i.process_key, "version": versions.get(i.version_id), "title": i.title,
@@ -187,8 +196,7 @@ def case_view(session: Session, instance: Instance) -> dict:
                 .where(TaskCandidate.task_id.in_(unassigned)).order_by(User.id)):
             candidates.setdefault(task_id, []).append(name)
     people = users_by_id(session, [t.assignee_id for t in steps] + [instance.initiator_id])
-    step_names = {e: name for e, name in
-                  session.execute(select(Task.element_id, Task.name).where(Task.instance_id == instance.id))}
+    step_names = dict(session.execute(select(Task.element_id, Task.name).where(Task.instance_id == instance.id)))
     return {
         "case": instance, "version": version,
         "process": definition.name if definition else instance.process_key,

@@ -6,10 +6,20 @@ loads `instance.state` (the pruned, spec-less SpiffWorkflow serialization).
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
@@ -88,12 +98,12 @@ class Timestamp(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc) if value is not None else None
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 
@@ -125,7 +135,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
-    roles: Mapped[list["UserRole"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    roles: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 
     @property
     def role_codes(self) -> set[str]:
@@ -139,7 +149,7 @@ class UserRole(Base):
     __table_args__ = (Index("ix_user_role_role", "role_code"),)
 
 
-class CredentialKind(str, enum.Enum):
+class CredentialKind(enum.StrEnum):
     """What an `api_token` row lets in: a bearer token, or the login session behind a page cookie."""
     API = "api"
     PAGE = "page"

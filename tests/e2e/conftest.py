@@ -5,6 +5,7 @@ in through the real login form. Outside CI the tests skip when /usr/bin/chromium
 (CI=true) that is a failure."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -227,11 +228,9 @@ def page_as(request, browser, server):
         name = re.sub(r"[^\w.-]+", "_", request.node.name)
         pages.sort(key=lambda item: last_load.get(item[0], -1), reverse=True)
         for i, (who, page) in enumerate(pages):
-            try:
+            with contextlib.suppress(Exception):  # a crashed page must not hide the test's own failure
                 page.screenshot(path=str(FAILURES / (f"{name}.png" if i == 0 else f"{name}-{who}.png")),
                                 full_page=True)
-            except Exception:  # a crashed page must not hide the test's own failure
-                pass
     for page in contexts.values():
         page.context.close()
     if refused and not (failed is not None and failed.failed):

@@ -8,9 +8,7 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-
-from test_process_change_browser import (CHAIR, GM, MR, choose, decide, open_task, organise_review, qg_review,
-                                         submitted)
+from test_process_change_browser import CHAIR, GM, MR, choose, decide, open_task, organise_review, qg_review, submitted
 
 pytestmark = pytest.mark.e2e
 

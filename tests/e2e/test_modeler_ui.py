@@ -12,8 +12,6 @@ import pytest
 from lxml import etree
 from playwright.sync_api import Page, expect
 
-from engine.config import PROJECT_ROOT
-
 pytestmark = pytest.mark.e2e
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",

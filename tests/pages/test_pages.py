@@ -208,7 +208,7 @@ def test_case_page_shows_steps_and_history(web, case):
     page = web("emp").get(f"/cases/{case['id']}").text
     assert "当前步骤" in page and case["review"]["name"] in page and "管理者代表" in page
     assert "发起流程" in page and "办理完成" in page
-    assert 'id="diagram"' in page and 'data-instance="%d"' % case["id"] in page
+    assert 'id="diagram"' in page and f'data-instance="{case["id"]}"' in page
 
 
 def test_strangers_get_403_and_qg_sees_every_case(web, case):

@@ -1,14 +1,14 @@
 """容量管理 (seed 001 3.1.11; seed 002 index 《能力管理程序》, text cut off; ISO 20000-1 8.4.3): the half-yearly
 capacity plan walked through the API by the demo users."""
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from engine.definitions.schedules import Occurrences
 from engine.org.service import SYSTEM_USERNAME
 from engine.runtime import instances
 from engine.store.models import StartSchedule
-from engine.definitions.schedules import Occurrences
 
 DRAFT = {"plan_period": "2027年上半年", "business_forecast": "新增 200 名用户，移动 OA 上线",
          "resources": [{"resource": "storage", "current_usage": 78, "threshold": 80, "forecast_usage": 92,
@@ -25,9 +25,9 @@ def test_every_half_year_a_plan_opens_for_the_capacity_manager(api, clock, db):
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "capacity_plan"))
         assert row.expression == "R/2027-01-05T09:00:00+08:00/P6M"
         halves = Occurrences.parse(row.expression, row.next_due_at)
-        assert [halves.at(k) for k in range(3)] == [datetime(2027, 1, 5, 1, tzinfo=timezone.utc),
-                                                    datetime(2027, 7, 5, 1, tzinfo=timezone.utc),
-                                                    datetime(2028, 1, 5, 1, tzinfo=timezone.utc)]
+        assert [halves.at(k) for k in range(3)] == [datetime(2027, 1, 5, 1, tzinfo=UTC),
+                                                    datetime(2027, 7, 5, 1, tzinfo=UTC),
+                                                    datetime(2028, 1, 5, 1, tzinfo=UTC)]
     with db.session(write=True) as session:
         case_id = instances.start_by_timer(session, process_key="capacity_plan", element_id="start").id
     body = api.case(case_id)

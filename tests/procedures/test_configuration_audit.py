@@ -1,14 +1,14 @@
 """配置管理 (seed 001 3.1.7 r; seed 002 index 《配置管理程序》, text cut off; ISO 20000-1 8.2.6): the quarterly
 CI audit walked through the API by the demo users."""
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from engine.definitions.schedules import Occurrences
 from engine.org.service import SYSTEM_USERNAME
 from engine.runtime import instances
 from engine.store.models import StartSchedule
-from engine.definitions.schedules import Occurrences
 
 PLAN = {"audit_period": "2026年第4季度", "audit_scope": ["hardware", "application"], "audit_method": "physical",
         "audit_date": "2026-11-24", "audit_basis": "CMDB 基线 2026-10"}
@@ -49,7 +49,7 @@ def test_every_quarter_a_case_opens_for_the_configuration_manager(api, clock, db
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "configuration_audit"))
         assert row.expression == "R/2027-01-01T09:00:00+08:00/P3M"
         quarters = Occurrences.parse(row.expression, row.next_due_at)
-        utc = timezone.utc
+        utc = UTC
         assert [quarters.at(k) for k in range(4)] == [
             datetime(2027, 1, 1, 1, tzinfo=utc), datetime(2027, 4, 1, 1, tzinfo=utc),
             datetime(2027, 7, 1, 1, tzinfo=utc), datetime(2027, 10, 1, 1, tzinfo=utc)]

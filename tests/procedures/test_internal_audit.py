@@ -3,7 +3,7 @@
 (never by an auditor of that department), signed nonconformity reports, report, and one corrective action
 per nonconformity. The demo organisation has two auditors: tech_eng (技术部) and hr_trainer (人力资源部)."""
 import re
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -302,7 +302,7 @@ def _start_by_schedule(api, clock, db, late_by):
         due = row.next_due_at
         assert (due.month, due.day, due.hour, due.minute) == (12, 1, 1, 0)  # 1 December, 09:00 Beijing time
         before = session.scalar(select(Instance.id).order_by(Instance.id.desc()).limit(1)) or 0
-        clock.set(due.astimezone(timezone.utc) + late_by)
+        clock.set(due.astimezone(UTC) + late_by)
     timers.fire_due(db, process_key=row.process_key)
     with db.session() as session:
         started = list(session.scalars(select(Instance).where(Instance.id > before,

@@ -1,7 +1,7 @@
 """业务流程管理年度报告 (seed 000 篇2 第十六条, 第六–七条): at year end 企管部 compiles the execution, checks and
 changes of all procedures, with the figures drawn from the engine's own records → 管理者代表 审核 → 公司领导 批准."""
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -60,7 +60,7 @@ def test_rejections_return_the_report_to_qg(api, clock):
     ])
     done = api.case(case["id"])
     assert done["status"] == "completed", done["error"]
-    assert [c for c in api.completions(case["id"])] == [
+    assert list(api.completions(case["id"])) == [
         ("compile", "qg_staff", None), ("mr_review", "mr", "reject"), ("compile", "qg_staff", None),
         ("mr_review", "mr", "approve"), ("gm_approve", "gm", "reject"), ("compile", "qg_head", None),
         ("mr_review", "mr", "approve"), ("gm_approve", "gm", "approve")]
@@ -79,7 +79,7 @@ def test_the_year_end_schedule_starts_the_report_for_qg(api, clock, db):
         started = list(session.scalars(select(Instance).where(Instance.id > before,
                                                                Instance.process_key == "process_annual_report")))
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "process_annual_report"))
-        assert row.next_due_at.replace(tzinfo=timezone.utc) == datetime(2026, 12, 20, 1, 0, tzinfo=timezone.utc)
+        assert row.next_due_at.replace(tzinfo=UTC) == datetime(2026, 12, 20, 1, 0, tzinfo=UTC)
     assert len(started) == 1
     case = api.case(started[0].id)
     assert case["initiator"] == "system" and case["status"] == "running", case["error"]

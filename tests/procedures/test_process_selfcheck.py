@@ -1,7 +1,7 @@
 """制度流程季度自查 (seed 000 第三条2, 第五条, 第八条1, 第六–七条): every quarter 企管部 plans the self-check with a
 responsible person per 运维中心 department; each department head checks and reports (in parallel); 企管部 follows
 up and reports; 管理者代表 reviews, 公司领导 approves; each violation found starts a 内部整改."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -104,7 +104,7 @@ def test_mr_and_gm_rejections_return_the_report_to_qg(api, clock):
 
 
 def test_late_departments_are_reminded_then_the_trackers_are_told(api, clock):
-    case, checks = start_and_check(api)
+    case, _checks = start_and_check(api)
     check(api, case["id"], "tech_head", report("tech"))
     clock.advance(days=15, minutes=1)                    # 12-08 09:01: two days before 12-10
     notes = [e for e in api.case(case["id"])["history"] if e["type"] == "notified"]
@@ -122,7 +122,7 @@ def test_the_quarterly_schedule_starts_a_case_for_qg(api, clock, db):
     with db.session(write=True) as session:
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "process_selfcheck"))
         assert row.expression == "R/2027-01-01T09:00:00+08:00/P3M"
-        due = row.next_due_at if row.next_due_at.tzinfo else row.next_due_at.replace(tzinfo=timezone.utc)
+        due = row.next_due_at if row.next_due_at.tzinfo else row.next_due_at.replace(tzinfo=UTC)
         assert (due.month, due.day, due.hour) in ((1, 1, 1), (4, 1, 1), (7, 1, 1), (10, 1, 1))  # 09:00 Beijing
         before = session.scalar(select(Instance.id).order_by(Instance.id.desc()).limit(1))
         # Bring only this schedule due now, not the shared clock past other procedures' schedules.
@@ -132,7 +132,7 @@ def test_the_quarterly_schedule_starts_a_case_for_qg(api, clock, db):
         started = list(session.scalars(select(Instance).where(Instance.id > before,
                                                                Instance.process_key == "process_selfcheck")))
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "process_selfcheck"))
-        assert row.next_due_at.replace(tzinfo=timezone.utc) == datetime(2027, 1, 1, 1, 0, tzinfo=timezone.utc)
+        assert row.next_due_at.replace(tzinfo=UTC) == datetime(2027, 1, 1, 1, 0, tzinfo=UTC)
     assert len(started) == 1
     case = api.case(started[0].id)
     assert case["initiator"] == "system"

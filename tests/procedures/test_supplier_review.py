@@ -1,14 +1,14 @@
 """供应商管理 (seed 001 3.1.15; seed 002 index 《供应商管理程序》, text cut off; ISO 20000-1 8.3.4): the yearly
 contract and performance review walked through the API by the demo users."""
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from engine.definitions.schedules import Occurrences
 from engine.org.service import SYSTEM_USERNAME
 from engine.runtime import instances
 from engine.store.models import StartSchedule
-from engine.definitions.schedules import Occurrences
 
 SUPPLIER = {"supplier_name": "华信网络", "contract_no": "HT-2025-008", "service_scope": "网络设备维保",
             "contract_end": "2027-01-31", "contract_manager": "ops_head", "sla_achievement": 96.5,
@@ -27,8 +27,8 @@ def test_every_january_a_review_opens_for_the_supplier_manager(api, clock, db):
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "supplier_review"))
         assert row.expression == "R/2027-01-10T09:00:00+08:00/P1Y"
         years = Occurrences.parse(row.expression, row.next_due_at)
-        assert [years.at(k) for k in range(2)] == [datetime(2027, 1, 10, 1, tzinfo=timezone.utc),
-                                                   datetime(2028, 1, 10, 1, tzinfo=timezone.utc)]
+        assert [years.at(k) for k in range(2)] == [datetime(2027, 1, 10, 1, tzinfo=UTC),
+                                                   datetime(2028, 1, 10, 1, tzinfo=UTC)]
     with db.session(write=True) as session:
         case_id = instances.start_by_timer(session, process_key="supplier_review", element_id="start").id
     body = api.case(case_id)

@@ -1,6 +1,6 @@
 """年度培训计划 (《培训控制程序》3.3、4.2.1–4.2.2): needs from every department in parallel, HR compiles,
 分管副总 and 管理者代表 review, 总裁 approves, HR issues; Q4 timer start; deadline reminder and escalation."""
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 from sqlalchemy import select
@@ -135,7 +135,7 @@ def test_fourth_quarter_timer_starts_the_case_for_hr(api, clock, db):
         due = row.next_due_at
         assert (due.month, due.day, due.hour, due.minute) == (10, 8, 1, 0)  # 8 October, 09:00 Beijing time
         before = session.scalar(select(Instance.id).order_by(Instance.id.desc()).limit(1)) or 0
-        clock.set(due.astimezone(timezone.utc))
+        clock.set(due.astimezone(UTC))
     timers.fire_due(db, process_key=row.process_key)
     with db.session() as session:
         started = list(session.scalars(select(Instance).where(

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, request
-from flask_smorest import Api, Blueprint as SmorestBlueprint
+from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import INCLUDE, Schema, fields
 from webargs.flaskparser import FlaskParser
 
@@ -82,8 +83,7 @@ def init_api(app: Flask) -> set[str]:
             "info": {"description": ERRORS_DESCRIPTION}},
     )
     api = _Api(app)
-    from webapp.api import attachments, auth, definitions, instances, notifications, processes, tasks, users
-    from webapp.api import vocabulary
+    from webapp.api import attachments, auth, definitions, instances, notifications, processes, tasks, users, vocabulary
     modules = (auth, processes, definitions, instances, tasks, users, attachments, notifications, vocabulary)
     for module in modules:
         api.register_blueprint(module.blp, url_prefix="/api/v1")

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from flask import Response
 
-from engine.definitions import catalogue, drafts, views as process_views
+from engine.definitions import catalogue, drafts
 from engine.definitions import deploy as deployment
+from engine.definitions import views as process_views
 from engine.definitions.validation import DiagramTooLarge
 from engine.errors import DefinitionError
 from engine.flows import changes
 from engine.runtime import migration, views
 from engine.store.models import ProcessDraft
 from webapp.api import Blueprint
-from webapp.api.schemas import (ContentOut, DeployResponse, DirectDeployIn, DraftOut, DraftSaveIn, DraftSummary,
-                                DefinitionIn, MigrationIn, MigrationOut, ProposeOut, RoleOut, ValidateIn,
-                                ValidationOut, VersionOut, VersionQuery)
+from webapp.api.schemas import (
+    ContentOut,
+    DefinitionIn,
+    DeployResponse,
+    DirectDeployIn,
+    DraftOut,
+    DraftSaveIn,
+    DraftSummary,
+    MigrationIn,
+    MigrationOut,
+    ProposeOut,
+    RoleOut,
+    ValidateIn,
+    ValidationOut,
+    VersionOut,
+    VersionQuery,
+)
 from webapp.auth import current_user, require_role
 from webapp.request_session import db_session, reads_only
 

@@ -1,7 +1,16 @@
-from engine.runtime import actions, instances as runtime, views
+from engine.runtime import actions, views
+from engine.runtime import instances as runtime
 from webapp.api import Blueprint
-from webapp.api.schemas import (CommentRequest, CopyRequest, DiagramOut, InstanceDetail, InstanceOut, InstanceQuery,
-                                PeopleOut, RetryRequest)
+from webapp.api.schemas import (
+    CommentRequest,
+    CopyRequest,
+    DiagramOut,
+    InstanceDetail,
+    InstanceOut,
+    InstanceQuery,
+    PeopleOut,
+    RetryRequest,
+)
 from webapp.auth import current_user
 from webapp.request_session import db_session
 

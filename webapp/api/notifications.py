@@ -1,7 +1,8 @@
 """Notifications: my list and unread count, marking read, my channels per kind; the e-mail outbox (admin)."""
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from engine.notifications import inapp_list, present, settings as channel_settings
+from engine.notifications import inapp_list, present
+from engine.notifications import settings as channel_settings
 from engine.notifications.channels import email as email_channel
 from webapp.api import Blueprint
 from webapp.api.schemas import whole_number

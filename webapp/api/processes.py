@@ -1,13 +1,21 @@
 from flask import Response
 
-from engine.definitions import deploy as definitions, views as process_views
+from engine.definitions import deploy as definitions
+from engine.definitions import views as process_views
+from engine.runtime import instances as runtime
 from engine.runtime import views
 from webapp.api import Blueprint
-from webapp.api.schemas import (DeployRequest, DeployResponse, InstanceOut, ProcessDetail, ProcessSummary,
-                                StartRequest, VersionQuery)
+from webapp.api.schemas import (
+    DeployRequest,
+    DeployResponse,
+    InstanceOut,
+    ProcessDetail,
+    ProcessSummary,
+    StartRequest,
+    VersionQuery,
+)
 from webapp.auth import current_user, require_role
 from webapp.request_session import db_session
-from engine.runtime import instances as runtime
 
 blp = Blueprint("processes", __name__, description="流程定义")
 

@@ -1,8 +1,21 @@
-from engine.runtime import actions, tasks as runtime, views
+from engine.runtime import actions, views
+from engine.runtime import tasks as runtime
 from webapp.api import Blueprint
-from webapp.api.schemas import (AddSignerRequest, BulkOut, BulkRequest, CompleteRequest, HandoverPeopleQuery,
-                                InstanceOut, PersonRequest, ReturnRequest, ReturnTarget, TaskDetail, TaskOut,
-                                TaskQuery, UserOut)
+from webapp.api.schemas import (
+    AddSignerRequest,
+    BulkOut,
+    BulkRequest,
+    CompleteRequest,
+    HandoverPeopleQuery,
+    InstanceOut,
+    PersonRequest,
+    ReturnRequest,
+    ReturnTarget,
+    TaskDetail,
+    TaskOut,
+    TaskQuery,
+    UserOut,
+)
 from webapp.auth import current_user
 from webapp.request_session import db_session
 

@@ -9,11 +9,11 @@ from flask import Blueprint, current_app, g, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
-from engine.notifications import inapp_list as notification_service
 from engine.errors import EngineError
+from engine.notifications import inapp_list as notification_service
 from engine.runtime import inbox as inbox_service
-from webapp.auth import csrf_token, session_user
 from webapp import errors, i18n
+from webapp.auth import csrf_token, session_user
 from webapp.i18n import N_, current_lang, js_catalog
 from webapp.pages.common import DECISION_LABELS, STATUS_LABELS, TASK_STATE_LABELS, fmt_dt
 from webapp.request_session import db_session

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import redirect, render_template, request, session as cookie, url_for
+from flask import redirect, render_template, request, url_for
+from flask import session as cookie
 from flask_babel import gettext
 
 from engine.errors import AuthError, TooManyRequests

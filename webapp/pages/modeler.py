@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import g, render_template, request
 
 from engine.definitions import deploy as deployment
-from engine.definitions import drafts, views as process_views
+from engine.definitions import drafts
+from engine.definitions import views as process_views
 from engine.errors import NotFound
 from engine.store.db import MAX_INTEGER
 from webapp.auth import is_admin

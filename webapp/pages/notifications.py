@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import g, redirect, render_template, request, url_for
 from flask_babel import pgettext
 
-from engine.notifications import KINDS, channels, inapp_list, settings as channel_settings
+from engine.notifications import KINDS, channels, inapp_list
+from engine.notifications import settings as channel_settings
 from engine.runtime import views
 from webapp.auth import check_csrf_form
 from webapp.i18n import N_
@@ -13,7 +14,6 @@ from webapp.pages import bp
 from webapp.pages.auth import local_path
 from webapp.pages.common import PAGE_SIZE, page_arg, pager
 from webapp.request_session import db_session
-
 
 
 def kind_label(kind: str) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import g, render_template
 
-from engine.definitions import catalogue, drafts, views as process_views
+from engine.definitions import catalogue, drafts
 from engine.definitions import deploy as deployment
+from engine.definitions import views as process_views
 from engine.flows import changes
 from webapp.auth import check_admin, is_admin
 from webapp.i18n import N_
 from webapp.pages import bp
 from webapp.request_session import db_session
-
 
 # The engine's catalogue values the templates translate with _(): named here so extraction keeps them.
 CATALOGUE_TERMS = (N_("有效"), N_("有草稿"), N_("变更审批中"), N_("流程库导入"), N_("接口部署"), N_("管理员直接部署"),

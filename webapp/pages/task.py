@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from flask import g, render_template
 
-from engine.runtime import tasks as task_service, views
+from engine.runtime import tasks as task_service
+from engine.runtime import views
 from webapp.pages import bp
 from webapp.pages.case import case_parts
 from webapp.request_session import db_session
