@@ -44,7 +44,11 @@ init: install vendor
 run: init
 	$(BIN)/bpm serve --host $(HOST) --port $(PORT)
 
+# The gates first (seconds), then the suites: lint and format, types of the engine, the layers.
 test: install vendor
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/bpm validate bpmn/
 	$(BIN)/pytest -q $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
 """The `bpm` command line: set up, deploy, validate, serve."""
+
 from __future__ import annotations
 
 import sys
@@ -12,6 +13,7 @@ from engine.errors import DefinitionError
 
 def _db():
     from engine.store.db import Database
+
     return Database()
 
 
@@ -28,8 +30,12 @@ def main():
 
 @main.command()
 @click.option("--demo", is_flag=True, help="Load the demo organisation (password: demo).")
-@click.option("--library", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of .bpmn diagrams (default: bpmn/).")
+@click.option(
+    "--library",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of .bpmn diagrams (default: bpmn/).",
+)
 def init(demo: bool, library: Path | None):
     """Create or upgrade the schema and deploy every changed diagram."""
     from engine.definitions.deploy import deploy_folder
@@ -64,8 +70,12 @@ def deploy(file: Path):
     db = _db()
     try:
         with db.session(write=True) as session:
-            result = deploy_one(session, file.read_bytes(), folder=file.resolve().parent.parent / "forms",
-                                note=f"bpm deploy {file.name}")
+            result = deploy_one(
+                session,
+                file.read_bytes(),
+                folder=file.resolve().parent.parent / "forms",
+                note=f"bpm deploy {file.name}",
+            )
     except DefinitionError as exc:
         click.echo(f"{file}: 部署失败", err=True)
         _print_errors(exc.errors)
@@ -88,7 +98,7 @@ def validate(path: Path):
         sys.exit(1)
     failed, diagrams = 0, []
     for file in files:
-        forms = (file.resolve().parent.parent / "forms")
+        forms = file.resolve().parent.parent / "forms"
         try:
             # No database needed: lanes are checked against the role catalogue.
             diagram, _ = check(file.read_bytes(), known_roles={code for code, _, _ in ROLES}, folder=forms)
@@ -207,13 +217,16 @@ def outbox(retry_failed: bool, show_all: bool, limit: int):
         if show_all:
             rows = email_channel.outbox(session, limit=limit)
         else:  # what operations acts on: the failed first, then what waits
-            rows = (email_channel.outbox(session, status=MailStatus.FAILED, limit=limit)
-                    + email_channel.outbox(session, status=MailStatus.PENDING, limit=limit))
+            rows = email_channel.outbox(session, status=MailStatus.FAILED, limit=limit) + email_channel.outbox(
+                session, status=MailStatus.PENDING, limit=limit
+            )
     click.echo(f"待发送 {counts['pending']}，发送失败 {counts['failed']}，已发送 {counts['sent']}")
     for r in rows:
         when = r.sent_at if r.status == MailStatus.SENT else r.next_attempt_at
-        click.echo(f"#{r.id:<6} {r.status:<8} 尝试 {r.attempts:<3} {clock.local(when):%Y-%m-%d %H:%M}  "
-                   f"{r.to_address}  {r.subject}")
+        click.echo(
+            f"#{r.id:<6} {r.status:<8} 尝试 {r.attempts:<3} {clock.local(when):%Y-%m-%d %H:%M}  "
+            f"{r.to_address}  {r.subject}"
+        )
         if r.last_error and r.status != MailStatus.SENT:
             click.echo(f"        错误：{r.last_error}")
     if counts["failed"] and not show_all:
@@ -221,7 +234,9 @@ def outbox(retry_failed: bool, show_all: bool, limit: int):
 
 
 @main.command("quarantine")
-@click.option("--release", "release_hash", default=None, metavar="HASH", help="解除暂停（代码的 SHA-256，可只写前 12 位）")
+@click.option(
+    "--release", "release_hash", default=None, metavar="HASH", help="解除暂停（代码的 SHA-256，可只写前 12 位）"
+)
 def quarantine_command(release_hash: str | None):
     """Diagram code that ran into its limits: hits, and whether it is paused; release paused code."""
     from engine import clock, quarantine
@@ -240,8 +255,10 @@ def quarantine_command(release_hash: str | None):
             click.echo("没有超出资源上限的代码")
         for r in rows:
             state = "已暂停" if r.paused_at else "计数中"
-            click.echo(f"{r.code_hash[:12]}  {state}  超限 {r.hits} 次  {r.process_key or '-'}/{r.element_id or '-'}  "
-                       f"最近 {clock.local(r.last_hit_at):%Y-%m-%d %H:%M}：{r.last_error}")
+            click.echo(
+                f"{r.code_hash[:12]}  {state}  超限 {r.hits} 次  {r.process_key or '-'}/{r.element_id or '-'}  "
+                f"最近 {clock.local(r.last_hit_at):%Y-%m-%d %H:%M}：{r.last_error}"
+            )
 
 
 if __name__ == "__main__":

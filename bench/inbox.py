@@ -21,6 +21,7 @@ Options: --quick (a tenth of the data, fewer requests: a smoke run), --requests 
 the plans of the todo queries), --keep (keep the database and print its URL), --reuse URL (measure
 an already seeded database, skip 1 and 2), --output PATH.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,25 +95,60 @@ class Scale:
     warm: int = 20
 
 
-QUICK = Scale(open_tasks=10_000, running=3_500, finished=4_000, completed_tasks=30_000, extra_users=400,
-              copies=2_000, busy_assigned=400, busy_group=200, busy_completed=1_500, requests=40, warm=5)
+QUICK = Scale(
+    open_tasks=10_000,
+    running=3_500,
+    finished=4_000,
+    completed_tasks=30_000,
+    extra_users=400,
+    copies=2_000,
+    busy_assigned=400,
+    busy_group=200,
+    busy_completed=1_500,
+    requests=40,
+    warm=5,
+)
 
 # Open tasks assigned to demo users besides the busy one: the heads and staff approvers.
-DEMO_ASSIGNED = {"gm": 600, "vp": 400, "qg_staff": 500, "qg_head": 300, "tech_head": 300, "ops_head": 150,
-                 "hr_head": 120, "fin_head": 120, "office_head": 100, "dev_head": 100, "impl_head": 80,
-                 "mkt_head": 60, "tech_eng": 60, "tech_eng2": 40, "ops_eng": 40, "hr_trainer": 30,
-                 "pm": 30, "sales": 20, "emp": 5}
+DEMO_ASSIGNED = {
+    "gm": 600,
+    "vp": 400,
+    "qg_staff": 500,
+    "qg_head": 300,
+    "tech_head": 300,
+    "ops_head": 150,
+    "hr_head": 120,
+    "fin_head": 120,
+    "office_head": 100,
+    "dev_head": 100,
+    "impl_head": 80,
+    "mkt_head": 60,
+    "tech_eng": 60,
+    "tech_eng2": 40,
+    "ops_eng": 40,
+    "hr_trainer": 30,
+    "pm": 30,
+    "sales": 20,
+    "emp": 5,
+}
 EXTRA_ROLES = ("service_desk", "auditor", "project_manager", "hr", "finance", "sales")
 COMMENTS = ("同意", "请补充材料后再提交", "已核实", "按计划执行", "注意时间节点", None, None, None)
 
 
 # --------------------------------------------------------------------------- helpers
 
+
 def stats(samples: list[float]) -> dict:
     s = sorted(samples)
     p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
-    return {"n": len(s), "median_ms": statistics.median(s) * 1e3, "p95_ms": p95 * 1e3,
-            "mean_ms": statistics.fmean(s) * 1e3, "min_ms": s[0] * 1e3, "max_ms": s[-1] * 1e3}
+    return {
+        "n": len(s),
+        "median_ms": statistics.median(s) * 1e3,
+        "p95_ms": p95 * 1e3,
+        "mean_ms": statistics.fmean(s) * 1e3,
+        "min_ms": s[0] * 1e3,
+        "max_ms": s[-1] * 1e3,
+    }
 
 
 def header(title: str) -> None:
@@ -121,8 +157,10 @@ def header(title: str) -> None:
 
 
 def row(label: str, st: dict, extra: str = "") -> None:
-    print(f"  {label:<46} median {st['median_ms']:8.2f} ms   p95 {st['p95_ms']:8.2f} ms"
-          f"   mean {st['mean_ms']:8.2f} ms   n={st['n']}{extra}")
+    print(
+        f"  {label:<46} median {st['median_ms']:8.2f} ms   p95 {st['p95_ms']:8.2f} ms"
+        f"   mean {st['mean_ms']:8.2f} ms   n={st['n']}{extra}"
+    )
     sys.stdout.flush()
 
 
@@ -132,10 +170,11 @@ def verdict(median_ms: float) -> str:
 
 def chunks(items, size: int = 20_000):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 # --------------------------------------------------------------------------- database
+
 
 def drop_postgres(url: str, beside: str) -> None:
     """Drop the bench's database, connected to the one it was made beside."""
@@ -157,13 +196,17 @@ def prepare(url: str) -> Database:
 
 # --------------------------------------------------------------------------- seeding
 
+
 def process_catalogue(session) -> list[dict]:
     """The library's processes with their user tasks (element id, name, lane, form key)."""
     out = []
-    rows = session.execute(select(ProcessDefinition.key, ProcessDefinition.name, ProcessVersion.id,
-                                  ProcessVersion.bpmn_xml)
-                           .join(ProcessVersion, (ProcessVersion.process_key == ProcessDefinition.key)
-                                 & (ProcessVersion.version == ProcessDefinition.latest_version)))
+    rows = session.execute(
+        select(ProcessDefinition.key, ProcessDefinition.name, ProcessVersion.id, ProcessVersion.bpmn_xml).join(
+            ProcessVersion,
+            (ProcessVersion.process_key == ProcessDefinition.key)
+            & (ProcessVersion.version == ProcessDefinition.latest_version),
+        )
+    )
     for key, name, version_id, xml in rows:
         root = ET.fromstring(xml)
         lanes = {}
@@ -200,15 +243,31 @@ def seed(db: Database, scale: Scale, rng: random.Random) -> dict:
     password = hash_password("demo")  # once: every extra user can log in with `demo`
 
     with db.engine.begin() as conn:
-        conn.execute(User.__table__.insert(), [
-            {"username": f"user{i:04d}", "display_name": f"员工{i:04d}", "email": f"user{i:04d}@bench.example",
-             "password_hash": password, "department_id": departments[i % len(departments)], "active": True,
-             "created_at": now - timedelta(days=800)} for i in range(1, scale.extra_users + 1)])
+        conn.execute(
+            User.__table__.insert(),
+            [
+                {
+                    "username": f"user{i:04d}",
+                    "display_name": f"员工{i:04d}",
+                    "email": f"user{i:04d}@bench.example",
+                    "password_hash": password,
+                    "department_id": departments[i % len(departments)],
+                    "active": True,
+                    "created_at": now - timedelta(days=800),
+                }
+                for i in range(1, scale.extra_users + 1)
+            ],
+        )
         extras = list(conn.scalars(select(User.id).where(User.username.like("user%")).order_by(User.id)))
         user_dept.update(conn.execute(select(User.id, User.department_id).where(User.id.in_(extras))).all())
-        conn.execute(UserRole.__table__.insert(), [
-            {"user_id": uid, "role_code": EXTRA_ROLES[i % len(EXTRA_ROLES)]}
-            for i, uid in enumerate(extras) if i % 3 == 0])
+        conn.execute(
+            UserRole.__table__.insert(),
+            [
+                {"user_id": uid, "role_code": EXTRA_ROLES[i % len(EXTRA_ROLES)]}
+                for i, uid in enumerate(extras)
+                if i % 3 == 0
+            ],
+        )
         max_instance = conn.scalar(select(func.max(Instance.id))) or 0
     rng.shuffle(extras)  # the skew falls on random people, not the first user ids
     everyone = list(demo.values()) + extras
@@ -216,8 +275,10 @@ def seed(db: Database, scale: Scale, rng: random.Random) -> dict:
     # Candidate groups: the busy approver's (with deputies and the leadership), the 企管部, the
     # service desk, and per department groups of 3-8 colleagues.
     busy_pools = [[busy] + rng.sample(extras, 2), [busy, demo["gm"], demo["vp"]] + rng.sample(extras, 1)]
-    pools = [[demo["qg_head"], demo["qg_staff"]] + rng.sample(extras, 3),
-             [demo["tech_eng2"], demo["ops_eng"]] + rng.sample(extras, 6)]
+    pools = [
+        [demo["qg_head"], demo["qg_staff"]] + rng.sample(extras, 3),
+        [demo["tech_eng2"], demo["ops_eng"]] + rng.sample(extras, 6),
+    ]
     by_dept: dict[int, list[int]] = {}
     for uid in extras:
         by_dept.setdefault(user_dept[uid], []).append(uid)
@@ -238,38 +299,94 @@ def seed(db: Database, scale: Scale, rng: random.Random) -> dict:
         iid = max_instance + n + 1
         initiator = initiators[n]
         instances.append((iid, proc, created, completed))
-        inst_rows.append({
-            "id": iid, "process_key": proc["key"], "version_id": proc["version_id"],
-            "status": "running" if running else "completed", "initiator_id": initiator,
-            "initiator_department_id": user_dept.get(initiator), "title": f"{proc['name']} #{iid}",
-            "data": {"title": f"{proc['name']} #{iid}", "reason": "年度计划内事项", "amount": rng.randint(1, 500) * 100},
-            "state": None, "lock_version": 3, "path": None, "parent_instance_id": None, "created_at": created,
-            "updated_at": completed or now - age / 2, "completed_at": completed})
-    running_cases, finished_cases = instances[:scale.running], instances[scale.running:]
+        inst_rows.append(
+            {
+                "id": iid,
+                "process_key": proc["key"],
+                "version_id": proc["version_id"],
+                "status": "running" if running else "completed",
+                "initiator_id": initiator,
+                "initiator_department_id": user_dept.get(initiator),
+                "title": f"{proc['name']} #{iid}",
+                "data": {
+                    "title": f"{proc['name']} #{iid}",
+                    "reason": "年度计划内事项",
+                    "amount": rng.randint(1, 500) * 100,
+                },
+                "state": None,
+                "lock_version": 3,
+                "path": None,
+                "parent_instance_id": None,
+                "created_at": created,
+                "updated_at": completed or now - age / 2,
+                "completed_at": completed,
+            }
+        )
+    running_cases, finished_cases = instances[: scale.running], instances[scale.running :]
 
     tasks, candidates, events = [], [], []
 
-    def add_task(case, *, state: str, assignee, members, created, completed_by=None, completed_at=None,
-                 kind="task", claimed=False):
+    def add_task(
+        case,
+        *,
+        state: str,
+        assignee,
+        members,
+        created,
+        completed_by=None,
+        completed_at=None,
+        kind="task",
+        claimed=False,
+    ):
         iid, proc, _, _ = case
         element, name, lane, form = rng.choice(proc["tasks"])
         tid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         approval = "review" in element or "approve" in element
-        decision = (rng.choice(("approve", "approve", "approve", "reject")) if approval and completed_by else None)
-        tasks.append({
-            "id": tid, "spiff_task_id": tid, "kind": kind, "instance_id": iid, "element_id": element, "name": name,
-            "role": lane, "form_key": form, "state": state, "assignee_id": assignee, "owner_id": None,
-            "completed_by": completed_by, "decision": decision, "mode": "all" if kind == "vote" else None,
-            "seq": None, "origin_task_id": None, "position": None, "pending_data": None, "urged_at": None,
-            "created_at": created, "completed_at": completed_at,
-            "due_at": created + timedelta(days=rng.choice((3, 5, 7, 14))) if rng.random() < 0.5 else None})
+        decision = rng.choice(("approve", "approve", "approve", "reject")) if approval and completed_by else None
+        tasks.append(
+            {
+                "id": tid,
+                "spiff_task_id": tid,
+                "kind": kind,
+                "instance_id": iid,
+                "element_id": element,
+                "name": name,
+                "role": lane,
+                "form_key": form,
+                "state": state,
+                "assignee_id": assignee,
+                "owner_id": None,
+                "completed_by": completed_by,
+                "decision": decision,
+                "mode": "all" if kind == "vote" else None,
+                "seq": None,
+                "origin_task_id": None,
+                "position": None,
+                "pending_data": None,
+                "urged_at": None,
+                "created_at": created,
+                "completed_at": completed_at,
+                "due_at": created + timedelta(days=rng.choice((3, 5, 7, 14))) if rng.random() < 0.5 else None,
+            }
+        )
         candidates.extend({"task_id": tid, "user_id": uid} for uid in members)
         if claimed:
-            events.append((created + (completed_at - created) / 3 if completed_at else created + timedelta(minutes=7),
-                           iid, tid, "task_claimed", assignee, element, None, None))
+            events.append(
+                (
+                    created + (completed_at - created) / 3 if completed_at else created + timedelta(minutes=7),
+                    iid,
+                    tid,
+                    "task_claimed",
+                    assignee,
+                    element,
+                    None,
+                    None,
+                )
+            )
         if completed_by:
-            events.append((completed_at, iid, tid, "task_completed", completed_by, element, decision,
-                           rng.choice(COMMENTS)))
+            events.append(
+                (completed_at, iid, tid, "task_completed", completed_by, element, decision, rng.choice(COMMENTS))
+            )
 
     def open_created(case):
         _, _, created, _ = case
@@ -292,20 +409,36 @@ def seed(db: Database, scale: Scale, rng: random.Random) -> dict:
     for assignee, members, claimed in plan:
         case = rng.choice(running_cases)
         kind = "vote" if assignee is not None and not claimed and rng.random() < 0.08 else "task"
-        add_task(case, state="open", assignee=assignee, members=members, created=open_created(case), kind=kind,
-                 claimed=claimed)
+        add_task(
+            case,
+            state="open",
+            assignee=assignee,
+            members=members,
+            created=open_created(case),
+            kind=kind,
+            claimed=claimed,
+        )
     n_open = len(tasks)
 
     # Rows of running cases that are not open: sequential votes not yet due, rows waiting for a signer
     # added before them, cancelled rows.
-    for state, count in (("pending", scale.open_tasks // 20), ("waiting", scale.open_tasks // 100),
-                         ("cancelled", scale.open_tasks // 30)):
+    for state, count in (
+        ("pending", scale.open_tasks // 20),
+        ("waiting", scale.open_tasks // 100),
+        ("cancelled", scale.open_tasks // 30),
+    ):
         for uid in skewed(rng, everyone, count, 0.7):
             case = rng.choice(running_cases)
             created = open_created(case)
-            add_task(case, state=state, assignee=uid, members=[uid], created=created,
-                     completed_at=created + timedelta(hours=1) if state == "cancelled" else None,
-                     kind="vote" if state == "pending" else "task")
+            add_task(
+                case,
+                state=state,
+                assignee=uid,
+                members=[uid],
+                created=created,
+                completed_at=created + timedelta(hours=1) if state == "cancelled" else None,
+                kind="vote" if state == "pending" else "task",
+            )
 
     # 300,000 completed rows: two thirds in finished cases, the busy approver's share, 40% worked
     # from a group (claimed first).
@@ -321,11 +454,26 @@ def seed(db: Database, scale: Scale, rng: random.Random) -> dict:
         if rng.random() < 0.4:
             members = rng.choice(busy_pools) if uid == busy else rng.choice(pools)
             members = members if uid in members else members[:-1] + [uid]
-            add_task(case, state="completed", assignee=uid, members=members, created=started, completed_by=uid,
-                     completed_at=done_at, claimed=True)
+            add_task(
+                case,
+                state="completed",
+                assignee=uid,
+                members=members,
+                created=started,
+                completed_by=uid,
+                completed_at=done_at,
+                claimed=True,
+            )
         else:
-            add_task(case, state="completed", assignee=uid, members=[uid], created=started, completed_by=uid,
-                     completed_at=done_at)
+            add_task(
+                case,
+                state="completed",
+                assignee=uid,
+                members=[uid],
+                created=started,
+                completed_by=uid,
+                completed_at=done_at,
+            )
 
     for iid, _, created, completed in instances:
         initiator = inst_rows[iid - max_instance - 1]["initiator_id"]
@@ -343,37 +491,72 @@ def seed(db: Database, scale: Scale, rng: random.Random) -> dict:
         copy_pairs.add((iid, uid))
         at = created + ((completed or now) - created) * rng.random()
         by = inst_rows[iid - max_instance - 1]["initiator_id"]
-        copies.append({"instance_id": iid, "user_id": uid, "by_id": by, "comment": rng.choice(COMMENTS), "at": at,
-                       "read_at": at + timedelta(hours=3) if rng.random() < 0.5 else None})
+        copies.append(
+            {
+                "instance_id": iid,
+                "user_id": uid,
+                "by_id": by,
+                "comment": rng.choice(COMMENTS),
+                "at": at,
+                "read_at": at + timedelta(hours=3) if rng.random() < 0.5 else None,
+            }
+        )
         events.append((at, iid, None, "copied", copies[-1]["by_id"], None, None, None))
     events.sort(key=lambda e: e[0])
     t_generated = pc()
 
     with db.engine.begin() as conn:
-        for table, rows in ((Instance.__table__, inst_rows), (Task.__table__, tasks),
-                            (TaskCandidate.__table__, candidates), (CaseCopy.__table__, copies)):
+        for table, rows in (
+            (Instance.__table__, inst_rows),
+            (Task.__table__, tasks),
+            (TaskCandidate.__table__, candidates),
+            (CaseCopy.__table__, copies),
+        ):
             for part in chunks(rows):
                 conn.execute(table.insert(), part)
         for part in chunks(events):
-            conn.execute(Event.__table__.insert(), [
-                {"at": at, "instance_id": iid, "task_id": tid, "type": type_, "actor_id": actor,
-                 "element_id": element, "decision": decision, "comment": comment, "data": None}
-                for at, iid, tid, type_, actor, element, decision, comment in part])
+            conn.execute(
+                Event.__table__.insert(),
+                [
+                    {
+                        "at": at,
+                        "instance_id": iid,
+                        "task_id": tid,
+                        "type": type_,
+                        "actor_id": actor,
+                        "element_id": element,
+                        "decision": decision,
+                        "comment": comment,
+                        "data": None,
+                    }
+                    for at, iid, tid, type_, actor, element, decision, comment in part
+                ],
+            )
         if conn.dialect.name == "postgresql":
             # the ids were given: the sequence goes on after them
-            conn.execute(text("SELECT setval(pg_get_serial_sequence('instance', 'id'), "
-                              "(SELECT max(id) FROM instance))"))
+            conn.execute(
+                text("SELECT setval(pg_get_serial_sequence('instance', 'id'), (SELECT max(id) FROM instance))")
+            )
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))  # what autovacuum does after a load this size
-    counts = {"users_extra": len(extras), "instances_running": scale.running, "instances_finished": scale.finished,
-              "tasks_open": n_open, "tasks_total": len(tasks), "task_candidates": len(candidates),
-              "events": len(events), "case_copies": len(copies),
-              "generate_s": round(t_generated - t_begin, 1), "insert_s": round(pc() - t_generated, 1)}
+    counts = {
+        "users_extra": len(extras),
+        "instances_running": scale.running,
+        "instances_finished": scale.finished,
+        "tasks_open": n_open,
+        "tasks_total": len(tasks),
+        "task_candidates": len(candidates),
+        "events": len(events),
+        "case_copies": len(copies),
+        "generate_s": round(t_generated - t_begin, 1),
+        "insert_s": round(pc() - t_generated, 1),
+    }
     return counts
 
 
 # --------------------------------------------------------------------------- clients
+
 
 class TestClient:
     label = "Flask test client (in-process)"
@@ -483,6 +666,7 @@ def bench_client(client, scale: Scale) -> dict:
 
 # --------------------------------------------------------------------------- engine functions
 
+
 def bench_functions(db: Database, scale: Scale, usernames: list[str]) -> dict:
     header(f"inbox functions in-process (engine/runtime/inbox.py), {scale.requests} calls each")
     calls = [
@@ -523,15 +707,18 @@ def bench_functions(db: Database, scale: Scale, usernames: list[str]) -> dict:
 
 # --------------------------------------------------------------------------- EXPLAIN
 
+
 def explain(db: Database) -> dict:
     header(f"query plans of the todo queries for {BUSY}")
     plans = {}
     with db.session() as session:
         user = session.scalar(select(User).where(User.username == BUSY))
-        for label, fn in (("todo(scope=all)", lambda: inbox.todo(session, user=user, scope="all")),
-                          ("todo(scope=group)", lambda: inbox.todo(session, user=user, scope="group")),
-                          ("todo(scope=mine)", lambda: inbox.todo(session, user=user, scope="mine")),
-                          ("todo_count", lambda: inbox.todo_count(session, user=user))):
+        for label, fn in (
+            ("todo(scope=all)", lambda: inbox.todo(session, user=user, scope="all")),
+            ("todo(scope=group)", lambda: inbox.todo(session, user=user, scope="group")),
+            ("todo(scope=mine)", lambda: inbox.todo(session, user=user, scope="mine")),
+            ("todo_count", lambda: inbox.todo_count(session, user=user)),
+        ):
             statements = []
 
             def capture(conn, cursor, statement, parameters, context, executemany):
@@ -570,30 +757,45 @@ def _indent(block: str) -> str:
 
 # --------------------------------------------------------------------------- main
 
+
 def environment(db: Database) -> dict:
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=5).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
     except Exception:
         commit = None
     import sqlalchemy
+
     with db.engine.connect() as conn:
         server = conn.exec_driver_sql("select sqlite_version()" if db.is_sqlite else "show server_version").scalar()
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "sqlalchemy": sqlalchemy.__version__, "database": db.engine.dialect.name, "database_version": server,
-            "sqlite_module": sqlite3.sqlite_version, "git_commit": commit,
-            "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "sqlalchemy": sqlalchemy.__version__,
+        "database": db.engine.dialect.name,
+        "database_version": server,
+        "sqlite_module": sqlite3.sqlite_version,
+        "git_commit": commit,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def table_counts(db: Database) -> dict:
     with db.session() as session:
-        return {"task_open": session.scalar(select(func.count()).select_from(Task).where(Task.state == "open")),
-                "task": session.scalar(select(func.count()).select_from(Task)),
-                "task_candidate": session.scalar(select(func.count()).select_from(TaskCandidate)),
-                "event": session.scalar(select(func.count()).select_from(Event)),
-                "instance": session.scalar(select(func.count()).select_from(Instance)),
-                "user_account": session.scalar(select(func.count()).select_from(User)),
-                "case_copy": session.scalar(select(func.count()).select_from(CaseCopy))}
+        return {
+            "task_open": session.scalar(select(func.count()).select_from(Task).where(Task.state == "open")),
+            "task": session.scalar(select(func.count()).select_from(Task)),
+            "task_candidate": session.scalar(select(func.count()).select_from(TaskCandidate)),
+            "event": session.scalar(select(func.count()).select_from(Event)),
+            "instance": session.scalar(select(func.count()).select_from(Instance)),
+            "user_account": session.scalar(select(func.count()).select_from(User)),
+            "case_copy": session.scalar(select(func.count()).select_from(CaseCopy)),
+        }
 
 
 def main(argv=None) -> int:
@@ -635,21 +837,32 @@ def main(argv=None) -> int:
         env = environment(db)
         results["environment"] = env
         results["rows"] = table_counts(db)
-        print(f"  {env['database']} {env['database_version']}, Python {env['python']}, SQLAlchemy "
-              f"{env['sqlalchemy']}, {env['cpus']} CPUs")
+        print(
+            f"  {env['database']} {env['database_version']}, Python {env['python']}, SQLAlchemy "
+            f"{env['sqlalchemy']}, {env['cpus']} CPUs"
+        )
         print("  rows: " + ", ".join(f"{k} {v:,}" for k, v in results["rows"].items()))
 
         if args.explain:
             results["explain"] = explain(db)
 
         with db.session() as session:  # a light user: someone with a few open tasks
-            light = session.scalar(select(User.username).join(Task, Task.assignee_id == User.id)
-                                   .where(Task.state == "open", User.username.like("user%"))
-                                   .group_by(User.username).having(func.count() == 3).order_by(User.username)
-                                   .limit(1)) or "emp"
+            light = (
+                session.scalar(
+                    select(User.username)
+                    .join(Task, Task.assignee_id == User.id)
+                    .where(Task.state == "open", User.username.like("user%"))
+                    .group_by(User.username)
+                    .having(func.count() == 3)
+                    .order_by(User.username)
+                    .limit(1)
+                )
+                or "emp"
+            )
         results["functions"] = bench_functions(db, scale, [BUSY, light])
 
         from webapp import create_app
+
         app = create_app({"BPM_DATABASE": db, "SECRET_KEY": "bench-secret-key"})
         client = TestClient(app)
         results["test_client"] = bench_client(client, scale)
@@ -668,15 +881,19 @@ def main(argv=None) -> int:
         else:
             drop_postgres(url, given)
 
-    header(f"summary: median against the {TARGET_MS:.0f} ms target ({results['rows']['task_open']:,} open tasks, "
-           f"{results['environment']['database']})")
+    header(
+        f"summary: median against the {TARGET_MS:.0f} ms target ({results['rows']['task_open']:,} open tasks, "
+        f"{results['environment']['database']})"
+    )
     print(f"  {'':<40}{'test client':>16}{'HTTP':>16}")
     met = True
     for label, _, _ in ENDPOINTS:
         a, b = results["test_client"][label], results["http"][label]
         met &= a["verdict"] == "MET" and b["verdict"] == "MET"
-        print(f"  {label:<40}{a['median_ms']:>13.2f} ms{b['median_ms']:>13.2f} ms   "
-              f"p95 {a['p95_ms']:.1f} / {b['p95_ms']:.1f} ms   {verdict(max(a['median_ms'], b['median_ms']))}")
+        print(
+            f"  {label:<40}{a['median_ms']:>13.2f} ms{b['median_ms']:>13.2f} ms   "
+            f"p95 {a['p95_ms']:.1f} / {b['p95_ms']:.1f} ms   {verdict(max(a['median_ms'], b['median_ms']))}"
+        )
     results["summary"] = {"target_met": met, "elapsed_s": round(pc() - began, 1)}
     print(f"  target: every median under {TARGET_MS:.0f} ms: {'MET' if met else 'NOT MET'}")
     print(f"  total bench time: {pc() - began:.0f} s")

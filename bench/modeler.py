@@ -10,6 +10,7 @@ postgres) with the demo organisation and the library, as the admin through Flask
   GET  /api/v1/processes/catalogue.xlsx
 Prints the median and p95 of each (ms). Options: --requests N (default 50).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,16 +67,22 @@ def main() -> None:
     key = largest.stem
     live = client.get(f"/api/v1/processes/{key}/content", headers=auth).json
     body = {"bpmn_xml": live["bpmn_xml"], "forms": live["forms"], "process_key": key}
-    draft = client.post(f"/api/v1/processes/{key}/drafts", headers=auth,
-                        json={"bpmn_xml": live["bpmn_xml"], "forms": live["forms"]}).json
+    draft = client.post(
+        f"/api/v1/processes/{key}/drafts", headers=auth, json={"bpmn_xml": live["bpmn_xml"], "forms": live["forms"]}
+    ).json
     # A plain task in the first lane (deploy refuses one outside every lane).
-    edited = live["bpmn_xml"].replace("</bpmn:process>", '<bpmn:task id="bench_added" name="新增步骤"/></bpmn:process>', 1)
+    edited = live["bpmn_xml"].replace(
+        "</bpmn:process>", '<bpmn:task id="bench_added" name="新增步骤"/></bpmn:process>', 1
+    )
     edited = edited.replace("</bpmn:lane>", "<bpmn:flowNodeRef>bench_added</bpmn:flowNodeRef></bpmn:lane>", 1)
     state = {"lock": draft["lock_version"]}
 
     def save():
-        response = client.put(f"/api/v1/drafts/{draft['id']}", headers=auth,
-                              json={"bpmn_xml": edited, "forms": live["forms"], "lock_version": state["lock"]})
+        response = client.put(
+            f"/api/v1/drafts/{draft['id']}",
+            headers=auth,
+            json={"bpmn_xml": edited, "forms": live["forms"], "lock_version": state["lock"]},
+        )
         state["lock"] = response.json["lock_version"]
         return response
 
@@ -84,8 +91,10 @@ def main() -> None:
     csrf = page.get("/login").get_data(as_text=True).split('name="csrf" value="', 1)[1].split('"', 1)[0]
     page.post("/login", data={"username": "admin", "password": "demo", "csrf": csrf})
 
-    print(f"modeler benchmark on {db.url.split('@')[-1] if '@' in db.url else 'SQLite'}: {key}.bpmn "
-          f"({largest.stat().st_size // 1024} KB), {args.requests} requests each")
+    print(
+        f"modeler benchmark on {db.url.split('@')[-1] if '@' in db.url else 'SQLite'}: {key}.bpmn "
+        f"({largest.stat().st_size // 1024} KB), {args.requests} requests each"
+    )
     rows = [
         ("POST /definitions/validate", lambda: client.post("/api/v1/definitions/validate", json=body, headers=auth)),
         ("PUT /drafts/{id} (save)", save),

@@ -14,6 +14,7 @@ and writes the figures to bench/results/latest.json.
 Options: --quick (fewer instances, for a smoke run), --profile (also print a cProfile top list
 of engine steps), --instances-raw N, --instances N.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,13 +65,32 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 # Happy path: element -> (who completes it, form data). Form fields checked against forms/*.form.
 STEPS = {
-    "apply": ("emp", {"change_type": "new", "process_name": "事件管理流程", "trigger": "improvement",
-                      "responsible_dept": "ops", "business_dept": "tech", "reason": "原因", "content": "内容"}),
+    "apply": (
+        "emp",
+        {
+            "change_type": "new",
+            "process_name": "事件管理流程",
+            "trigger": "improvement",
+            "responsible_dept": "ops",
+            "business_dept": "tech",
+            "reason": "原因",
+            "content": "内容",
+        },
+    ),
     "mr_review": ("mr", {"decision": "approve"}),
-    "qg_review": ("qg_staff", {"decision": "approve", "standard_opinion": "符合规范",
-                               "match_opinion": "与相关流程匹配", "relation_opinion": "与制度无冲突"}),
-    "organise_review": ("qg_staff", {"review_date": "2026-12-01", "review_place": "三楼会议室",
-                                     "participants": "技术部、运维部、企管部"}),
+    "qg_review": (
+        "qg_staff",
+        {
+            "decision": "approve",
+            "standard_opinion": "符合规范",
+            "match_opinion": "与相关流程匹配",
+            "relation_opinion": "与制度无冲突",
+        },
+    ),
+    "organise_review": (
+        "qg_staff",
+        {"review_date": "2026-12-01", "review_place": "三楼会议室", "participants": "技术部、运维部、企管部"},
+    ),
     "chair_review": ("tech_head", {"decision": "approve", "review_conclusion": "同意按方案实施"}),
     "gm_approve": ("gm", {"decision": "approve"}),
     "publish": ("qg_staff", {"new_version": "V1.1", "publish_date": "2026-12-02"}),
@@ -84,12 +104,18 @@ LOOP_MEASURE_STEPS = 20  # 10 loop iterations: resubmit (apply) + reject (mr_rev
 
 # --------------------------------------------------------------------------- helpers
 
+
 def stats(samples: list[float]) -> dict:
     """Median/p90/mean in microseconds."""
     s = sorted(samples)
     p90 = s[min(len(s) - 1, round(0.9 * (len(s) - 1)))]
-    return {"n": len(s), "median_us": statistics.median(s) * 1e6, "p90_us": p90 * 1e6,
-            "mean_us": statistics.fmean(s) * 1e6, "min_us": s[0] * 1e6}
+    return {
+        "n": len(s),
+        "median_us": statistics.median(s) * 1e6,
+        "p90_us": p90 * 1e6,
+        "mean_us": statistics.fmean(s) * 1e6,
+        "min_us": s[0] * 1e6,
+    }
 
 
 def fmt_us(us: float) -> str:
@@ -111,8 +137,10 @@ def header(title: str) -> None:
 
 
 def row(label: str, st: dict, extra: str = "") -> None:
-    print(f"  {label:<34} median {fmt_us(st['median_us']):>10}   p90 {fmt_us(st['p90_us']):>10}"
-          f"   mean {fmt_us(st['mean_us']):>10}   n={st['n']}{extra}")
+    print(
+        f"  {label:<34} median {fmt_us(st['median_us']):>10}   p90 {fmt_us(st['p90_us']):>10}"
+        f"   mean {fmt_us(st['mean_us']):>10}   n={st['n']}{extra}"
+    )
 
 
 def quiet_gc() -> None:
@@ -120,6 +148,7 @@ def quiet_gc() -> None:
 
 
 # --------------------------------------------------------------------------- (a) raw SpiffWorkflow
+
 
 def parse_spec():
     parser = SpiffBpmnParser()
@@ -171,11 +200,20 @@ def bench_raw(n: int) -> dict:
     for _ in range(n):
         raw_instance(spec, subs, starts, steps)
     wall = pc() - t0
-    res = {"instances": n, "wall_s": wall, "instances_per_s": n / wall, "per_instance_us": wall / n * 1e6,
-           "parse_spec_ms": parse_s * 1e3, "start": stats(starts), "step": stats(steps)}
+    res = {
+        "instances": n,
+        "wall_s": wall,
+        "instances_per_s": n / wall,
+        "per_instance_us": wall / n * 1e6,
+        "parse_spec_ms": parse_s * 1e3,
+        "start": stats(starts),
+        "step": stats(steps),
+    }
     print(f"  parse spec once: {parse_s * 1e3:.1f} ms")
-    print(f"  {n / wall:,.0f} instances/s   ({fmt_us(res['per_instance_us'])} per instance, "
-          f"{len(HAPPY_PATH)} user tasks each)")
+    print(
+        f"  {n / wall:,.0f} instances/s   ({fmt_us(res['per_instance_us'])} per instance, "
+        f"{len(HAPPY_PATH)} user tasks each)"
+    )
     row("start (BpmnWorkflow+engine steps)", res["start"])
     row("step (fill data, run, engine steps)", res["step"])
     return res
@@ -183,10 +221,12 @@ def bench_raw(n: int) -> dict:
 
 def spiff_version() -> str:
     from importlib.metadata import version
+
     return version("SpiffWorkflow")
 
 
 # --------------------------------------------------------------------------- (b) engine + SQLite
+
 
 def make_db(folder: Path) -> Database:
     url = f"sqlite:///{folder / 'bench.db'}"
@@ -207,9 +247,13 @@ def user_ids(db: Database) -> dict[str, int]:
 
 
 def open_tasks(session, instance_id: int) -> list[tuple[str, str]]:
-    return list(session.execute(select(Task.id, Task.element_id)
-                                .where(Task.instance_id == instance_id, Task.state == "open")
-                                .order_by(Task.created_at, Task.id)).all())
+    return list(
+        session.execute(
+            select(Task.id, Task.element_id)
+            .where(Task.instance_id == instance_id, Task.state == "open")
+            .order_by(Task.created_at, Task.id)
+        ).all()
+    )
 
 
 def engine_start(db: Database, uids) -> tuple[int, list]:
@@ -254,8 +298,14 @@ def bench_engine(db: Database, uids, n: int) -> dict:
     for _ in range(n):
         engine_instance(db, uids, starts, steps)
     wall = pc() - t0
-    res = {"instances": n, "wall_s": wall, "instances_per_s": n / wall, "per_instance_us": wall / n * 1e6,
-           "start": stats(starts), "step": stats(steps)}
+    res = {
+        "instances": n,
+        "wall_s": wall,
+        "instances_per_s": n / wall,
+        "per_instance_us": wall / n * 1e6,
+        "start": stats(starts),
+        "step": stats(steps),
+    }
     print(f"  {n / wall:,.1f} instances/s   ({fmt_us(res['per_instance_us'])} per instance)")
     row("start() transaction", res["start"])
     row("complete() transaction", res["step"])
@@ -263,6 +313,7 @@ def bench_engine(db: Database, uids, n: int) -> dict:
 
 
 # --------------------------------------------------------------------------- (c) HTTP API
+
 
 class HttpClient:
     """Real HTTP: werkzeug's threaded server on 127.0.0.1, a keep-alive requests.Session."""
@@ -353,11 +404,20 @@ def bench_api(client, n: int, tag: str) -> dict:
         api_instance(client, headers, starts, steps)
     wall = pc() - t0
     requests_ = starts + steps
-    res = {"client": client.label, "instances": n, "wall_s": wall, "instances_per_s": n / wall,
-           "per_instance_us": wall / n * 1e6, "request": stats(requests_), "start_request": stats(starts),
-           "complete_request": stats(steps)}
-    print(f"  {n / wall:,.1f} instances/s   ({fmt_us(res['per_instance_us'])} per instance, "
-          f"{len(HAPPY_PATH) + 1} requests each)")
+    res = {
+        "client": client.label,
+        "instances": n,
+        "wall_s": wall,
+        "instances_per_s": n / wall,
+        "per_instance_us": wall / n * 1e6,
+        "request": stats(requests_),
+        "start_request": stats(starts),
+        "complete_request": stats(steps),
+    }
+    print(
+        f"  {n / wall:,.1f} instances/s   ({fmt_us(res['per_instance_us'])} per instance, "
+        f"{len(HAPPY_PATH) + 1} requests each)"
+    )
     row("any request", res["request"])
     row("POST .../instances (start)", res["start_request"])
     row("POST /tasks/{id}/complete", res["complete_request"])
@@ -366,9 +426,11 @@ def bench_api(client, n: int, tag: str) -> dict:
 
 # --------------------------------------------------------------------------- (d) rejection loops
 
+
 def bench_loops_engine(db: Database, uids) -> dict:
-    header(f"(d) engine + SQLite: per-step cost after N rejection loops "
-           f"(median over {LOOP_MEASURE_STEPS} further steps)")
+    header(
+        f"(d) engine + SQLite: per-step cost after N rejection loops (median over {LOOP_MEASURE_STEPS} further steps)"
+    )
     # Warm-up on a throwaway instance (apply + reject), so the first checkpoint is not a cold start.
     iid, pending = engine_start(db, uids)
     for _ in range(5):
@@ -382,7 +444,7 @@ def bench_loops_engine(db: Database, uids) -> dict:
     def one_loop(times=None):
         nonlocal pending, loops
         for element, reject in (("apply", False), ("mr_review", True)):
-            (task_id, elem), = pending
+            ((task_id, elem),) = pending
             assert elem == element, (elem, element)
             t0 = pc()
             _, pending = engine_step(db, uids, task_id, element, reject=reject)
@@ -401,34 +463,32 @@ def bench_loops_engine(db: Database, uids) -> dict:
         while len(times) < LOOP_MEASURE_STEPS:
             one_loop(times)
         out[checkpoint] = {"step": stats(times), "state_bytes": size, "state_tasks": n_tasks}
-        row(f"after {checkpoint:>3} loops", out[checkpoint]["step"],
-            f"   state {size:,} B ({n_tasks} tasks)")
+        row(f"after {checkpoint:>3} loops", out[checkpoint]["step"], f"   state {size:,} B ({n_tasks} tasks)")
     return out
 
 
 def bench_loops_api(client) -> dict:
     """The same loops through the API: the complete response is the case with its open tasks,
     so it must not grow with the loops."""
-    header(f"(d') the same through the REST API ({client.label}): POST /tasks/{{id}}/complete "
-           f"after N rejection loops")
+    header(f"(d') the same through the REST API ({client.label}): POST /tasks/{{id}}/complete after N rejection loops")
     headers = api_tokens(client)
 
     class Case:
         def __init__(self):
-            status, self.body = client.post(f"/api/v1/processes/{PROCESS}/instances", {"data": {}},
-                                            headers["emp"])
+            status, self.body = client.post(f"/api/v1/processes/{PROCESS}/instances", {"data": {}}, headers["emp"])
             assert status == 201, self.body
             self.pending = _open_from(self.body)
             self.loops = 0
 
         def one_loop(self, times=None):
             for element, reject in (("apply", False), ("mr_review", True)):
-                task, = self.pending
+                (task,) = self.pending
                 assert task["element_id"] == element, (task, element)
                 username, data = data_for(element, reject=reject)
                 t0 = pc()
-                status, self.body = client.post(f"/api/v1/tasks/{task['id']}/complete", {"data": data},
-                                                headers[username])
+                status, self.body = client.post(
+                    f"/api/v1/tasks/{task['id']}/complete", {"data": data}, headers[username]
+                )
                 if times is not None:
                     times.append(pc() - t0)
                 assert status == 200, self.body
@@ -449,14 +509,19 @@ def bench_loops_api(client) -> dict:
         body = case.body
         size = len(json.dumps(body, ensure_ascii=False, default=str).encode("utf-8"))
         out[checkpoint] = {"request": stats(times), "response_bytes": size, "response_tasks": len(body["tasks"])}
-        row(f"after {checkpoint:>3} loops", out[checkpoint]["request"],
-            f"   last response {size:,} B ({len(body['tasks'])} tasks)")
+        row(
+            f"after {checkpoint:>3} loops",
+            out[checkpoint]["request"],
+            f"   last response {size:,} B ({len(body['tasks'])} tasks)",
+        )
     return out
 
 
 def bench_loops_raw() -> dict:
-    header("(d) raw SpiffWorkflow, whole state reloaded per request (BpmnWorkflowSerializer "
-           "deserialize_json -> step -> serialize_json, spec included, no pruning)")
+    header(
+        "(d) raw SpiffWorkflow, whole state reloaded per request (BpmnWorkflowSerializer "
+        "deserialize_json -> step -> serialize_json, spec included, no pruning)"
+    )
     spec, subs = parse_spec()
     serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 
@@ -497,15 +562,23 @@ def bench_loops_raw() -> dict:
             memory_times.append(pc() - t0)
         wf = serializer.deserialize_json(stored)
         loops += LOOP_MEASURE_STEPS // 2
-        out[checkpoint] = {"step_reload": stats(reload_times), "step_in_memory": stats(memory_times),
-                           "state_bytes": size, "state_tasks": n_tasks}
-        row(f"after {checkpoint:>3} loops, reload", out[checkpoint]["step_reload"],
-            f"   state {size:,} B ({n_tasks} tasks)")
+        out[checkpoint] = {
+            "step_reload": stats(reload_times),
+            "step_in_memory": stats(memory_times),
+            "state_bytes": size,
+            "state_tasks": n_tasks,
+        }
+        row(
+            f"after {checkpoint:>3} loops, reload",
+            out[checkpoint]["step_reload"],
+            f"   state {size:,} B ({n_tasks} tasks)",
+        )
         row(f"after {checkpoint:>3} loops, in memory", out[checkpoint]["step_in_memory"])
     return out
 
 
 # --------------------------------------------------------------------------- (e) breakdown
+
 
 class Breakdown:
     """Exclusive wall time per category, via wrappers installed only for this section."""
@@ -542,8 +615,7 @@ class Breakdown:
 
 
 def bench_breakdown(db: Database, uids, n_instances: int, loops: int) -> dict:
-    header("(e) where an engine complete() transaction spends its time "
-           "(instrumented; not part of the figures above)")
+    header("(e) where an engine complete() transaction spends its time (instrumented; not part of the figures above)")
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as _BW
     from SpiffWorkflow.task import Task as SpiffTask
     from sqlalchemy.orm import Session
@@ -618,16 +690,21 @@ def bench_breakdown(db: Database, uids, n_instances: int, loops: int) -> dict:
             print(f"    {name:<58} {fmt_us(secs / count * 1e6):>10}  {share:5.1f}%")
         per_stmt = drv["statements"] / count
         in_driver = drv["seconds"] / count * 1e6
-        print(f"    (of the SQL/flush/commit rows: {per_stmt:.1f} statements per step, {fmt_us(in_driver)} "
-              f"per step inside the sqlite3 driver's execute = {drv['seconds'] / wall * 100:.1f}%; "
-              f"the rest is SQLAlchemy)")
+        print(
+            f"    (of the SQL/flush/commit rows: {per_stmt:.1f} statements per step, {fmt_us(in_driver)} "
+            f"per step inside the sqlite3 driver's execute = {drv['seconds'] / wall * 100:.1f}%; "
+            f"the rest is SQLAlchemy)"
+        )
         out["_sql_statements_per_step"] = per_stmt
         out["_sqlite3_execute_us_per_step"] = in_driver
         return out
 
-    return {"happy_path": table(happy, steps_total, n_steps, f"happy path x {n_instances}", happy_driver),
-            f"after_{loops}_loops": table(looped, sum(loop_times), len(loop_times),
-                                          f"after {loops} rejection loops", looped_driver)}
+    return {
+        "happy_path": table(happy, steps_total, n_steps, f"happy path x {n_instances}", happy_driver),
+        f"after_{loops}_loops": table(
+            looped, sum(loop_times), len(loop_times), f"after {loops} rejection loops", looped_driver
+        ),
+    }
 
 
 def profile_engine(db: Database, uids, n: int) -> str:
@@ -650,22 +727,36 @@ def profile_engine(db: Database, uids, n: int) -> str:
 
 # --------------------------------------------------------------------------- main
 
+
 def environment() -> dict:
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=5).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
     except Exception:
         commit = None
     import sqlalchemy
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "spiffworkflow": spiff_version(), "sqlalchemy": sqlalchemy.__version__,
-            "flask": _dist_version("flask"), "werkzeug": _dist_version("werkzeug"),
-            "sqlite": sqlite3.sqlite_version, "git_commit": commit,
-            "at": datetime.now(UTC).isoformat(timespec="seconds")}
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "spiffworkflow": spiff_version(),
+        "sqlalchemy": sqlalchemy.__version__,
+        "flask": _dist_version("flask"),
+        "werkzeug": _dist_version("werkzeug"),
+        "sqlite": sqlite3.sqlite_version,
+        "git_commit": commit,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def _dist_version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(name)
     except PackageNotFoundError:
@@ -690,11 +781,19 @@ def main(argv=None) -> int:
     began = pc()
     env = environment()
     print(f"BPM benchmark: {PROCESS} ({len(HAPPY_PATH)} user tasks on the happy path)")
-    print(f"  Python {env['python']}, SpiffWorkflow {env['spiffworkflow']}, SQLAlchemy {env['sqlalchemy']}, "
-          f"Flask {env['flask']}, SQLite {env['sqlite']}, {env['cpus']} CPUs, {env['platform']}")
-    results: dict = {"environment": env, "params": {"instances_raw": n_raw, "instances": n_eng,
-                                                    "loop_checkpoints": list(LOOP_CHECKPOINTS),
-                                                    "loop_measure_steps": LOOP_MEASURE_STEPS}}
+    print(
+        f"  Python {env['python']}, SpiffWorkflow {env['spiffworkflow']}, SQLAlchemy {env['sqlalchemy']}, "
+        f"Flask {env['flask']}, SQLite {env['sqlite']}, {env['cpus']} CPUs, {env['platform']}"
+    )
+    results: dict = {
+        "environment": env,
+        "params": {
+            "instances_raw": n_raw,
+            "instances": n_eng,
+            "loop_checkpoints": list(LOOP_CHECKPOINTS),
+            "loop_measure_steps": LOOP_MEASURE_STEPS,
+        },
+    }
 
     results["a_raw"] = bench_raw(n_raw)
 
@@ -702,12 +801,14 @@ def main(argv=None) -> int:
         t0 = pc()
         db = make_db(Path(tmp))
         uids = user_ids(db)
-        print(f"\n  (fresh SQLite file {Path(tmp) / 'bench.db'}, WAL; schema + demo org + library "
-              f"in {pc() - t0:.1f} s)")
+        print(
+            f"\n  (fresh SQLite file {Path(tmp) / 'bench.db'}, WAL; schema + demo org + library in {pc() - t0:.1f} s)"
+        )
         try:
             results["b_engine"] = bench_engine(db, uids, n_eng)
 
             from webapp import create_app
+
             app = create_app({"BPM_DATABASE": db, "SECRET_KEY": "bench-secret-key"})
             http = HttpClient(app)
             try:
@@ -741,18 +842,26 @@ def main(argv=None) -> int:
 
     header("summary table")
     print(f"  {'':<44}{'instances/s':>12}{'per instance':>14}{'step median':>13}{'step p90':>12}")
-    for label, r, key in (("(a) raw SpiffWorkflow, in memory", a, "step"),
-                          ("(b) engine + SQLite, txn per call", b, "step"),
-                          ("(c) HTTP API, werkzeug threaded", c, "request"),
-                          ("(c') API via Flask test client", c2, "request")):
-        print(f"  {label:<44}{r['instances_per_s']:>12,.1f}{fmt_us(r['per_instance_us']):>14}"
-              f"{fmt_us(r[key]['median_us']):>13}{fmt_us(r[key]['p90_us']):>12}")
-    print(f"\n  {'rejection loops':<16}{'engine step':>13}{'engine state':>14}"
-          f"{'raw reload step':>17}{'raw state':>12}{'raw in-memory step':>20}")
+    for label, r, key in (
+        ("(a) raw SpiffWorkflow, in memory", a, "step"),
+        ("(b) engine + SQLite, txn per call", b, "step"),
+        ("(c) HTTP API, werkzeug threaded", c, "request"),
+        ("(c') API via Flask test client", c2, "request"),
+    ):
+        print(
+            f"  {label:<44}{r['instances_per_s']:>12,.1f}{fmt_us(r['per_instance_us']):>14}"
+            f"{fmt_us(r[key]['median_us']):>13}{fmt_us(r[key]['p90_us']):>12}"
+        )
+    print(
+        f"\n  {'rejection loops':<16}{'engine step':>13}{'engine state':>14}"
+        f"{'raw reload step':>17}{'raw state':>12}{'raw in-memory step':>20}"
+    )
     for n in LOOP_CHECKPOINTS:
-        print(f"  {n:<16}{fmt_us(de[n]['step']['median_us']):>13}{de[n]['state_bytes']:>12,} B"
-              f"{fmt_us(dr[n]['step_reload']['median_us']):>17}{dr[n]['state_bytes']:>10,} B"
-              f"{fmt_us(dr[n]['step_in_memory']['median_us']):>20}")
+        print(
+            f"  {n:<16}{fmt_us(de[n]['step']['median_us']):>13}{de[n]['state_bytes']:>12,} B"
+            f"{fmt_us(dr[n]['step_reload']['median_us']):>17}{dr[n]['state_bytes']:>10,} B"
+            f"{fmt_us(dr[n]['step_in_memory']['median_us']):>20}"
+        )
 
     da = results["d_api"]
     ratio_api = da[last]["request"]["median_us"] / da[first]["request"]["median_us"]
@@ -762,21 +871,28 @@ def main(argv=None) -> int:
 
     elapsed = pc() - began
     summary = {
-        "ratio_c_http_over_a": ratio_c_a, "ratio_c_test_client_over_a": ratio_c2_a,
-        "ratio_b_over_a": ratio_b_a, "ratio_c_http_over_b": ratio_c_b, "ratio_c_test_client_over_b": ratio_c2_b,
-        "ratio_engine_step_200_over_0": ratio_eng, "ratio_raw_reload_step_200_over_0": ratio_raw,
-        "ratio_raw_in_memory_step_200_over_0": ratio_mem, "ratio_api_request_200_over_0": ratio_api,
-        "target_c_over_a_le_3": verdict(ratio_c_a, 3), "target_engine_200_over_0_le_2": verdict(ratio_eng, 2),
+        "ratio_c_http_over_a": ratio_c_a,
+        "ratio_c_test_client_over_a": ratio_c2_a,
+        "ratio_b_over_a": ratio_b_a,
+        "ratio_c_http_over_b": ratio_c_b,
+        "ratio_c_test_client_over_b": ratio_c2_b,
+        "ratio_engine_step_200_over_0": ratio_eng,
+        "ratio_raw_reload_step_200_over_0": ratio_raw,
+        "ratio_raw_in_memory_step_200_over_0": ratio_mem,
+        "ratio_api_request_200_over_0": ratio_api,
+        "target_c_over_a_le_3": verdict(ratio_c_a, 3),
+        "target_engine_200_over_0_le_2": verdict(ratio_eng, 2),
         "elapsed_s": elapsed,
     }
     results["summary"] = summary
     header("summary")
     print(f"  (b)/(a) per-instance time (engine+SQLite vs raw): {ratio_b_a:.1f}")
     print(f"  (c')/(a) per-instance time (test client vs raw): {ratio_c2_a:.1f}")
-    print(f"  (c)/(b) per-instance time (HTTP API vs engine calls): {ratio_c_b:.1f}   "
-          f"(c')/(b): {ratio_c2_b:.1f}")
-    print(f"  raw reload step({last})/step({first}): {ratio_raw:.2f}   "
-          f"(raw in-memory step({last})/step({first}): {ratio_mem:.2f})")
+    print(f"  (c)/(b) per-instance time (HTTP API vs engine calls): {ratio_c_b:.1f}   (c')/(b): {ratio_c2_b:.1f}")
+    print(
+        f"  raw reload step({last})/step({first}): {ratio_raw:.2f}   "
+        f"(raw in-memory step({last})/step({first}): {ratio_mem:.2f})"
+    )
     print(f"  API complete request step({last})/step({first}) (test client): {ratio_api:.2f}")
     print(f"  target (c)/(a) <= 3: {ratio_c_a:.1f} {verdict(ratio_c_a, 3)}")
     print(f"  target engine step({last})/step({first}) <= 2: {ratio_eng:.2f} {verdict(ratio_eng, 2)}")

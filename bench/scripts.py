@@ -15,6 +15,7 @@ and writes bench/results/scripts.json.
 
 Options: --steps N (300), --quick (60 steps).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,9 @@ from engine.store.schema import upgrade  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scripts.json"
 pc = time.perf_counter
-SCRIPT = 'items = [len(note or "") * k for k in range(3)]\ntotal = sum(items) + 11\nlabel = "大额" if total > 10 else "小额"'
+SCRIPT = (
+    'items = [len(note or "") * k for k in range(3)]\ntotal = sum(items) + 11\nlabel = "大额" if total > 10 else "小额"'
+)
 CONDITION = 'total > 10 and label == "大额"'
 
 
@@ -64,6 +67,7 @@ class TracerEnvironment(TaskDataEnvironment):
             if time.monotonic() > deadline:
                 raise TimeoutError
             return tracer
+
         previous = sys.gettrace()
         sys.settrace(tracer)
         try:
@@ -93,8 +97,9 @@ def evaluations() -> dict:
         "condition, in process (before)": per_call(lambda: before.evaluate(CONDITION, context), 2000),
         "script under a tracer, in process (before)": per_call(lambda: before.execute(SCRIPT, dict(context)), 500),
         "script in a worker process (after)": per_call(lambda: after.execute(SCRIPT, dict(context)), 500),
-        "unbounded expression in a worker process (after)":
-            per_call(lambda: after.evaluate("[x for x in range(3)]", context), 500),
+        "unbounded expression in a worker process (after)": per_call(
+            lambda: after.evaluate("[x for x in range(3)]", context), 500
+        ),
     }
 
 
@@ -118,15 +123,14 @@ def steps(db: Database, count: int, environments: dict) -> dict[str, list[float]
         for _ in range(count):
             for name, environment in environments.items():
                 with db.session(write=True) as session:
-                    case = instances.start(session, process_key="bench_script", user=session.get(User, emp_id),
-                                           data={})
-                    task_id = session.scalar(select(Task.id).where(Task.instance_id == case.id,
-                                                                   Task.element_id == "fill"))
+                    case = instances.start(session, process_key="bench_script", user=session.get(User, emp_id), data={})
+                    task_id = session.scalar(
+                        select(Task.id).where(Task.instance_id == case.id, Task.element_id == "fill")
+                    )
                 state._ENGINE.environment = environment
                 began = pc()
                 with db.session(write=True) as session:
-                    done = tasks.complete(session, task_id, user=session.get(User, emp_id),
-                                          data={"note": "服务器扩容"})
+                    done = tasks.complete(session, task_id, user=session.get(User, emp_id), data={"note": "服务器扩容"})
                     assert done.status == "running" and done.data["label"] == "大额", done.error
                 times[name].append((pc() - began) * 1000)
                 state._ENGINE.environment = kept
@@ -167,8 +171,9 @@ def main() -> None:
         print(f"   {name:<7} median {values['median_ms']:6.2f} ms   p95 {values['p95_ms']:6.2f} ms")
     print(f"   after / before (median): {ratio:.2f}×")
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"evaluation_us": per_evaluation, "step": figures, "ratio": ratio},
-                                  ensure_ascii=False, indent=2))
+    RESULTS.write_text(
+        json.dumps({"evaluation_us": per_evaluation, "step": figures, "ratio": ratio}, ensure_ascii=False, indent=2)
+    )
     db.dispose()
 
 

@@ -12,6 +12,7 @@ One run:
 
 Options: --loops N, --requests N (per case), --quick (fewer loops and requests: a smoke run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,18 @@ from engine.store.schema import upgrade  # noqa: E402
 
 pc = time.perf_counter
 PROCESS = "process_change"
-APPLY = ("emp", {"change_type": "new", "process_name": "事件管理流程", "trigger": "improvement",
-                 "responsible_dept": "ops", "business_dept": "tech", "reason": "原因", "content": "内容"})
+APPLY = (
+    "emp",
+    {
+        "change_type": "new",
+        "process_name": "事件管理流程",
+        "trigger": "improvement",
+        "responsible_dept": "ops",
+        "business_dept": "tech",
+        "reason": "原因",
+        "content": "内容",
+    },
+)
 REJECT = ("mr", {"decision": "reject", "comment": "请补充"})
 REVIEW = "mr_review"
 
@@ -67,7 +78,7 @@ def make_db(folder: Path) -> Database:
 
 
 def _open_task(session, instance_id: int) -> Task:
-    task, = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "open"))
+    (task,) = session.scalars(select(Task).where(Task.instance_id == instance_id, Task.state == "open"))
     return task
 
 
@@ -107,8 +118,7 @@ def main(argv=None) -> int:
     loops = args.loops if args.loops is not None else (20 if args.quick else 200)
     requests = args.requests or (50 if args.quick else 300)
 
-    print(f"Task read benchmark: GET /api/v1/tasks/{{id}} of {PROCESS}'s {REVIEW}, after 0 and {loops} "
-          f"rejection loops")
+    print(f"Task read benchmark: GET /api/v1/tasks/{{id}} of {PROCESS}'s {REVIEW}, after 0 and {loops} rejection loops")
     with tempfile.TemporaryDirectory(prefix="bpm-bench-") as tmp:
         db = make_db(Path(tmp))
         try:
@@ -118,6 +128,7 @@ def main(argv=None) -> int:
             print(f"  (cases prepared through the engine in {pc() - t0:.1f} s)")
 
             from webapp import create_app
+
             client = create_app({"BPM_DATABASE": db, "SECRET_KEY": "bench-secret-key"}).test_client()
             token = client.post("/api/v1/auth/token", json={"username": "mr", "password": "demo"}).get_json()
             headers = {"Authorization": f"Bearer {token['token']}"}
@@ -127,8 +138,10 @@ def main(argv=None) -> int:
                     response = client.get(f"/api/v1/tasks/{task_id}", headers=headers)
                     assert response.status_code == 200, response.get_json()
                 bodies[task_id] = response.get_json()
-            assert bodies[short]["actions"] == bodies[long]["actions"], (bodies[short]["actions"],
-                                                                        bodies[long]["actions"])
+            assert bodies[short]["actions"] == bodies[long]["actions"], (
+                bodies[short]["actions"],
+                bodies[long]["actions"],
+            )
             gc.collect()
             times: dict[str, list[float]] = {short: [], long: []}
             for _ in range(requests):

@@ -16,6 +16,7 @@ One run:
 
 Options: --timers N (10000), --window SECONDS (60), --quick (1,000 timers), --output PATH.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,9 @@ def start_cases(db: Database, count: int, window: float) -> tuple[datetime, date
     for i in range(count):
         due = first + timedelta(seconds=window * i / count)
         with db.session(write=True) as session:
-            instances.start(session, process_key="bench_timer", user=session.get(User, emp_id),
-                            engine_data={"due": due.isoformat()})
+            instances.start(
+                session, process_key="bench_timer", user=session.get(User, emp_id), engine_data={"due": due.isoformat()}
+            )
         if (i + 1) % 2000 == 0:
             print(f"  {i + 1} cases started ({time.perf_counter() - started:.0f} s)", flush=True)
     return first, first + timedelta(seconds=window)
@@ -82,8 +84,11 @@ def start_cases(db: Database, count: int, window: float) -> tuple[datetime, date
 
 def fired_events(db: Database) -> list[tuple[int, datetime, datetime]]:
     with db.session() as session:
-        rows = session.execute(select(Event.instance_id, Event.at, Event.data)
-                               .where(Event.type == "timer_fired", Event.element_id == "wait")).all()
+        rows = session.execute(
+            select(Event.instance_id, Event.at, Event.data).where(
+                Event.type == "timer_fired", Event.element_id == "wait"
+            )
+        ).all()
     return [(instance_id, at, datetime.fromisoformat(data["due_at"])) for instance_id, at, data in rows]
 
 
@@ -112,8 +117,10 @@ def main() -> None:
     print(f"  1/3 starting {count} cases waiting on their timers")
     first, _last = start_cases(db, count, args.window)
 
-    print("  2/3 the scheduler runs as in `bpm serve` (tick every "
-          f"{scheduler.TICK_SECONDS:g} s); the engine clock runs from 5 s before the window")
+    print(
+        "  2/3 the scheduler runs as in `bpm serve` (tick every "
+        f"{scheduler.TICK_SECONDS:g} s); the engine clock runs from 5 s before the window"
+    )
     clock.run_from(first - timedelta(seconds=5))
     ticker = scheduler.start_background(db)
     deadline = time.monotonic() + 5 + args.window + 600
@@ -136,20 +143,33 @@ def main() -> None:
     never = cases - len(per_case)
     lateness = [(at - due).total_seconds() for _, at, due in events]
     result = {
-        "database": db.engine.dialect.name, "timers": count, "window_s": args.window,
-        "tick_s": scheduler.TICK_SECONDS, "fired": len(events), "fired_twice": twice, "never_fired": never,
-        "lateness_s": {"median": statistics.median(lateness), "p95": percentile(lateness, 95),
-                       "p99": percentile(lateness, 99), "max": max(lateness), "min": min(lateness)},
+        "database": db.engine.dialect.name,
+        "timers": count,
+        "window_s": args.window,
+        "tick_s": scheduler.TICK_SECONDS,
+        "fired": len(events),
+        "fired_twice": twice,
+        "never_fired": never,
+        "lateness_s": {
+            "median": statistics.median(lateness),
+            "p95": percentile(lateness, 95),
+            "p99": percentile(lateness, 99),
+            "max": max(lateness),
+            "min": min(lateness),
+        },
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     late = result["lateness_s"]
     print(f"\n  fired {len(events)} of {cases} cases; fired twice: {twice}; never fired: {never}")
-    print(f"  lateness  median {late['median']:.3f} s   p95 {late['p95']:.3f} s   p99 {late['p99']:.3f} s   "
-          f"max {late['max']:.3f} s")
+    print(
+        f"  lateness  median {late['median']:.3f} s   p95 {late['p95']:.3f} s   p99 {late['p99']:.3f} s   "
+        f"max {late['max']:.3f} s"
+    )
     ok = late["median"] < TARGET_MEDIAN_S and late["p99"] < TARGET_P99_S and twice == 0 and never == 0
-    print(f"  target: median < {TARGET_MEDIAN_S:g} s, p99 < {TARGET_P99_S:g} s, each once: "
-          f"{'met' if ok else 'NOT MET'}")
+    print(
+        f"  target: median < {TARGET_MEDIAN_S:g} s, p99 < {TARGET_P99_S:g} s, each once: {'met' if ok else 'NOT MET'}"
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2), encoding="utf-8")
     db.dispose()

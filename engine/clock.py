@@ -1,5 +1,6 @@
 """The engine's clock. Everything that compares with "now" (timers, due dates, numbering by year)
 reads it, so tests and the timer benchmark can move time instead of waiting for it."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ def local(moment: datetime) -> datetime:
     from zoneinfo import ZoneInfo
 
     from engine.config import timezone_name
+
     return moment.astimezone(ZoneInfo(timezone_name()))
 
 

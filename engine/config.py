@@ -1,4 +1,5 @@
 """Where things are: the database and the process library. Environment variables override."""
+
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ def database_url() -> str:
         # Accept the libpq-style URL that PostgreSQL users paste; psycopg 3 is our driver.
         for prefix in ("postgres://", "postgresql://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         return url
     instance_dir = PROJECT_ROOT / "instance"
     instance_dir.mkdir(exist_ok=True)
@@ -56,9 +57,13 @@ def smtp_settings() -> dict | None:
     security = (os.environ.get("BPM_SMTP_SECURITY") or "none").strip().lower()
     if security not in SMTP_SECURITY:
         raise ValueError(f"BPM_SMTP_SECURITY 只能是 none、starttls 或 ssl：{security}")
-    return {"host": host, "port": int(port_text), "security": security,
-            "user": os.environ.get("BPM_SMTP_USER") or None,
-            "password": os.environ.get("BPM_SMTP_PASSWORD") or None}
+    return {
+        "host": host,
+        "port": int(port_text),
+        "security": security,
+        "user": os.environ.get("BPM_SMTP_USER") or None,
+        "password": os.environ.get("BPM_SMTP_PASSWORD") or None,
+    }
 
 
 def mail_from() -> str:
@@ -71,6 +76,7 @@ def base_url() -> str:
 
 
 # ---- logging in (engine/org/login.py, engine/org/credentials.py) -------------------------------
+
 
 def _positive_int(name: str, default: int) -> int:
     text = (os.environ.get(name) or str(default)).strip()
@@ -97,10 +103,12 @@ def session_idle_minutes() -> int:
 def login_throttle_settings() -> dict:
     """Failed logins allowed per account and per client address within the window, and how long a
     lock lasts once one of them is reached."""
-    return {"account_failures": _positive_int("BPM_LOGIN_MAX_FAILURES", 5),
-            "address_failures": _positive_int("BPM_LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
-            "window_minutes": _positive_int("BPM_LOGIN_WINDOW_MINUTES", 15),
-            "lock_minutes": _positive_int("BPM_LOGIN_LOCK_MINUTES", 15)}
+    return {
+        "account_failures": _positive_int("BPM_LOGIN_MAX_FAILURES", 5),
+        "address_failures": _positive_int("BPM_LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+        "window_minutes": _positive_int("BPM_LOGIN_WINDOW_MINUTES", 15),
+        "lock_minutes": _positive_int("BPM_LOGIN_LOCK_MINUTES", 15),
+    }
 
 
 def trusted_proxies() -> int:

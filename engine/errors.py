@@ -37,14 +37,14 @@ class DefinitionError(EngineError):
     """A diagram cannot be deployed; `errors` is [{element_id, message}]."""
 
     def __init__(self, errors: list[dict]):
-        super().__init__("; ".join(
-            f"{e['element_id']}: {e['message']}" if e.get("element_id") else e["message"] for e in errors))
+        super().__init__(
+            "; ".join(f"{e['element_id']}: {e['message']}" if e.get("element_id") else e["message"] for e in errors)
+        )
         self.errors = errors
 
 
 class AssignmentError(EngineError):
     """A lane's role resolves to nobody: refuse the step rather than leave a task no one sees."""
-
 
 
 class TooManyRequests(EngineError):

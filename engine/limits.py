@@ -4,6 +4,7 @@ Each limit has a default that no diagram or form of the library comes near, and 
 variable to change it. A value that is not a positive whole number is refused by name, so a typo
 never silently removes a limit.
 """
+
 from __future__ import annotations
 
 import os

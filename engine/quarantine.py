@@ -9,6 +9,7 @@ SQLite the whole database's write lock is held that long), so this is what bound
 diagram can do. A new version with corrected code is not affected (its source differs); an admin may
 release paused code (`bpm quarantine --release`), which gives it the same number of chances again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,32 +34,59 @@ def code_hash(source: str, process_key: str | None) -> str:
 
 def paused(session: Session, source: str, process_key: str | None) -> CodeQuarantine | None:
     """The row of this code if it is paused now."""
-    return session.scalar(select(CodeQuarantine).where(
-        CodeQuarantine.code_hash == code_hash(source, process_key), CodeQuarantine.paused_at.is_not(None)))
+    return session.scalar(
+        select(CodeQuarantine).where(
+            CodeQuarantine.code_hash == code_hash(source, process_key), CodeQuarantine.paused_at.is_not(None)
+        )
+    )
 
 
 def pause_message(row: CodeQuarantine) -> str:
-    return (f"该代码已暂停执行：它已 {row.hits} 次超出资源上限（最近一次：{row.last_error}）。"
-            "请流程所有者修正流程并通过变更审批发布新版本；管理员确认后可解除暂停")
+    return (
+        f"该代码已暂停执行：它已 {row.hits} 次超出资源上限（最近一次：{row.last_error}）。"
+        "请流程所有者修正流程并通过变更审批发布新版本；管理员确认后可解除暂停"
+    )
 
 
-def record_hit(session: Session, source: str, *, process_key: str | None, element_id: str | None,
-               error: str) -> CodeQuarantine:
+def record_hit(
+    session: Session, source: str, *, process_key: str | None, element_id: str | None, error: str
+) -> CodeQuarantine:
     """Count one hit of the limits; pause the code once it reached the threshold. Concurrent hits
     of the same code (several processes) add up: one upsert."""
     now = clock.now()
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     digest = code_hash(source, process_key)
     statement = insert(CodeQuarantine).values(
-        code_hash=digest, process_key=process_key, element_id=element_id, source=source, hits=1,
-        last_error=error, last_hit_at=now)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[CodeQuarantine.code_hash],
-        set_={"hits": CodeQuarantine.hits + 1, "last_error": error, "last_hit_at": now,
-              "process_key": process_key, "element_id": element_id}))
-    session.execute(update(CodeQuarantine).where(
-        CodeQuarantine.code_hash == digest, CodeQuarantine.paused_at.is_(None),
-        CodeQuarantine.hits >= hits_to_pause()).values(paused_at=now).execution_options(synchronize_session=False))
+        code_hash=digest,
+        process_key=process_key,
+        element_id=element_id,
+        source=source,
+        hits=1,
+        last_error=error,
+        last_hit_at=now,
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[CodeQuarantine.code_hash],
+            set_={
+                "hits": CodeQuarantine.hits + 1,
+                "last_error": error,
+                "last_hit_at": now,
+                "process_key": process_key,
+                "element_id": element_id,
+            },
+        )
+    )
+    session.execute(
+        update(CodeQuarantine)
+        .where(
+            CodeQuarantine.code_hash == digest,
+            CodeQuarantine.paused_at.is_(None),
+            CodeQuarantine.hits >= hits_to_pause(),
+        )
+        .values(paused_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return session.get_one(CodeQuarantine, digest, populate_existing=True)
 
 

@@ -15,6 +15,7 @@ the parent only parses text of a bounded size, which cannot make it run or build
 
 Run as `python -m engine.script_runner`: the worker's main loop.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -55,15 +56,62 @@ from engine import limits
 
 # ---- the restricted namespace (the same in the worker and for bounded expressions in the parent) ----
 
-EXTRA_BUILTINS = ["all", "any", "dict", "enumerate", "filter", "list", "map", "max", "min", "reversed", "set", "sorted", "sum", "frozenset", "ValueError", "KeyError", "TypeError", "Exception"]
+EXTRA_BUILTINS = [
+    "all",
+    "any",
+    "dict",
+    "enumerate",
+    "filter",
+    "list",
+    "map",
+    "max",
+    "min",
+    "reversed",
+    "set",
+    "sorted",
+    "sum",
+    "frozenset",
+    "ValueError",
+    "KeyError",
+    "TypeError",
+    "Exception",
+]
 FORBIDDEN_NAMES = {
-    "open", "exec", "eval", "compile", "getattr", "setattr", "delattr", "globals", "locals", "vars",
-    "input", "breakpoint", "help", "memoryview", "type", "object", "super", "classmethod",
-    "staticmethod", "property", "dir", "print", "exit", "quit",
+    "open",
+    "exec",
+    "eval",
+    "compile",
+    "getattr",
+    "setattr",
+    "delattr",
+    "globals",
+    "locals",
+    "vars",
+    "input",
+    "breakpoint",
+    "help",
+    "memoryview",
+    "type",
+    "object",
+    "super",
+    "classmethod",
+    "staticmethod",
+    "property",
+    "dir",
+    "print",
+    "exit",
+    "quit",
 }
 
-_INPLACE = {"+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
-            "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow}
+_INPLACE = {
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+}
 
 
 def _inplacevar(op, x, y):
@@ -82,10 +130,16 @@ def _builtins() -> dict:
 
 RESTRICTED_GLOBALS = {
     "__builtins__": _builtins(),
-    "_getattr_": safer_getattr, "_getitem_": default_guarded_getitem, "_getiter_": default_guarded_getiter,
-    "_write_": full_write_guard, "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence, "_inplacevar_": _inplacevar,
-    "date": datetime.date, "datetime": datetime.datetime, "timedelta": datetime.timedelta,
+    "_getattr_": safer_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_write_": full_write_guard,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_inplacevar_": _inplacevar,
+    "date": datetime.date,
+    "datetime": datetime.datetime,
+    "timedelta": datetime.timedelta,
 }
 
 _compiled_cache: dict[tuple[str, bool], object] = {}
@@ -108,12 +162,17 @@ def compiled(source: str, expression: bool):
 def remove_globals_and_functions(context: dict, names, external_context: dict | None) -> None:
     """What a script leaves behind, as SpiffWorkflow keeps it: no builtins, functions or globals."""
     for key in list(context):
-        if key == "__builtins__" or callable(context[key]) or key in names or (
-                external_context and key in external_context):
+        if (
+            key == "__builtins__"
+            or callable(context[key])
+            or key in names
+            or (external_context and key in external_context)
+        ):
             context.pop(key)
 
 
 # ---- limits --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -126,10 +185,14 @@ class Limits:
 
     @classmethod
     def from_environment(cls) -> Limits:
-        return cls(cpu_seconds=limits.SCRIPT_CPU_SECONDS.value(), wall_seconds=limits.SCRIPT_WALL_SECONDS.value(),
-                   memory_mb=limits.SCRIPT_MEMORY_MB.value(), result_kb=limits.SCRIPT_RESULT_KB.value(),
-                   function_calls=limits.SCRIPT_FUNCTION_CALLS.value(),
-                   function_seconds=limits.SCRIPT_FUNCTION_SECONDS.value())
+        return cls(
+            cpu_seconds=limits.SCRIPT_CPU_SECONDS.value(),
+            wall_seconds=limits.SCRIPT_WALL_SECONDS.value(),
+            memory_mb=limits.SCRIPT_MEMORY_MB.value(),
+            result_kb=limits.SCRIPT_RESULT_KB.value(),
+            function_calls=limits.SCRIPT_FUNCTION_CALLS.value(),
+            function_seconds=limits.SCRIPT_FUNCTION_SECONDS.value(),
+        )
 
 
 class ScriptLimitExceeded(Exception):
@@ -165,15 +228,26 @@ def _tagged(value):
         return {_TAG: "decimal", "v": str(value)}
     if isinstance(value, (set, frozenset)):
         return {_TAG: "set", "v": list(value)}
-    if isinstance(value, (collections.abc.KeysView, collections.abc.ValuesView, collections.abc.ItemsView,
-                          collections.abc.Iterator, range)):
+    if isinstance(
+        value,
+        (
+            collections.abc.KeysView,
+            collections.abc.ValuesView,
+            collections.abc.ItemsView,
+            collections.abc.Iterator,
+            range,
+        ),
+    ):
         return list(value)  # what an expression's view or iterator stands for
     raise TypeError(f"{type(value).__name__} 类型的值不能保存为案件数据")
 
 
 _UNTAG: dict[str, Callable[[Any], Any]] = {
-    "datetime": datetime.datetime.fromisoformat, "date": datetime.date.fromisoformat,
-    "time": datetime.time.fromisoformat, "decimal": decimal.Decimal, "set": set,
+    "datetime": datetime.datetime.fromisoformat,
+    "date": datetime.date.fromisoformat,
+    "time": datetime.time.fromisoformat,
+    "decimal": decimal.Decimal,
+    "set": set,
     "timedelta": lambda parts: datetime.timedelta(days=parts[0], seconds=parts[1], microseconds=parts[2]),
 }
 
@@ -243,7 +317,12 @@ class _Worker:
         env["BPM_SCRIPT_MEMORY_MB"] = str(limits.memory_mb)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine.script_runner"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=package_root, close_fds=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=package_root,
+            close_fds=True,
+        )
         assert self.process.stdin is not None and self.process.stdout is not None  # both asked for: PIPE
         self.requests: IO[bytes] = self.process.stdin
         self.replies: IO[bytes] = self.process.stdout
@@ -264,8 +343,10 @@ class _Worker:
         """Run one piece of code; answers what the worker sent back, serving its calls of
         `functions` meanwhile. Raises ScriptLimitExceeded (and leaves the worker dead) past a limit."""
         limits = self.limits
-        _send_trusted(self.requests, ("run", mode, source, context, external, sorted(functions),
-                                           limits.cpu_seconds, limits.result_kb * 1024))
+        _send_trusted(
+            self.requests,
+            ("run", mode, source, context, external, sorted(functions), limits.cpu_seconds, limits.result_kb * 1024),
+        )
         deadline = time.monotonic() + limits.wall_seconds  # the code's own time
         function_time, calls = 0.0, 0
         fd = self.replies.fileno()
@@ -362,10 +443,30 @@ class Pool:
             worker.kill()
 
 
-_KNOWN_EXCEPTIONS = {cls.__name__: cls for cls in (
-    ArithmeticError, AssertionError, AttributeError, IndexError, KeyError, LookupError, NameError,
-    OverflowError, RecursionError, RuntimeError, StopIteration, SyntaxError, TypeError, UnboundLocalError,
-    ValueError, ZeroDivisionError, NotImplementedError, UnicodeError, Exception)}
+_KNOWN_EXCEPTIONS = {
+    cls.__name__: cls
+    for cls in (
+        ArithmeticError,
+        AssertionError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        LookupError,
+        NameError,
+        OverflowError,
+        RecursionError,
+        RuntimeError,
+        StopIteration,
+        SyntaxError,
+        TypeError,
+        UnboundLocalError,
+        ValueError,
+        ZeroDivisionError,
+        NotImplementedError,
+        UnicodeError,
+        Exception,
+    )
+}
 
 
 def _result(answer, limits: Limits):
@@ -411,6 +512,7 @@ def set_limits(limits: Limits | None) -> None:
 
 # ---- the worker side -----------------------------------------------------------------------------
 
+
 def _limit_self(memory_mb: int) -> None:
     import resource
 
@@ -450,6 +552,7 @@ def _worker_main() -> None:
             if reply[0] == "raise":
                 raise _KNOWN_EXCEPTIONS.get(reply[1], RuntimeError)(reply[2])
             return reply[1]
+
         call.__name__ = name
         return call
 
@@ -465,8 +568,9 @@ def _worker_main() -> None:
             try:
                 _send_json(outbox, ["ok", result], max_bytes)
             except (TypeError, ValueError, RecursionError) as exc:  # nothing was written
-                _send_json(outbox, ["error", None, "ValueError", f"脚本结果无法保存为案件数据：{_text(exc)}", {}],
-                           max_bytes)
+                _send_json(
+                    outbox, ["error", None, "ValueError", f"脚本结果无法保存为案件数据：{_text(exc)}", {}], max_bytes
+                )
             except ResultTooLarge as exc:
                 _send_json(outbox, ["error", None, "ValueError", str(exc), {}], max_bytes)
             continue

@@ -10,6 +10,7 @@ loop, comprehension or other call) is evaluated here, as its cost is at most lin
 case's data. Every other script and expression runs in a worker process under CPU, wall-clock and
 memory limits it cannot catch (engine/script_runner.py).
 """
+
 from __future__ import annotations
 
 import ast
@@ -105,8 +106,10 @@ def _translate(message: str) -> str:
 
 # Timers as other tools write them (`PT72H`, `2027-01-05T09:00:00+08:00`, `R/2027-01-01T09:00:00+08:00/P3M`)
 # are ISO 8601 text, not Python: SpiffWorkflow evaluates every timer, so they evaluate to themselves.
-ISO_8601_TIMER = re.compile(r"^(R\d*/)?(P(\d|T\d)[0-9YMWDTHS.,]*|\d{4}-\d{2}-\d{2}[0-9T:+\-.Z]*|\d{4}-?W\d{2}[0-9T:+\-.Z]*)"
-                            r"(/(P(\d|T\d)[0-9YMWDTHS.,]*|\d{4}-\d{2}-\d{2}[0-9T:+\-.Z]*))?$")
+ISO_8601_TIMER = re.compile(
+    r"^(R\d*/)?(P(\d|T\d)[0-9YMWDTHS.,]*|\d{4}-\d{2}-\d{2}[0-9T:+\-.Z]*|\d{4}-?W\d{2}[0-9T:+\-.Z]*)"
+    r"(/(P(\d|T\d)[0-9YMWDTHS.,]*|\d{4}-\d{2}-\d{2}[0-9T:+\-.Z]*))?$"
+)
 
 
 def is_iso_8601_timer(text: str) -> bool:
@@ -140,21 +143,45 @@ def _zoned(part: str) -> str:
 def _waits_on_timer(task) -> bool:
     """A timer event, or an event-based gateway with a timer among its events."""
     definition = getattr(task.task_spec, "event_definition", None)
-    return any(isinstance(d, TimerEventDefinition)
-               for d in (definition, *getattr(definition, "event_definitions", ())))
+    return any(isinstance(d, TimerEventDefinition) for d in (definition, *getattr(definition, "event_definitions", ())))
 
 
 # ---- which expressions may run in this process ---------------------------------------------------
 
 _BOUNDED_NODES = (
-    ast.Expression, ast.Name, ast.Load, ast.Constant, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp,
-    ast.Not, ast.USub, ast.IfExp, ast.Attribute, ast.Subscript, ast.Tuple, ast.List, ast.Set, ast.Call,
-    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
+    ast.Expression,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Compare,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.IfExp,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Tuple,
+    ast.List,
+    ast.Set,
+    ast.Call,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Is,
+    ast.IsNot,
 )
 # Functions that read their argument once and build nothing (no `str(…)`, `int(…)` of data: converting a
 # long number or text costs more than reading it; no arithmetic at all: `a // b` of long numbers does).
 _BOUNDED_CALLS = {"len", "bool", "any", "all", "min", "max", "today", "now"}
-_LARGEST_BOUNDED_NUMBER = 10 ** 6
+_LARGEST_BOUNDED_NUMBER = 10**6
 
 
 @functools.lru_cache(maxsize=4096)
@@ -170,12 +197,19 @@ def is_bounded(expression: str) -> bool:
     for node in ast.walk(tree):
         if not isinstance(node, _BOUNDED_NODES):
             return False
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _BOUNDED_CALLS
-                                               and not node.keywords
-                                               and not any(isinstance(a, ast.Starred) for a in node.args)):
+        if isinstance(node, ast.Call) and not (
+            isinstance(node.func, ast.Name)
+            and node.func.id in _BOUNDED_CALLS
+            and not node.keywords
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+        ):
             return False
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, complex)) \
-                and not isinstance(node.value, bool) and abs(node.value) > _LARGEST_BOUNDED_NUMBER:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, (int, float, complex))
+            and not isinstance(node.value, bool)
+            and abs(node.value) > _LARGEST_BOUNDED_NUMBER
+        ):
             return False
     return True
 
@@ -232,8 +266,9 @@ class SandboxScriptEngine(PythonScriptEngine):
         session, process_key = _running_procedure()
         limit = exc.__context__
         if session is not None and isinstance(limit, script_runner.ScriptLimitExceeded):
-            quarantine.record_hit(session, source, process_key=process_key, element_id=task.task_spec.bpmn_id,
-                                  error=str(limit))
+            quarantine.record_hit(
+                session, source, process_key=process_key, element_id=task.task_spec.bpmn_id, error=str(limit)
+            )
 
     def get_error_line_number_and_content(self, script, err):
         line = getattr(err, "script_lineno", 0)  # the traceback is the worker's
@@ -253,11 +288,15 @@ class SandboxScriptEngine(PythonScriptEngine):
                 self._count_hit(task, expression, exc)
             cause = exc.__context__
             if isinstance(cause, NameError) and cause.name:  # the case has no such field (yet)
-                raise WorkflowTaskException(f"表达式 {expression.strip()} 出错：案件数据中没有 {cause.name}",
-                                            task=task) from None
+                raise WorkflowTaskException(
+                    f"表达式 {expression.strip()} 出错：案件数据中没有 {cause.name}", task=task
+                ) from None
             if isinstance(cause, Exception) and not isinstance(exc.__cause__, WorkflowTaskException):
-                detail = cause if isinstance(cause, (script_runner.ScriptLimitExceeded, script_runner.ScriptError)) \
+                detail = (
+                    cause
+                    if isinstance(cause, (script_runner.ScriptLimitExceeded, script_runner.ScriptError))
                     else f"{type(cause).__name__}: {cause}"
+                )
                 raise WorkflowTaskException(f"表达式 {expression.strip()} 出错：{detail}", task=task) from None
             raise
         if not _waits_on_timer(task):

@@ -1,4 +1,5 @@
 """Pure timing: ISO 8601 durations and the shortest period a repeating timer may have."""
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,10 @@ def cycle_problem(text: str) -> str | None:
         except Exception:
             return None  # not a duration: SpiffWorkflow names the element
         if length < minimum:
-            return (f"循环定时器 {text.strip()} 的周期 {period} 短于允许的最小周期 "
-                    f"{_human(minimum)}（BPM_TIMER_MIN_PERIOD）")
+            return (
+                f"循环定时器 {text.strip()} 的周期 {period} 短于允许的最小周期 "
+                f"{_human(minimum)}（BPM_TIMER_MIN_PERIOD）"
+            )
     return None
 
 

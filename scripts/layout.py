@@ -6,6 +6,7 @@ bpmndi:BPMNDiagram: lanes as bands, flow nodes on a grid (column = longest path 
 within a lane), orthogonal flows, loops routed through corridors above the rows.
 Usage: layout.py FILE...  (rewrite in place) | layout.py --check FILE...  (exit 1 listing stale files)
 """
+
 import argparse
 import itertools
 import math
@@ -15,13 +16,17 @@ from collections import defaultdict
 
 from lxml import etree
 
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-      "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    "dc": "http://www.omg.org/spec/DD/20100524/DC",
+    "di": "http://www.omg.org/spec/DD/20100524/DI",
+}
 ACTIVITIES = {"task", "callActivity", "subProcess", "transaction", "adHocSubProcess"}
-POOL_X, POOL_Y, HEADER = 160, 80, 30          # pool origin; pool and lane name bands are 30 px wide
-MARGIN, COL_GAP, MIN_COL = 50, 70, 90         # columns are at least 90 wide: room for external labels
-ROW_TOP, ROW_BOTTOM, LANE_MIN = 44, 40, 150   # per row: corridor for loops above the shapes, labels below
-SUB_PAD, TRACK = 20, 6                        # expanded subprocess padding; spacing of parallel loops
+POOL_X, POOL_Y, HEADER = 160, 80, 30  # pool origin; pool and lane name bands are 30 px wide
+MARGIN, COL_GAP, MIN_COL = 50, 70, 90  # columns are at least 90 wide: room for external labels
+ROW_TOP, ROW_BOTTOM, LANE_MIN = 44, 40, 150  # per row: corridor for loops above the shapes, labels below
+SUB_PAD, TRACK = 20, 6  # expanded subprocess padding; spacing of parallel loops
 PARSER = etree.XMLParser(strip_cdata=False)
 
 
@@ -157,8 +162,10 @@ class Layout:
         left = POOL_X + HEADER * (2 if lanes else 1) + MARGIN
         self.shift(ids, left, POOL_Y)
         self.pool = [POOL_X, POOL_Y, left - POOL_X + width + MARGIN, sum(heights)]
-        self.lanes = [(lane.get("id"), [POOL_X + HEADER, POOL_Y + sum(heights[:i]), self.pool[2] - HEADER, heights[i]])
-                      for i, lane in enumerate(lanes)]
+        self.lanes = [
+            (lane.get("id"), [POOL_X + HEADER, POOL_Y + sum(heights[:i]), self.pool[2] - HEADER, heights[i]])
+            for i, lane in enumerate(lanes)
+        ]
         flows = list(p.iter(q("bpmn", "sequenceFlow")))
         target, hosts = {f.get("sourceRef"): f.get("targetRef") for f in flows}, defaultdict(list)
         for b in p.iter(q("bpmn", "boundaryEvent")):
@@ -209,8 +216,10 @@ class Layout:
         pts = simplify(min(cands, key=lambda c: sum(overlap(r, b) for r in runs(c) for b in blocked)))
         for i in range(1, len(pts) - 2):  # move inner vertical runs off other flows' (flows sharing an end may share)
             (x, y1), (x2, y2) = pts[i], pts[i + 1]
-            while x == x2 and any(abs(vx - x) < 4 and min(a, b) < max(y1, y2) and max(a, b) > min(y1, y2)
-                                  and s != s2 and t != t2 for vx, a, b, s2, t2 in self.runs):
+            while x == x2 and any(
+                abs(vx - x) < 4 and min(a, b) < max(y1, y2) and max(a, b) > min(y1, y2) and s != s2 and t != t2
+                for vx, a, b, s2, t2 in self.runs
+            ):
                 x = x2 = x - 8
             pts[i], pts[i + 1] = (x, y1), (x2, y2)
         return self.record(pts, s, t)
@@ -240,18 +249,36 @@ class Layout:
         return self.record(simplify([start, (scx, ys), (vx, ys), (vx, yt), (ex, yt), (ex, ty)]), s, t)
 
     def best(self, cands, own=None):  # the first candidate covering least; a shape or label is worse than a flow
-        return min(cands, key=lambda r: 3 * sum(overlap(r, b) for b in [*self.box.values(), *self.labels.values()])
-                   + sum(overlap(r, run) for f, pts in self.waypoints.items() if f != own for run in runs(pts)))
+        return min(
+            cands,
+            key=lambda r: (
+                3 * sum(overlap(r, b) for b in [*self.box.values(), *self.labels.values()])
+                + sum(overlap(r, run) for f, pts in self.waypoints.items() if f != own for run in runs(pts))
+            ),
+        )
 
     def node_label(self, n):
         (x, y, w, h), (lw, lh) = self.box[n.get("id")], text_box(n.get("name"))
         cx = x + w / 2
         if kind(n) == "boundaryEvent":  # beside it under the activity, or below it
-            return self.best([[x - 4 - lw, y + 22, lw, lh], [x + 40, y + 22, lw, lh],
-                              [cx + 6, y + h + 2, lw, lh], [cx - 6 - lw, y + h + 2, lw, lh]])
-        return self.best([[cx - lw / 2, y + h + 4, lw, lh], [cx - lw / 2, y - lh - 4, lw, lh],
-                          [cx + 6, y + h + 2, lw, lh], [cx - 6 - lw, y + h + 2, lw, lh],
-                          [cx + 6, y - lh - 2, lw, lh], [cx - 6 - lw, y - lh - 2, lw, lh]])
+            return self.best(
+                [
+                    [x - 4 - lw, y + 22, lw, lh],
+                    [x + 40, y + 22, lw, lh],
+                    [cx + 6, y + h + 2, lw, lh],
+                    [cx - 6 - lw, y + h + 2, lw, lh],
+                ]
+            )
+        return self.best(
+            [
+                [cx - lw / 2, y + h + 4, lw, lh],
+                [cx - lw / 2, y - lh - 4, lw, lh],
+                [cx + 6, y + h + 2, lw, lh],
+                [cx - 6 - lw, y + h + 2, lw, lh],
+                [cx + 6, y - lh - 2, lw, lh],
+                [cx - 6 - lw, y - lh - 2, lw, lh],
+            ]
+        )
 
     def flow_label(self, f, pts):
         (w, h), across, down, legs = text_box(f.get("name")), [], [], list(itertools.pairwise(pts))
@@ -336,8 +363,10 @@ def check(path):
     want |= {n.get("id") for n in process.iter() if is_node(n) or kind(n) == "sequenceFlow"}
     have = {el.get("bpmnElement") for el in root.iter(q("bpmndi", "BPMNShape"), q("bpmndi", "BPMNEdge"))}
     gone = have - {el.get("id") for el in root.iter() if isinstance(el.tag, str)}
-    return "; ".join(([f"no DI for {', '.join(sorted(want - have))}"] if want - have else []) +
-                     ([f"DI for removed {', '.join(sorted(gone))}"] if gone else []))
+    return "; ".join(
+        ([f"no DI for {', '.join(sorted(want - have))}"] if want - have else [])
+        + ([f"DI for removed {', '.join(sorted(gone))}"] if gone else [])
+    )
 
 
 def layout(path):
@@ -346,8 +375,12 @@ def layout(path):
     missing = {p: u for p, u in NS.items() if u not in root.nsmap.values() and p not in root.nsmap}
     if missing:  # declare the DI namespaces on the root like the modeler does (lxml can only do it by re-parsing)
         decl = "".join(f' xmlns:{p}="{u}"' for p, u in missing.items())  # after the existing declarations
-        text = re.sub(r'<([\w.-]+:)?definitions(\s+xmlns(:[\w.-]+)?="[^"]*")*', lambda m: m[0] + decl,
-                      etree.tostring(tree, encoding="unicode"), count=1)
+        text = re.sub(
+            r'<([\w.-]+:)?definitions(\s+xmlns(:[\w.-]+)?="[^"]*")*',
+            lambda m: m[0] + decl,
+            etree.tostring(tree, encoding="unicode"),
+            count=1,
+        )
         tree = etree.fromstring(text, PARSER).getroottree()
         root = tree.getroot()
     process, collab, part = process_and_pool(root)

@@ -1,5 +1,6 @@
 """Fixtures: one database per test session (SQLite file, or PostgreSQL when DATABASE_URL is set),
 with the schema migrated, the demo organisation loaded and the library deployed."""
+
 from __future__ import annotations
 
 import os
@@ -47,6 +48,7 @@ def own_database(tmp_path_factory):
         url = fresh_postgres(url, suffix=f"_{name}") if url else f"sqlite:///{tmp_path_factory.mktemp(name) / 'bpm.db'}"
         made.append(_prepared(url))
         return made[-1]
+
     yield make
     for database in made:
         database.dispose()
@@ -103,8 +105,9 @@ class Api:
 
     def open_task(self, instance_id: int, as_: str, element_id: str | None = None) -> dict:
         body = self.get(f"/instances/{instance_id}", as_).json
-        tasks = [t for t in body["tasks"] if t["state"] == "open"
-                 and (element_id is None or t["element_id"] == element_id)]
+        tasks = [
+            t for t in body["tasks"] if t["state"] == "open" and (element_id is None or t["element_id"] == element_id)
+        ]
         assert tasks, f"no open task {element_id} in {body['tasks']}"
         return tasks[0]
 
@@ -125,13 +128,19 @@ class Api:
 
     def completions(self, instance_id: int) -> list[tuple]:
         """(element_id, actor, decision) of every completed step, in order."""
-        return [(e["element_id"], e["actor"], e["decision"]) for e in self.case(instance_id)["history"]
-                if e["type"] == "task_completed"]
+        return [
+            (e["element_id"], e["actor"], e["decision"])
+            for e in self.case(instance_id)["history"]
+            if e["type"] == "task_completed"
+        ]
 
     def children(self, instance_id: int) -> list[dict]:
         """The cases this case started, in order."""
-        return [self.case(e["data"]["instance_id"]) for e in self.case(instance_id)["history"]
-                if e["type"] == "case_started"]
+        return [
+            self.case(e["data"]["instance_id"])
+            for e in self.case(instance_id)["history"]
+            if e["type"] == "case_started"
+        ]
 
 
 @pytest.fixture
@@ -147,6 +156,7 @@ def api_on():
     def make(database) -> Api:
         app = create_app({"TESTING": True, "BPM_DATABASE": database, "SECRET_KEY": "test"})
         return Api(app.test_client())
+
     return make
 
 
@@ -182,10 +192,12 @@ class Clock:
 
     def set(self, moment):
         from engine import clock
+
         clock.set_time(moment)
 
     def now(self):
         from engine import clock
+
         return clock.now()
 
     def advance(self, **delta) -> int:
@@ -193,6 +205,7 @@ class Clock:
 
         from engine import clock
         from engine.flows import timers
+
         clock.advance(timedelta(**delta))
         return timers.fire_due(self.db)
 
@@ -203,6 +216,7 @@ def clock(db):
     from datetime import datetime
 
     from engine import clock as engine_clock
+
     engine_clock.set_time(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
     yield Clock(db)
     engine_clock.set_time(None)

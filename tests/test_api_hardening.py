@@ -1,6 +1,7 @@
 """The API says what its OpenAPI says, and bad or unlucky requests get a 4xx or a 503, never a 500:
 numbers beyond what the database holds (404/400), a lock held too long elsewhere (503 数据库繁忙 with
 Retry-After, on the API and the pages, SQLite and PostgreSQL), 405 with Allow, 401 before the body is read."""
+
 from __future__ import annotations
 
 import re
@@ -21,34 +22,50 @@ BEYOND = 2**64  # what the fuzzer sent: more than any column holds
 
 # --- item 12: ids, offsets and versions beyond what the database holds --------------------------
 
-@pytest.mark.parametrize("path", [
-    f"/instances/{BEYOND}", f"/instances/{BEYOND}/diagram", f"/instances/{BEYOND}/attachments",
-    f"/attachments/{BEYOND}", f"/drafts/{BEYOND}", f"/drafts/{BEYOND}/diff",
-])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/instances/{BEYOND}",
+        f"/instances/{BEYOND}/diagram",
+        f"/instances/{BEYOND}/attachments",
+        f"/attachments/{BEYOND}",
+        f"/drafts/{BEYOND}",
+        f"/drafts/{BEYOND}/diff",
+    ],
+)
 def test_an_id_beyond_the_database_names_nothing(api, path):
     r = api.get(path, "admin")
     assert r.status_code == 404 and r.json["code"] == 404
 
 
-@pytest.mark.parametrize("method,path,body", [
-    ("POST", f"/instances/{BEYOND}/urge", {}), ("POST", f"/processes/t_quick/versions/{BEYOND}/rollback", None),
-    ("POST", f"/notifications/outbox/{BEYOND}/retry", None), ("DELETE", f"/drafts/{BEYOND}", None),
-])
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("POST", f"/instances/{BEYOND}/urge", {}),
+        ("POST", f"/processes/t_quick/versions/{BEYOND}/rollback", None),
+        ("POST", f"/notifications/outbox/{BEYOND}/retry", None),
+        ("DELETE", f"/drafts/{BEYOND}", None),
+    ],
+)
 def test_an_action_on_an_id_beyond_the_database_is_404(api, method, path, body):
     assert api.call(method, path, "admin", json=body).status_code == 404
 
 
-@pytest.mark.parametrize("method,path,body,field", [
-    ("GET", f"/instances?offset={BEYOND}", None, "offset"),
-    ("GET", f"/tasks?offset={BEYOND}", None, "offset"),
-    ("GET", f"/notifications?offset={BEYOND}", None, "offset"),
-    ("GET", f"/notifications/outbox?offset={BEYOND}", None, "offset"),
-    ("GET", f"/processes/t_quick/bpmn?version={BEYOND}", None, "version"),
-    ("GET", f"/processes/t_quick/content?version={BEYOND}", None, "version"),
-    ("POST", "/notifications/read", {"ids": [BEYOND]}, "ids"),
-    ("POST", "/processes/t_quick/migrations", {"to_version": BEYOND}, "to_version"),
-    ("POST", "/processes/t_quick/migrations", {"instance_ids": [BEYOND]}, "instance_ids"),
-])
+@pytest.mark.parametrize(
+    "method,path,body,field",
+    [
+        ("GET", f"/instances?offset={BEYOND}", None, "offset"),
+        ("GET", f"/tasks?offset={BEYOND}", None, "offset"),
+        ("GET", f"/notifications?offset={BEYOND}", None, "offset"),
+        ("GET", f"/notifications/outbox?offset={BEYOND}", None, "offset"),
+        ("GET", f"/processes/t_quick/bpmn?version={BEYOND}", None, "version"),
+        ("GET", f"/processes/t_quick/content?version={BEYOND}", None, "version"),
+        ("POST", "/notifications/read", {"ids": [BEYOND]}, "ids"),
+        ("POST", "/processes/t_quick/migrations", {"to_version": BEYOND}, "to_version"),
+        ("POST", "/processes/t_quick/migrations", {"instance_ids": [BEYOND]}, "instance_ids"),
+    ],
+)
 def test_a_number_beyond_the_database_is_refused_naming_the_field(api, method, path, body, field):
     r = api.call(method, path, "admin", json=body)
     assert r.status_code == 400, r.json
@@ -70,6 +87,7 @@ def test_pages_with_numbers_beyond_the_database(client):
 
 # --- item 20: the OpenAPI matches the code ----------------------------------------------------------
 
+
 def test_a_refused_diagram_answers_errors_as_the_openapi_documents(api, app):
     import schemathesis
 
@@ -90,13 +108,16 @@ def test_a_method_not_allowed_says_which_are(api):
     assert "PUT" in r.json["message"] and "GET" in r.json["message"]
 
 
-@pytest.mark.parametrize("method,path,body", [
-    ("POST", "/processes", {"bpmn_xml": 5}),
-    ("POST", "/processes/t_quick/instances", {"data": "not an object"}),
-    ("POST", "/tasks/bulk-complete", {"task_ids": "x"}),
-    ("GET", "/tasks?scope=nonsense", None),
-    ("PUT", "/drafts/1", {}),
-])
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("POST", "/processes", {"bpmn_xml": 5}),
+        ("POST", "/processes/t_quick/instances", {"data": "not an object"}),
+        ("POST", "/tasks/bulk-complete", {"task_ids": "x"}),
+        ("GET", "/tasks?scope=nonsense", None),
+        ("PUT", "/drafts/1", {}),
+    ],
+)
 def test_without_a_valid_token_a_bad_body_is_401_not_400(client, api, method, path, body):
     for headers in ({}, {"Authorization": "Bearer not-a-token"}):
         r = client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
@@ -112,13 +133,15 @@ def test_asking_for_a_token_is_open_and_checks_its_body(client):
 
 # --- item 13: a lock held too long elsewhere is 503 数据库繁忙 --------------------------------------
 
+
 def form_csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
 def login(client, username: str):
-    r = client.post("/login", data={"username": username, "password": "demo",
-                                    "csrf": form_csrf(client.get("/login").text)})
+    r = client.post(
+        "/login", data={"username": username, "password": "demo", "csrf": form_csrf(client.get("/login").text)}
+    )
     assert r.status_code == 302, r.text
     return r
 
@@ -154,8 +177,9 @@ def test_sqlite_write_lock_held_elsewhere_is_503_busy(tmp_path):
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # e.g. a long step of another request
     try:
-        api_call = client.post("/api/v1/notifications/read", json={"all": True},
-                               headers={"Authorization": f"Bearer {token}"})
+        api_call = client.post(
+            "/api/v1/notifications/read", json={"all": True}, headers={"Authorization": f"Bearer {token}"}
+        )
         _assert_busy(api_call, page=False)
         page = client.post("/login", data={"username": "emp", "password": "demo", "csrf": csrf})
         _assert_busy(page, page=True)

@@ -27,6 +27,7 @@ def open_elements(api, case_id):
 
 # --- 转办 ---
 
+
 def test_transfer_hands_the_task_over_entirely(api):
     case_id, task = at_mr_review(api)
     r = api.post(f"/tasks/{task['id']}/transfer", "mr", {"user": "vp", "comment": "出差，请分管副总审核"})
@@ -55,9 +56,13 @@ def test_transfer_refused_when_it_does_not_apply(api):
 
 # --- 委派 ---
 
+
 def test_delegate_works_it_and_it_comes_back_to_the_delegator(api):
     case_id, task = at_mr_review(api)
-    assert api.post(f"/tasks/{task['id']}/delegate", "mr", {"user": "office_head", "comment": "请先核实"}).status_code == 200
+    assert (
+        api.post(f"/tasks/{task['id']}/delegate", "mr", {"user": "office_head", "comment": "请先核实"}).status_code
+        == 200
+    )
     r = api.post(f"/tasks/{task['id']}/complete", "mr", {"data": APPROVE})
     assert r.status_code == 409 and "委派" in r.json["message"]
     detail = api.get(f"/tasks/{task['id']}", "office_head").json
@@ -88,6 +93,7 @@ def test_a_delegate_neither_delegates_nor_returns_the_task_on(api):
 
 # --- 加签 ---
 
+
 def test_signer_before_me_gives_an_opinion_then_i_decide(api):
     case_id, task = at_mr_review(api)
     r = api.post(f"/tasks/{task['id']}/add-signer", "mr", {"user": "vp", "position": "before", "comment": "请先把关"})
@@ -105,7 +111,9 @@ def test_signer_before_me_gives_an_opinion_then_i_decide(api):
     api.complete(task["id"], "mr", APPROVE)
     assert open_elements(api, case_id) == ["qg_review"]
     assert [(e["actor"], e["decision"]) for e in events(api, case_id, "task_completed")][-2:] == [
-        ("vp", "reject"), ("mr", "approve")]
+        ("vp", "reject"),
+        ("mr", "approve"),
+    ]
 
 
 def test_signer_after_me_must_also_approve(api):
@@ -145,14 +153,26 @@ def test_add_signer_refused_when_it_does_not_apply(api):
 
 # --- 退回 ---
 
+
 def test_return_to_an_earlier_step_redoes_the_case_from_there(api):
     case = api.start("process_change", "emp")
-    api.walk(case["id"], [("apply", "emp", APPLY), ("mr_review", "mr", APPROVE),
-                          ("qg_review", "qg_staff", QG_REVIEW), ("organise_review", "qg_head", ORGANISE)])
+    api.walk(
+        case["id"],
+        [
+            ("apply", "emp", APPLY),
+            ("mr_review", "mr", APPROVE),
+            ("qg_review", "qg_staff", QG_REVIEW),
+            ("organise_review", "qg_head", ORGANISE),
+        ],
+    )
     chair = api.open_task(case["id"], "tech_head", "chair_review")
     targets = api.get(f"/tasks/{chair['id']}/return-targets", "tech_head").json
     assert [(t["element_id"], t["completed_by"]) for t in targets] == [
-        ("apply", "emp"), ("mr_review", "mr"), ("qg_review", "qg_staff"), ("organise_review", "qg_head")]
+        ("apply", "emp"),
+        ("mr_review", "mr"),
+        ("qg_review", "qg_staff"),
+        ("organise_review", "qg_head"),
+    ]
     r = api.post(f"/tasks/{chair['id']}/return", "tech_head", {"element_id": "qg_review", "comment": "匹配性意见不清"})
     assert r.status_code == 200, r.json
     redo = api.open_task(case["id"], "qg_staff", "qg_review")
@@ -161,9 +181,19 @@ def test_return_to_an_earlier_step_redoes_the_case_from_there(api):
     assert api.get(f"/tasks/{redo['id']}", "qg_staff").json["prefill"]["match_opinion"] == "与问题管理匹配"
     returned = events(api, case["id"], "returned")[0]
     assert (returned["actor"], returned["comment"], returned["data"]["to_element"]) == (
-        "tech_head", "匹配性意见不清", "qg_review")
-    api.walk(case["id"], [("qg_review", "qg_staff", QG_REVIEW), ("organise_review", "qg_head", ORGANISE),
-                          ("chair_review", "tech_head", CHAIR), ("gm_approve", "gm", APPROVE)])
+        "tech_head",
+        "匹配性意见不清",
+        "qg_review",
+    )
+    api.walk(
+        case["id"],
+        [
+            ("qg_review", "qg_staff", QG_REVIEW),
+            ("organise_review", "qg_head", ORGANISE),
+            ("chair_review", "tech_head", CHAIR),
+            ("gm_approve", "gm", APPROVE),
+        ],
+    )
     assert open_elements(api, case["id"]) == ["publish"]
     assert "qg_review" in api.get(f"/instances/{case['id']}/diagram", "emp").json["completed"]
 
@@ -212,10 +242,16 @@ def test_countersign_needs_everyone_then_or_sign_takes_the_first_then_one_after_
     detail = api.get(f"/tasks/{votes['gm']['id']}", "gm").json
     assert detail["approval"]["mode"] == "all"
     assert [(v["user"], v["decision"]) for v in detail["approval"]["votes"]] == [
-        ("vp", "approve"), ("mr", "approve"), ("gm", None)]
+        ("vp", "approve"),
+        ("mr", "approve"),
+        ("gm", None),
+    ]
     api.complete(votes["gm"]["id"], "gm", APPROVE)
     assert api.case(case_id)["data"]["votes"] == [
-        {"user": "vp", "decision": "approve"}, {"user": "mr", "decision": "approve"}, {"user": "gm", "decision": "approve"}]
+        {"user": "vp", "decision": "approve"},
+        {"user": "mr", "decision": "approve"},
+        {"user": "gm", "decision": "approve"},
+    ]
 
     any_rows = rows(api, case_id, "any_sign")
     assert set(any_rows) == set(TEAM)
@@ -244,7 +280,10 @@ def test_one_rejection_in_a_countersign_rejects_the_step(api):
     api.complete(votes["gm"]["id"], "gm", {"decision": "reject", "comment": "预算不足"})
     assert open_elements(api, case_id) == ["apply"]
     assert {t["assignee"]: t["state"] for t in api.case(case_id)["tasks"] if t["element_id"] == "all_sign"} == {
-        "vp": "completed", "gm": "completed", "mr": "cancelled"}
+        "vp": "completed",
+        "gm": "completed",
+        "mr": "cancelled",
+    }
 
 
 def test_return_from_inside_a_countersign(api):
@@ -261,11 +300,13 @@ def test_return_from_inside_a_countersign(api):
     assert api.get(f"/tasks/{apply['id']}", "emp").json["prefill"]["approvers"] == TEAM
     api.complete(apply["id"], "emp", {"subject": "采购服务器", "approvers": ["vp", "gm"]})
     assert set(rows(api, case_id, "all_sign")) >= {"vp", "gm"}
-    assert {t["assignee"] for t in api.case(case_id)["tasks"]
-            if t["element_id"] == "all_sign" and t["state"] == "open"} == {"vp", "gm"}
+    assert {
+        t["assignee"] for t in api.case(case_id)["tasks"] if t["element_id"] == "all_sign" and t["state"] == "open"
+    } == {"vp", "gm"}
 
 
 # --- 撤回 ---
+
 
 def test_initiator_withdraws_while_nobody_has_acted(api):
     case_id, task = at_mr_review(api)
@@ -291,6 +332,7 @@ def test_withdraw_refused_once_the_next_step_was_acted_on(api):
 
 
 # --- 抄送 / 催办 ---
+
 
 def test_cc_lets_people_read_the_case(api):
     case_id, _ = at_mr_review(api)
@@ -320,6 +362,7 @@ def test_urge_at_most_once_an_hour(api, clock):
 
 
 # --- 批量同意 / 认领 ---
+
 
 def test_bulk_approve_each_on_its_own(api):
     tasks = [at_mr_review(api)[1]["id"] for _ in range(3)]

@@ -1,4 +1,5 @@
 """Attachments on tasks: upload (permission, size, type check), list, download."""
+
 import io
 import re
 import struct
@@ -13,10 +14,12 @@ from engine.runtime import attachments
 
 # --- real minimal files ------------------------------------------------------------------------
 
-PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-       b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
-       b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >> endobj\n"
-       b"trailer << /Root 1 0 R >>\n%%EOF\n")
+PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+    b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >> endobj\n"
+    b"trailer << /Root 1 0 R >>\n%%EOF\n"
+)
 
 
 def zip_of(members: dict[str, bytes]) -> bytes:
@@ -29,13 +32,15 @@ def zip_of(members: dict[str, bytes]) -> bytes:
 
 def ooxml(part: str) -> bytes:
     """A docx / xlsx / pptx skeleton: the content types, the package relations and one main part."""
-    return zip_of({
-        "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                               b'package/2006/content-types"/>',
-        "_rels/.rels": b'<?xml version="1.0"?><Relationships/>',
-        part: b'<?xml version="1.0"?><document><body><p>\xe5\x8f\x98\xe6\x9b\xb4\xe6\x96\xb9\xe6\xa1\x88</p>'
-              b'</body></document>',
-    })
+    return zip_of(
+        {
+            "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+            b'package/2006/content-types"/>',
+            "_rels/.rels": b'<?xml version="1.0"?><Relationships/>',
+            part: b'<?xml version="1.0"?><document><body><p>\xe5\x8f\x98\xe6\x9b\xb4\xe6\x96\xb9\xe6\xa1\x88</p>'
+            b"</body></document>",
+        }
+    )
 
 
 DOCX = ooxml("word/document.xml")
@@ -46,6 +51,7 @@ PLAIN_ZIP = zip_of({"readme.txt": b"hello"})
 def png() -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8-bit RGB
     pixels = zlib.compress(b"\x00\xff\x00\x00")  # filter byte, one red pixel
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
@@ -59,61 +65,87 @@ def compound_file(stream: str) -> bytes:
     """A minimal OLE2 compound file (MS-CFB, 512-byte sectors) with a root and one stream,
     the container of .doc / .xls / .ppt / .msg and also of installers (.msi)."""
     free, end, fat_sector = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
-    header = (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1" + b"\x00" * 16
-              + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\x00" * 6
-              + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
-              + struct.pack("<109I", 0, *[free] * 108))
+    header = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + b"\x00" * 16
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+        + b"\x00" * 6
+        + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+        + struct.pack("<109I", 0, *[free] * 108)
+    )
     fat = struct.pack("<128I", fat_sector, end, end, *[free] * 125)
 
     def entry(name: str, kind: int, start: int, size: int, child: int = free) -> bytes:
         encoded = name.encode("utf-16-le") + b"\x00\x00"
-        return (encoded.ljust(64, b"\x00") + struct.pack("<HBB", len(encoded), kind, 1)
-                + struct.pack("<III", free, free, child) + b"\x00" * 36 + struct.pack("<IQ", start, size))
+        return (
+            encoded.ljust(64, b"\x00")
+            + struct.pack("<HBB", len(encoded), kind, 1)
+            + struct.pack("<III", free, free, child)
+            + b"\x00" * 36
+            + struct.pack("<IQ", start, size)
+        )
 
-    directory = (entry("Root Entry", 5, end, 0, child=1) + entry(stream, 2, 2, 512)
-                 + b"\x00" * 128 * 2)
+    directory = entry("Root Entry", 5, end, 0, child=1) + entry(stream, 2, 2, 512) + b"\x00" * 128 * 2
     return header + fat + directory + b"\x00" * 512
 
 
-APPLY = {"change_type": "change", "process_name": "事件管理流程", "process_key": "incident",
-         "trigger": "inspection_result", "responsible_dept": "ops", "business_dept": "tech",
-         "reason": "季度检查发现升级时限不清", "content": "增加升级步骤", "affects_documents": False}
+APPLY = {
+    "change_type": "change",
+    "process_name": "事件管理流程",
+    "process_key": "incident",
+    "trigger": "inspection_result",
+    "responsible_dept": "ops",
+    "business_dept": "tech",
+    "reason": "季度检查发现升级时限不清",
+    "content": "增加升级步骤",
+    "affects_documents": False,
+}
 
 
 # --- the pure type check -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,data,content_type", [
-    ("方案.pdf", PDF, "application/pdf"),
-    ("方案.docx", DOCX, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    ("台账.XLSX", XLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ("截图.png", PNG, "image/png"),
-    ("旧版.doc", compound_file("WordDocument"), "application/msword"),
-    ("旧表.xls", compound_file("Workbook"), "application/vnd.ms-excel"),
-    ("加密.xlsx", compound_file("EncryptedPackage"),
-     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ("资料.zip", PLAIN_ZIP, "application/zip"),
-    ("打包的文档.zip", DOCX, "application/zip"),  # a docx is a zip too
-    ("说明.txt", "变更说明\r\n第二行".encode(), "text/plain; charset=utf-8"),
-    ("清单.csv", "名称,数量\n服务器,2\n".encode("gb18030"), "text/csv; charset=gb18030"),
-    ("邮件.eml", b"From: a@example.com\r\nSubject: test\r\n\r\nbody\r\n", "message/rfc822"),
-])
+
+@pytest.mark.parametrize(
+    "name,data,content_type",
+    [
+        ("方案.pdf", PDF, "application/pdf"),
+        ("方案.docx", DOCX, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("台账.XLSX", XLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("截图.png", PNG, "image/png"),
+        ("旧版.doc", compound_file("WordDocument"), "application/msword"),
+        ("旧表.xls", compound_file("Workbook"), "application/vnd.ms-excel"),
+        (
+            "加密.xlsx",
+            compound_file("EncryptedPackage"),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        ("资料.zip", PLAIN_ZIP, "application/zip"),
+        ("打包的文档.zip", DOCX, "application/zip"),  # a docx is a zip too
+        ("说明.txt", "变更说明\r\n第二行".encode(), "text/plain; charset=utf-8"),
+        ("清单.csv", "名称,数量\n服务器,2\n".encode("gb18030"), "text/csv; charset=gb18030"),
+        ("邮件.eml", b"From: a@example.com\r\nSubject: test\r\n\r\nbody\r\n", "message/rfc822"),
+    ],
+)
 def test_detect_accepts_content_matching_the_extension(name, data, content_type):
     assert attachments.detect(name, data) == content_type
 
 
-@pytest.mark.parametrize("name,data,says", [
-    ("合同.pdf", EXE, "Windows 可执行程序"),
-    ("方案.docx", PLAIN_ZIP, "ZIP 压缩包"),
-    ("方案.docx", XLSX, "Excel 工作簿"),
-    ("截图.jpg", PNG, "PNG 图片"),
-    ("旧版.doc", compound_file("Workbook"), "Excel 97-2003"),
-    ("旧版.doc", compound_file("SummaryInformation"), "不是 Office 文档"),  # e.g. an installer
-    ("旧版.doc", PDF, "PDF 文档"),
-    ("资料.zip", PLAIN_ZIP[:-30], "损坏或不完整"),
-    ("图片.png", b"just some text", "纯文本"),
-    ("说明.txt", PNG, "PNG 图片"),
-    ("说明.txt", b"\xff\xfe\x00\x00abc", "不是 UTF-8 或 GB18030"),
-])
+@pytest.mark.parametrize(
+    "name,data,says",
+    [
+        ("合同.pdf", EXE, "Windows 可执行程序"),
+        ("方案.docx", PLAIN_ZIP, "ZIP 压缩包"),
+        ("方案.docx", XLSX, "Excel 工作簿"),
+        ("截图.jpg", PNG, "PNG 图片"),
+        ("旧版.doc", compound_file("Workbook"), "Excel 97-2003"),
+        ("旧版.doc", compound_file("SummaryInformation"), "不是 Office 文档"),  # e.g. an installer
+        ("旧版.doc", PDF, "PDF 文档"),
+        ("资料.zip", PLAIN_ZIP[:-30], "损坏或不完整"),
+        ("图片.png", b"just some text", "纯文本"),
+        ("说明.txt", PNG, "PNG 图片"),
+        ("说明.txt", b"\xff\xfe\x00\x00abc", "不是 UTF-8 或 GB18030"),
+    ],
+)
 def test_detect_refuses_content_that_is_something_else(name, data, says):
     with pytest.raises(InvalidData) as raised:
         attachments.detect(name, data)
@@ -150,11 +182,15 @@ def test_the_limit_is_named_for_people():
 
 # --- through the API ---------------------------------------------------------------------------
 
+
 def upload(api, task_id, as_, name, data, content_type=None):
     file = (io.BytesIO(data), name, content_type) if content_type else (io.BytesIO(data), name)
-    return api.client.post(f"/api/v1/tasks/{task_id}/attachments", data={"file": file},
-                           content_type="multipart/form-data",
-                           headers={"Authorization": f"Bearer {api.token(as_)}"})
+    return api.client.post(
+        f"/api/v1/tasks/{task_id}/attachments",
+        data={"file": file},
+        content_type="multipart/form-data",
+        headers={"Authorization": f"Bearer {api.token(as_)}"},
+    )
 
 
 @pytest.fixture
@@ -167,10 +203,12 @@ def case(api):
 
 
 def test_upload_list_and_download(api, case):
-    files = [("变更方案.pdf", PDF, "application/pdf"),
-             ("变更方案.docx", DOCX, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-             ("拓扑图.png", PNG, "image/png"),
-             ("说明.txt", "说明：升级时限 4 小时".encode(), "text/plain; charset=utf-8")]
+    files = [
+        ("变更方案.pdf", PDF, "application/pdf"),
+        ("变更方案.docx", DOCX, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("拓扑图.png", PNG, "image/png"),
+        ("说明.txt", "说明：升级时限 4 小时".encode(), "text/plain; charset=utf-8"),
+    ]
     uploaded = []
     for name, data, content_type in files:
         r = upload(api, case["task"], "emp", name, data)
@@ -212,8 +250,11 @@ def test_chinese_filename_round_trip(api, case):
     disposition = download.headers["Content-Disposition"]
     assert f"filename*=UTF-8''{quote(name)}" in disposition
     # An ASCII fallback for old clients, without the Chinese characters.
-    fallback = disposition.split('filename="', 1)[1].split('"', 1)[0] if 'filename="' in disposition else \
-        disposition.split("filename=", 1)[1].split(";", 1)[0]
+    fallback = (
+        disposition.split('filename="', 1)[1].split('"', 1)[0]
+        if 'filename="' in disposition
+        else disposition.split("filename=", 1)[1].split(";", 1)[0]
+    )
     assert fallback.isascii() and fallback.endswith(".docx")
 
 
@@ -234,6 +275,7 @@ def test_too_large_names_the_limit(api, app, case, monkeypatch):
 
 def test_the_limit_is_20_mb_unless_configured(db, monkeypatch):
     from webapp import create_app
+
     monkeypatch.setenv("BPM_SECRET_KEY", "test")
     monkeypatch.delenv("BPM_ATTACHMENT_MAX_MB", raising=False)
     assert create_app({"BPM_DATABASE": db}).config["ATTACHMENT_MAX_BYTES"] == 20 * 1024 * 1024
@@ -254,9 +296,12 @@ def test_empty_file_is_refused(api, case):
 
 
 def test_missing_file_field_is_refused(api, case):
-    r = api.client.post(f"/api/v1/tasks/{case['task']}/attachments", data={"other": "x"},
-                        content_type="multipart/form-data",
-                        headers={"Authorization": f"Bearer {api.token('emp')}"})
+    r = api.client.post(
+        f"/api/v1/tasks/{case['task']}/attachments",
+        data={"other": "x"},
+        content_type="multipart/form-data",
+        headers={"Authorization": f"Bearer {api.token('emp')}"},
+    )
     assert r.status_code == 400 and r.json["errors"]["file"] == ["请选择要上传的文件"]
 
 
@@ -304,8 +349,7 @@ def test_completed_task_is_a_conflict(api, case):
     review = api.open_task(case["id"], "mr", "mr_review")
     assert upload(api, review["id"], "mr", "审核意见.pdf", PDF).status_code == 201
     listed = api.get(f"/instances/{case['id']}/attachments", "emp").json
-    assert [(a["filename"], a["uploaded_by"], a["task_id"]) for a in listed] == [
-        ("审核意见.pdf", "mr", review["id"])]
+    assert [(a["filename"], a["uploaded_by"], a["task_id"]) for a in listed] == [("审核意见.pdf", "mr", review["id"])]
 
 
 def test_who_cannot_view_the_case_cannot_list_or_download(api, case):
@@ -332,8 +376,11 @@ def test_download_with_the_page_session(app, api, case):
     assert download.status_code == 200 and download.data == PDF
     # Uploading from a page needs the CSRF token like every other write.
     post = lambda **headers: browser.post(  # noqa: E731
-        f"/api/v1/tasks/{case['task']}/attachments", data={"file": (io.BytesIO(PNG), "截图.png")},
-        content_type="multipart/form-data", headers=headers)
+        f"/api/v1/tasks/{case['task']}/attachments",
+        data={"file": (io.BytesIO(PNG), "截图.png")},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
     assert post().status_code == 403
     assert post(**{"X-CSRF-Token": "t"}).status_code == 201
 

@@ -3,6 +3,7 @@ address in the database, unknown users answered in the same time, logout that en
 session for every copy of it, one's own tokens listed and revoked, and the security headers.
 
 A database of this module's own: the lock counts must not leak into other modules' logins."""
+
 from __future__ import annotations
 
 import re
@@ -32,6 +33,7 @@ def make_app(adb):
 
     def make(**config):
         return create_app({"TESTING": True, "BPM_DATABASE": adb, "SECRET_KEY": "test", **config})
+
     return make
 
 
@@ -48,8 +50,7 @@ def forget_failures(adb):
 
 
 def token_call(client, username, password, address="10.0.0.1"):
-    return client.post(TOKEN, json={"username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(TOKEN, json={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address})
 
 
 def form_csrf(html: str) -> str:
@@ -58,8 +59,11 @@ def form_csrf(html: str) -> str:
 
 def page_login(client, username, password="demo", address="10.0.0.1"):
     token = form_csrf(client.get("/login").text)
-    return client.post("/login", data={"username": username, "password": password, "csrf": token},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf": token},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def bearer(token: str) -> dict:
@@ -67,6 +71,7 @@ def bearer(token: str) -> dict:
 
 
 # ---- item 7: throttling ----
+
 
 def test_wrong_passwords_lock_the_account_with_429_saying_when_to_try_again(app):
     client = app.test_client()
@@ -165,6 +170,7 @@ def test_unknown_users_are_answered_in_the_same_time_as_real_ones(app, monkeypat
 
 # ---- item 8: logout and tokens ----
 
+
 def test_api_logout_revokes_the_token_it_is_called_with(app):
     client = app.test_client()
     token = token_call(client, "emp", "demo").json["token"]
@@ -233,8 +239,11 @@ def test_tokens_live_an_hour_by_default_and_as_configured(app, adb, monkeypatch)
     monkeypatch.setenv("BPM_TOKEN_LIFETIME_MINUTES", "5")
     assert token_call(client, "emp", "demo").json["expires_in"] == 300
     with adb.session(write=True) as s:
-        s.execute(update(ApiToken).where(ApiToken.id == issued["id"])
-                  .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        s.execute(
+            update(ApiToken)
+            .where(ApiToken.id == issued["id"])
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
     assert client.get("/api/v1/tasks", headers=bearer(issued["token"])).status_code == 401
 
 
@@ -256,6 +265,7 @@ def test_the_openapi_documents_logout_and_my_tokens(app):
 
 
 # ---- item 9: security headers, HTTPS behind a proxy ----
+
 
 @pytest.mark.parametrize("path", ["/login", "/", "/api/v1/tasks", "/api/v1/openapi.json"])
 def test_pages_and_the_api_forbid_framing_and_sniffing(app, path):
@@ -296,8 +306,9 @@ def test_behind_a_trusted_https_proxy_hsts_and_a_secure_cookie(make_app):
     direct = make_app().test_client()  # no proxy configured: the header is anyone's to forge
     r = direct.get("/login", headers=https)
     assert "Strict-Transport-Security" not in r.headers
-    login = direct.post("/login", data={"username": "emp", "password": "demo", "csrf": form_csrf(r.text)},
-                        headers=https)
+    login = direct.post(
+        "/login", data={"username": "emp", "password": "demo", "csrf": form_csrf(r.text)}, headers=https
+    )
     assert "Secure" not in login.headers["Set-Cookie"]
 
 

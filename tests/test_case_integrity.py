@@ -1,6 +1,7 @@
 """What a case decided stays decided (issue 13): separation of duties survives 转办/委派/加签 and escalation,
 重试 does not rewrite decisions, start data fits the start form, only participants spread a case
 (抄送/催办), and the change procedure cannot drop its own approvals (管理者代表, 总经理)."""
+
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -14,11 +15,26 @@ from engine.flows import timers
 
 LIBRARY_FORMS = Path(__file__).parent / "library" / "forms"
 APPROVE = {"decision": "approve", "comment": "同意"}
-DESTROY_APPLY = {"records": [{"record_name": "2022年事件记录", "record_no": "ITSR-CX-017-01", "period": "2022年",
-                              "retention_period": "3年", "expired_on": "2025-12-31"}],
-                 "reason": "超过保存期限", "proposed_method": "shred"}
-DESTROY = {"destroyed_at": "2026-11-25T15:00:00", "method": "shred", "destroyed_by": ["emp", "ops_eng"],
-           "witness": "qg_staff", "location": "运维部档案室"}
+DESTROY_APPLY = {
+    "records": [
+        {
+            "record_name": "2022年事件记录",
+            "record_no": "ITSR-CX-017-01",
+            "period": "2022年",
+            "retention_period": "3年",
+            "expired_on": "2025-12-31",
+        }
+    ],
+    "reason": "超过保存期限",
+    "proposed_method": "shred",
+}
+DESTROY = {
+    "destroyed_at": "2026-11-25T15:00:00",
+    "method": "shred",
+    "destroyed_by": ["emp", "ops_eng"],
+    "witness": "qg_staff",
+    "location": "运维部档案室",
+}
 SELF_APPROVAL = "职责分离：申请人不能审批自己的申请"
 
 
@@ -41,66 +57,95 @@ def _forms(*keys):
 
 
 def _process(key, name, lanes, body):
-    lane_xml = "".join(f'<bpmn:lane id="lane_{i}" name="{role}">'
-                       + "".join(f"<bpmn:flowNodeRef>{ref}</bpmn:flowNodeRef>" for ref in refs) + "</bpmn:lane>"
-                       for i, (role, refs) in enumerate(lanes))
-    return ('<?xml version="1.0" encoding="UTF-8"?>'
-            '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-            'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="defs_' + key + '" '
-            'targetNamespace="http://example.org/bpm-tests">'
-            f'<bpmn:process id="{key}" name="{name}" isExecutable="true">'
-            f'<bpmn:laneSet id="ls">{lane_xml}</bpmn:laneSet>{body}</bpmn:process></bpmn:definitions>')
+    lane_xml = "".join(
+        f'<bpmn:lane id="lane_{i}" name="{role}">'
+        + "".join(f"<bpmn:flowNodeRef>{ref}</bpmn:flowNodeRef>" for ref in refs)
+        + "</bpmn:lane>"
+        for i, (role, refs) in enumerate(lanes)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="defs_' + key + '" '
+        'targetNamespace="http://example.org/bpm-tests">'
+        f'<bpmn:process id="{key}" name="{name}" isExecutable="true">'
+        f'<bpmn:laneSet id="ls">{lane_xml}</bpmn:laneSet>{body}</bpmn:process></bpmn:definitions>'
+    )
 
 
 def _user_task(id_, name, form, incoming, outgoing, extra=""):
-    return (f'<bpmn:userTask id="{id_}" name="{name}"><bpmn:extensionElements><spiffworkflow:properties>'
-            f'<spiffworkflow:property name="formKey" value="{form}"/>{extra}</spiffworkflow:properties>'
-            f'</bpmn:extensionElements><bpmn:incoming>{incoming}</bpmn:incoming>'
-            f'<bpmn:outgoing>{outgoing}</bpmn:outgoing></bpmn:userTask>')
+    return (
+        f'<bpmn:userTask id="{id_}" name="{name}"><bpmn:extensionElements><spiffworkflow:properties>'
+        f'<spiffworkflow:property name="formKey" value="{form}"/>{extra}</spiffworkflow:properties>'
+        f"</bpmn:extensionElements><bpmn:incoming>{incoming}</bpmn:incoming>"
+        f"<bpmn:outgoing>{outgoing}</bpmn:outgoing></bpmn:userTask>"
+    )
 
 
 def _script(id_, name, source, incoming, outgoing):
-    return (f'<bpmn:scriptTask id="{id_}" name="{name}"><bpmn:incoming>{incoming}</bpmn:incoming>'
-            f'<bpmn:outgoing>{outgoing}</bpmn:outgoing><bpmn:script>{source}</bpmn:script></bpmn:scriptTask>')
+    return (
+        f'<bpmn:scriptTask id="{id_}" name="{name}"><bpmn:incoming>{incoming}</bpmn:incoming>'
+        f"<bpmn:outgoing>{outgoing}</bpmn:outgoing><bpmn:script>{source}</bpmn:script></bpmn:scriptTask>"
+    )
 
 
 def _flow(id_, source, target, condition=None):
-    cond = (f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>'
-            if condition else "")
+    cond = (
+        f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>'
+        if condition
+        else ""
+    )
     return f'<bpmn:sequenceFlow id="{id_}" sourceRef="{source}" targetRef="{target}">{cond}</bpmn:sequenceFlow>'
 
 
 # The case of the issue: 管理者代表 rejects, then a script fails (it needs a field nobody gave) and the case is in error.
 T_REVIEW_RETRY = _process(
-    "t_review_retry", "测试：审批后脚本出错",
-    [("initiator", ["start", "apply"]),
-     ("mgmt_rep", ["review", "summarise", "gw", "mark_rejected", "mark_approved", "end_rejected", "end_approved"])],
+    "t_review_retry",
+    "测试：审批后脚本出错",
+    [
+        ("initiator", ["start", "apply"]),
+        ("mgmt_rep", ["review", "summarise", "gw", "mark_rejected", "mark_approved", "end_rejected", "end_approved"]),
+    ],
     '<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>'
     + _user_task("apply", "填写申请", "t_note", "f1", "f2")
     + _user_task("review", "管理者代表审核", "t_approval", "f2", "f3")
     + _script("summarise", "汇总", 'summary = "%s / %s / %s" % (note, decision, reviewer_note)', "f3", "f4")
     + '<bpmn:exclusiveGateway id="gw" default="f_ok"><bpmn:incoming>f4</bpmn:incoming>'
-      '<bpmn:outgoing>f_no</bpmn:outgoing><bpmn:outgoing>f_ok</bpmn:outgoing></bpmn:exclusiveGateway>'
+    "<bpmn:outgoing>f_no</bpmn:outgoing><bpmn:outgoing>f_ok</bpmn:outgoing></bpmn:exclusiveGateway>"
     + _script("mark_rejected", "记为退回", 'outcome = "rejected"', "f_no", "f5")
     + _script("mark_approved", "记为通过", 'outcome = "approved"', "f_ok", "f6")
     + '<bpmn:endEvent id="end_rejected"><bpmn:incoming>f5</bpmn:incoming></bpmn:endEvent>'
-      '<bpmn:endEvent id="end_approved"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>'
-    + _flow("f1", "start", "apply") + _flow("f2", "apply", "review") + _flow("f3", "review", "summarise")
-    + _flow("f4", "summarise", "gw") + _flow("f_no", "gw", "mark_rejected", 'decision == "reject"')
-    + _flow("f_ok", "gw", "mark_approved") + _flow("f5", "mark_rejected", "end_rejected")
-    + _flow("f6", "mark_approved", "end_approved"))
+    '<bpmn:endEvent id="end_approved"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>'
+    + _flow("f1", "start", "apply")
+    + _flow("f2", "apply", "review")
+    + _flow("f3", "review", "summarise")
+    + _flow("f4", "summarise", "gw")
+    + _flow("f_no", "gw", "mark_rejected", 'decision == "reject"')
+    + _flow("f_ok", "gw", "mark_approved")
+    + _flow("f5", "mark_rejected", "end_rejected")
+    + _flow("f6", "mark_approved", "end_approved"),
+)
 
 # 企管部 checks, but not the one who asked; overdue, it moves to 企管部 — still not the one who asked.
 T_SOD_MOVE = _process(
-    "t_sod_move", "测试：超时转交仍职责分离",
+    "t_sod_move",
+    "测试：超时转交仍职责分离",
     [("qg!initiator", ["start", "check", "end"])],
     '<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>'
-    + _user_task("check", "企管部审核", "t_approval", "f1", "f2",
-                 '<spiffworkflow:property name="dueIn" value="PT8H"/>'
-                 '<spiffworkflow:property name="escalation" value="move:qg"/>')
+    + _user_task(
+        "check",
+        "企管部审核",
+        "t_approval",
+        "f1",
+        "f2",
+        '<spiffworkflow:property name="dueIn" value="PT8H"/>'
+        '<spiffworkflow:property name="escalation" value="move:qg"/>',
+    )
     + '<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>'
-    + _flow("f1", "start", "check") + _flow("f2", "check", "end"))
+    + _flow("f1", "start", "check")
+    + _flow("f2", "check", "end"),
+)
 
 DIAGRAMS = {"t_review_retry": T_REVIEW_RETRY, "t_sod_move": T_SOD_MOVE}
 
@@ -123,11 +168,15 @@ def _people(api, task_id, as_, action):
 
 # --- item 5: 转办, 委派 and 加签 keep the lane's separation of duties ---------------------------------------
 
+
 def test_the_head_cannot_hand_the_applicants_own_request_to_the_applicant(iapi):
     case_id, task = _at_head_decide(iapi)  # lane dept_head!initiator: ops_head decides on emp's list
-    for action, body in [("transfer", {"user": "emp"}), ("delegate", {"user": "emp"}),
-                         ("add-signer", {"user": "emp", "position": "before"}),
-                         ("add-signer", {"user": "emp", "position": "after"})]:
+    for action, body in [
+        ("transfer", {"user": "emp"}),
+        ("delegate", {"user": "emp"}),
+        ("add-signer", {"user": "emp", "position": "before"}),
+        ("add-signer", {"user": "emp", "position": "after"}),
+    ]:
         r = iapi.post(f"/tasks/{task['id']}/{action}", "ops_head", {**body, "comment": "请你自己审"})
         assert r.status_code == 400 and r.json["message"] == SELF_APPROVAL, (action, r.json)
         assert r.json["errors"] == {"user": [SELF_APPROVAL]}
@@ -153,8 +202,9 @@ def test_the_head_cannot_hand_the_applicants_own_request_to_the_applicant(iapi):
 
 def test_a_witness_cannot_hand_the_confirmation_to_one_of_the_destroyers(iapi):
     case_id, _ = _at_head_decide(iapi)
-    iapi.walk(case_id, [("head_decide", "ops_head", APPROVE), ("vp_approve", "vp", APPROVE),
-                        ("destroy", "emp", DESTROY)])
+    iapi.walk(
+        case_id, [("head_decide", "ops_head", APPROVE), ("vp_approve", "vp", APPROVE), ("destroy", "emp", DESTROY)]
+    )
     task = iapi.open_task(case_id, "qg_staff", "witness_confirm")  # lane user@witness!user@destroyed_by
     r = iapi.post(f"/tasks/{task['id']}/delegate", "qg_staff", {"user": "ops_eng"})
     assert r.status_code == 400 and r.json["message"] == "职责分离：表单字段 destroyed_by 中选定的人不能办理本步骤"
@@ -178,10 +228,13 @@ def test_an_overdue_step_moved_on_escalation_skips_the_excluded_person(iapi, dat
 
 # --- item 6: 重试 keeps what completed steps decided ---------------------------------------------------------
 
+
 def _rejected_then_failed(api):
     case = api.start("t_review_retry", "emp")
-    api.walk(case["id"], [("apply", "emp", {"note": "申请采购"}),
-                          ("review", "mr", {"decision": "reject", "comment": "预算不足"})])
+    api.walk(
+        case["id"],
+        [("apply", "emp", {"note": "申请采购"}), ("review", "mr", {"decision": "reject", "comment": "预算不足"})],
+    )
     failed = api.case(case["id"])
     assert failed["status"] == "error" and "reviewer_note" in failed["error"]
     return case["id"]
@@ -192,8 +245,11 @@ def test_the_initiator_cannot_turn_a_rejection_into_an_approval_by_retrying(iapi
     for who in ("emp", "qg_staff"):  # may retry, but not change data
         r = iapi.post(f"/instances/{case_id}/retry", who, {"data": {"decision": "approve", "reviewer_note": "x"}})
         assert r.status_code == 403 and "系统管理员" in r.json["message"], r.json
-    r = iapi.post(f"/instances/{case_id}/retry", "admin",
-                  {"data": {"decision": "approve", "reviewer_note": "x"}, "reason": "改为同意"})
+    r = iapi.post(
+        f"/instances/{case_id}/retry",
+        "admin",
+        {"data": {"decision": "approve", "reviewer_note": "x"}, "reason": "改为同意"},
+    )
     assert r.status_code == 400 and "decision" in r.json["errors"] and "管理者代表审核" in r.json["message"]
     r = iapi.post(f"/instances/{case_id}/retry", "admin", {"data": {"reviewer_note": "x"}})
     assert r.status_code == 400 and r.json["errors"] == {"reason": ["更正案件数据必须填写原因"]}
@@ -204,29 +260,41 @@ def test_the_initiator_cannot_turn_a_rejection_into_an_approval_by_retrying(iapi
     assert r.status_code == 200 and r.json["status"] == "error"
 
     # The admin supplies the missing field, with a reason; the rejection stands.
-    r = iapi.post(f"/instances/{case_id}/retry", "admin",
-                  {"data": {"reviewer_note": "预算另行申请"}, "reason": "脚本需要的审核说明缺失，按管理者代表意见补录"})
+    r = iapi.post(
+        f"/instances/{case_id}/retry",
+        "admin",
+        {"data": {"reviewer_note": "预算另行申请"}, "reason": "脚本需要的审核说明缺失，按管理者代表意见补录"},
+    )
     assert r.status_code == 200, r.json
     done = iapi.case(case_id)
-    assert done["status"] == "completed" and done["data"]["outcome"] == "rejected" and done["data"]["decision"] == "reject"
+    assert (
+        done["status"] == "completed" and done["data"]["outcome"] == "rejected" and done["data"]["decision"] == "reject"
+    )
     corrected = _history(iapi, case_id, "retried")[-1]
     assert corrected["actor"] == "admin" and corrected["comment"] == "脚本需要的审核说明缺失，按管理者代表意见补录"
-    assert corrected["data"] == {"corrections": [
-        {"field": "reviewer_note", "old": None, "new": "预算另行申请", "submitted_by": None}]}
+    assert corrected["data"] == {
+        "corrections": [{"field": "reviewer_note", "old": None, "new": "预算另行申请", "submitted_by": None}]
+    }
 
 
 def test_an_admin_overriding_a_submitted_value_is_recorded_with_old_and_new(iapi):
     case_id = _rejected_then_failed(iapi)
-    r = iapi.post(f"/instances/{case_id}/retry", "admin",
-                  {"data": {"note": "申请采购（已更正）", "reviewer_note": "补录"}, "reason": "申请人来电更正"})
+    r = iapi.post(
+        f"/instances/{case_id}/retry",
+        "admin",
+        {"data": {"note": "申请采购（已更正）", "reviewer_note": "补录"}, "reason": "申请人来电更正"},
+    )
     assert r.status_code == 200, r.json
     corrections = _history(iapi, case_id, "retried")[-1]["data"]["corrections"]
-    assert corrections == [{"field": "note", "old": "申请采购", "new": "申请采购（已更正）", "submitted_by": "填写申请"},
-                           {"field": "reviewer_note", "old": None, "new": "补录", "submitted_by": None}]
+    assert corrections == [
+        {"field": "note", "old": "申请采购", "new": "申请采购（已更正）", "submitted_by": "填写申请"},
+        {"field": "reviewer_note", "old": None, "new": "补录", "submitted_by": None},
+    ]
     assert iapi.case(case_id)["data"]["outcome"] == "rejected"
 
 
 # --- item 16: start data fits the start form; reserved names cannot be set ---------------------------------------
+
 
 def test_start_data_is_checked_against_the_start_form(iapi):
     r = iapi.post("/processes/t_script_error/instances", "emp", {"data": {"amount": 3, "price": 0}})
@@ -257,6 +325,7 @@ def test_reserved_names_cannot_be_preset(iapi, name):
 
 
 # --- item 17: who may 抄送 and 催办 ----------------------------------------------------------------------------
+
 
 def test_someone_merely_copied_can_read_but_not_spread_or_urge(iapi):
     case = iapi.start("process_change", "emp")
@@ -314,15 +383,31 @@ def _propose(api, xml, forms):
     assert proposed.status_code == 201, proposed.json
     case_id, task_id = proposed.json["instance_id"], proposed.json["task_id"]
     prefill = api.get(f"/tasks/{task_id}", "qg_staff").json["prefill"]
-    api.complete(task_id, "qg_staff", {**prefill, "trigger": "improvement", "business_dept": "tech",
-                                       "reason": "简化审核", "affects_documents": False})
+    api.complete(
+        task_id,
+        "qg_staff",
+        {
+            **prefill,
+            "trigger": "improvement",
+            "business_dept": "tech",
+            "reason": "简化审核",
+            "affects_documents": False,
+        },
+    )
     return draft.json["id"], case_id
 
 
 def _review(api, case_id, mr_step_by):
-    api.walk(case_id, [("mr_review", mr_step_by, APPROVE), ("qg_review", "qg_head", QG_REVIEW),
-                       ("organise_review", "qg_head", ORGANISE), ("chair_review", "tech_head", CHAIR),
-                       ("gm_approve", "gm", {"decision": "approve"})])
+    api.walk(
+        case_id,
+        [
+            ("mr_review", mr_step_by, APPROVE),
+            ("qg_review", "qg_head", QG_REVIEW),
+            ("organise_review", "qg_head", ORGANISE),
+            ("chair_review", "tech_head", CHAIR),
+            ("gm_approve", "gm", {"decision": "approve"}),
+        ],
+    )
 
 
 def test_the_change_procedure_cannot_go_live_without_mgmt_rep_and_gm(iapi):
@@ -352,6 +437,7 @@ def test_the_change_procedure_cannot_go_live_without_mgmt_rep_and_gm(iapi):
     assert r.status_code == 403 and "申请变更" in r.json["message"]
     assert iapi.get(f"/processes/{CHANGE}/content", "qg_staff").json["version"] == 2
     # Other procedures are deployed directly as before.
-    r = iapi.post("/processes", "admin", {"bpmn_xml": T_SOD_MOVE.replace("PT8H", "PT9H"),
-                                          "forms": _forms("t_approval")})
+    r = iapi.post(
+        "/processes", "admin", {"bpmn_xml": T_SOD_MOVE.replace("PT8H", "PT9H"), "forms": _forms("t_approval")}
+    )
     assert r.status_code == 201 and r.json["created"] is True

@@ -1,4 +1,5 @@
 """The `bpm` command line on a database of its own: init (--demo), users, deploy, validate."""
+
 from __future__ import annotations
 
 import shutil
@@ -53,7 +54,8 @@ def database(db_url):
 def versions(db: Database, key: str | None = None) -> list[tuple[str, int]]:
     with db.session() as session:
         query = select(ProcessVersion.process_key, ProcessVersion.version).order_by(
-            ProcessVersion.process_key, ProcessVersion.version)
+            ProcessVersion.process_key, ProcessVersion.version
+        )
         if key is not None:
             query = query.where(ProcessVersion.process_key == key)
         return [tuple(row) for row in session.execute(query)]

@@ -1,4 +1,5 @@
 """Two people completing the same task at once: one wins, the other gets 409, nothing twice."""
+
 import multiprocessing
 import threading
 
@@ -27,12 +28,14 @@ def race(calls):
 
 def completions(db, task_id):
     with db.session() as session:
-        return session.scalar(select(func.count()).select_from(Event)
-                              .where(Event.task_id == task_id, Event.type == "task_completed"))
+        return session.scalar(
+            select(func.count()).select_from(Event).where(Event.task_id == task_id, Event.type == "task_completed")
+        )
 
 
-@pytest.mark.parametrize("users", [("qg_head", "qg_staff"), ("qg_head", "qg_head")],
-                         ids=["two-candidates", "double-click"])
+@pytest.mark.parametrize(
+    "users", [("qg_head", "qg_staff"), ("qg_head", "qg_head")], ids=["two-candidates", "double-click"]
+)
 def test_threads_completing_one_task(app, db, api, users):
     for _ in range(5):
         case = api.start("t_group", "emp")
@@ -41,8 +44,15 @@ def test_threads_completing_one_task(app, db, api, users):
 
         def complete(token):
             client = app.test_client()
-            return lambda: client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"note": token[:4]}},  # noqa: B023 (run in this iteration)
-                                       headers={"Authorization": f"Bearer {token}"}).status_code
+            return (
+                lambda: (
+                    client.post(
+                        f"/api/v1/tasks/{task_id}/complete",  # noqa: B023 (run in this iteration)
+                        json={"data": {"note": token[:4]}},
+                        headers={"Authorization": f"Bearer {token}"},
+                    ).status_code
+                )
+            )
 
         statuses = sorted(race([complete(t) for t in tokens]))
         assert statuses == [200, 409]
@@ -84,8 +94,10 @@ def test_processes_completing_one_task_on_postgresql(pg_url):
                 case = instances.start(session, process_key="t_group", user=get_user(session, "emp"))
                 task_id = session.scalar(select(Task.id).where(Task.instance_id == case.id))
             barrier, results = ctx.Barrier(3), ctx.Queue()
-            procs = [ctx.Process(target=_complete_in_process, args=(pg_url, task_id, u, barrier, results))
-                     for u in ("qg_head", "qg_staff", "qg_head")]
+            procs = [
+                ctx.Process(target=_complete_in_process, args=(pg_url, task_id, u, barrier, results))
+                for u in ("qg_head", "qg_staff", "qg_head")
+            ]
             for p in procs:
                 p.start()
             outcomes = sorted(results.get(timeout=60) for _ in procs)
@@ -94,8 +106,9 @@ def test_processes_completing_one_task_on_postgresql(pg_url):
             assert outcomes == ["conflict", "conflict", "ok"]
             assert completions(db, task_id) == 1
             with db.session() as session:
-                open_tasks = session.scalars(select(Task.element_id).where(
-                    Task.instance_id == case.id, Task.state == "open")).all()
+                open_tasks = session.scalars(
+                    select(Task.element_id).where(Task.instance_id == case.id, Task.state == "open")
+                ).all()
             assert open_tasks == ["confirm"]
     finally:
         db.dispose()

@@ -1,6 +1,7 @@
 """Task deadlines from the diagram (tests/library/bpmn/t_deadline.bpmn):
 办理 is due in P3D, with a reminder one day before and `notify:dept_head` when it is overdue;
 整改 is due in PT8H with `move:dept_head`. emp works in 运维部, whose head is ops_head."""
+
 import re
 from datetime import timedelta
 
@@ -44,8 +45,9 @@ def test_reminder_before_the_due_time_then_the_department_head_is_told(api, cloc
     clock.advance(minutes=2)
     escalated = _events(api, case["id"], "escalated")
     assert [(e["data"]["action"], e["data"]["to"], e["data"]["holders"]) for e in escalated] == [
-        ("notify", ["ops_head"], ["emp"])]
-    assert ("overdue" in [k for k, _ in _notes(api, "emp", case["id"])])
+        ("notify", ["ops_head"], ["emp"])
+    ]
+    assert "overdue" in [k for k, _ in _notes(api, "emp", case["id"])]
     head_notes = _notes(api, "ops_head", case["id"])
     assert [k for k, _ in head_notes] == ["escalated"] and "办理 已逾期" in head_notes[0][1]
     assert api.get(f"/instances/{case['id']}", "ops_head").status_code == 200  # they may read what they chase
@@ -67,8 +69,9 @@ def test_an_overdue_task_moves_to_the_department_head(api, clock):
     clock.advance(minutes=2)
     task = api.open_task(case["id"], "ops_head", "fix")
     assert task["assignee"] == "ops_head" and task["candidate_users"] == ["ops_head"] and task["overdue"]
-    assert all(t["element_id"] != "fix" for t in api.get("/tasks?limit=500", "emp").json
-               if t["instance_id"] == case["id"])
+    assert all(
+        t["element_id"] != "fix" for t in api.get("/tasks?limit=500", "emp").json if t["instance_id"] == case["id"]
+    )
     [moved] = _events(api, case["id"], "escalated")
     assert moved["data"]["action"] == "move" and moved["data"]["to"] == ["ops_head"]
     assert [k for k, _ in _notes(api, "ops_head", case["id"])][:1] == ["escalated"]

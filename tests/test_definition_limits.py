@@ -1,6 +1,7 @@
 """Validation that no diagram can stall or crash (issue 13, items 4, 11, 14, 15): who may validate,
 size limits, no write lock while validating, form patterns checked at deploy, one hardened XML
 parser, and refusals in Chinese that name their element."""
+
 from __future__ import annotations
 
 import re
@@ -48,8 +49,12 @@ def assert_chinese(message: str) -> None:
 
 def validate_file(name: str) -> list[dict]:
     with pytest.raises(DefinitionError) as refusal:
-        validate((BAD / name).read_bytes(), form_exists=lambda key: True, known_roles=DEMO_ROLES,
-                 form_lookup=lambda key: {"components": []})
+        validate(
+            (BAD / name).read_bytes(),
+            form_exists=lambda key: True,
+            known_roles=DEMO_ROLES,
+            form_lookup=lambda key: {"components": []},
+        )
     return refusal.value.errors
 
 
@@ -57,16 +62,20 @@ def validate_file(name: str) -> list[dict]:
 # Item 15: refusals name their element, in Chinese
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, element_id, fragment", [
-    ("h_task_outside_lanes.bpmn", "check_paper", "任务“核对纸质材料”不在任何泳道中"),
-    ("h_task_outside_lanes.bpmn", "stamp", "人工任务“盖章”不在任何泳道中"),
-    ("h_compensation.bpmn", "undo_booking", "边界事件“撤销预订”：补偿事件（compensation）尚不支持"),
-    ("h_compensation.bpmn", "cancel_booking", "补偿活动（isForCompensation）尚不支持"),
-    ("h_complex_gateway.bpmn", "vote", "复杂网关（complexGateway）无法执行"),
-    ("h_chain_600.bpmn", "step_399", "依次相连的元素超过 400 个"),
-    ("h_two_outgoing.bpmn", "calc", "脚本任务“计算金额”：有多条流出连线，但只有网关可以分支"),
-    ("h_gateway_without_condition.bpmn", "f_big", "连线“超限”：这条从排他/包容网关流出的连线既没有条件"),
-])
+
+@pytest.mark.parametrize(
+    "name, element_id, fragment",
+    [
+        ("h_task_outside_lanes.bpmn", "check_paper", "任务“核对纸质材料”不在任何泳道中"),
+        ("h_task_outside_lanes.bpmn", "stamp", "人工任务“盖章”不在任何泳道中"),
+        ("h_compensation.bpmn", "undo_booking", "边界事件“撤销预订”：补偿事件（compensation）尚不支持"),
+        ("h_compensation.bpmn", "cancel_booking", "补偿活动（isForCompensation）尚不支持"),
+        ("h_complex_gateway.bpmn", "vote", "复杂网关（complexGateway）无法执行"),
+        ("h_chain_600.bpmn", "step_399", "依次相连的元素超过 400 个"),
+        ("h_two_outgoing.bpmn", "calc", "脚本任务“计算金额”：有多条流出连线，但只有网关可以分支"),
+        ("h_gateway_without_condition.bpmn", "f_big", "连线“超限”：这条从排他/包容网关流出的连线既没有条件"),
+    ],
+)
 def test_a_refused_diagram_is_told_in_chinese_on_its_element(name, element_id, fragment):
     errors = validate_file(name)
     on_element = [e["message"] for e in errors if e["element_id"] == element_id]
@@ -100,9 +109,9 @@ def test_a_dangling_sequence_flow_is_named_and_said_in_chinese():
 
 def test_a_schema_violation_names_the_element_it_is_on():
     key = unique_key()
-    xml = definitions(key, "\n".join([START, end("f1"), flow("f1", "start", "end"),
-                                      '<bpmn:userTask id="late" name="放错位置"/>'])).replace(
-        'id="late" name="放错位置"', 'id="late" name="放错位置" nonsense="1"')
+    xml = definitions(
+        key, "\n".join([START, end("f1"), flow("f1", "start", "end"), '<bpmn:userTask id="late" name="放错位置"/>'])
+    ).replace('id="late" name="放错位置"', 'id="late" name="放错位置" nonsense="1"')
     with pytest.raises(DefinitionError) as refusal:
         validate(xml, form_exists=lambda k: True, known_roles=DEMO_ROLES)
     [error] = refusal.value.errors
@@ -114,12 +123,15 @@ def test_a_duplicate_id_and_a_script_task_without_script_are_named():
     key = unique_key()
     with pytest.raises(DefinitionError) as refusal:
         validate(one_task(key).replace('id="f2"', 'id="f1"'), form_exists=lambda k: True, known_roles=DEMO_ROLES)
-    assert refusal.value.errors == [{"element_id": "f1",
-                                     "message": "不符合 BPMN 2.0 规范（第 9 行，连线 f1）：标识 f1 重复：每个元素的 id 须唯一"}]
+    assert refusal.value.errors == [
+        {"element_id": "f1", "message": "不符合 BPMN 2.0 规范（第 9 行，连线 f1）：标识 f1 重复：每个元素的 id 须唯一"}
+    ]
     empty = with_script(key, "x = 1").replace("<bpmn:script>x = 1</bpmn:script>", "")
     with pytest.raises(DefinitionError) as refusal:
         validate(empty, form_exists=lambda k: True, known_roles=DEMO_ROLES)
-    assert refusal.value.errors == [{"element_id": "calc", "message": "脚本任务“脚本”没有脚本：请填写脚本，或改用其他任务类型"}]
+    assert refusal.value.errors == [
+        {"element_id": "calc", "message": "脚本任务“脚本”没有脚本：请填写脚本，或改用其他任务类型"}
+    ]
 
 
 def test_a_long_chain_that_works_today_still_validates_and_runs(api):
@@ -127,12 +139,19 @@ def test_a_long_chain_that_works_today_still_validates_and_runs(api):
     steps = 380
     nodes = [START.replace("f1", "c0")]
     nodes += [script_task(f"s{i}", f"n = {i}", f"c{i}", f"c{i + 1}") for i in range(steps)]
-    nodes += [lane_set(("lane_a", "initiator", ["a"])), user_task("a", "确认", f"c{steps}", "z"), end("z"),
-              flow("c0", "start", "s0")]
+    nodes += [
+        lane_set(("lane_a", "initiator", ["a"])),
+        user_task("a", "确认", f"c{steps}", "z"),
+        end("z"),
+        flow("c0", "start", "s0"),
+    ]
     nodes += [flow(f"c{i + 1}", f"s{i}", f"s{i + 1}") for i in range(steps - 1)]
     nodes += [flow(f"c{steps}", f"s{steps - 1}", "a"), flow("z", "a", "end")]
-    r = api.post("/processes", "admin", {"bpmn_xml": definitions(key, "\n".join(nodes)),
-                                         "forms": {"t_note": read_form("t_note")}})
+    r = api.post(
+        "/processes",
+        "admin",
+        {"bpmn_xml": definitions(key, "\n".join(nodes)), "forms": {"t_note": read_form("t_note")}},
+    )
     assert r.status_code == 201, r.json
     case = api.start(key, "emp")
     assert case["status"] == "running" and api.case(case["id"])["data"]["n"] == steps - 1
@@ -190,8 +209,13 @@ def test_the_code_of_one_diagram_is_bounded_in_total_so_its_check_stays_short(ap
     r = api.post("/definitions/validate", "admin", {"bpmn_xml": definitions(key, "\n".join(nodes)), "forms": {}})
     assert time.monotonic() - started < 2
     assert r.json["valid"] is False
-    assert r.json["errors"] == [{"element_id": key, "message": "流程中的脚本和表达式合计 238548 个字符，上限 200000"
-                                                               "（BPM_MAX_CODE_CHARS_TOTAL）：请精简，或把计算拆到多个流程"}]
+    assert r.json["errors"] == [
+        {
+            "element_id": key,
+            "message": "流程中的脚本和表达式合计 238548 个字符，上限 200000"
+            "（BPM_MAX_CODE_CHARS_TOTAL）：请精简，或把计算拆到多个流程",
+        }
+    ]
 
 
 def test_a_100000_term_expression_is_refused_not_a_server_error(api):
@@ -203,11 +227,14 @@ def test_a_100000_term_expression_is_refused_not_a_server_error(api):
     assert r.status_code == 400 and r.json["errors"][0]["element_id"] == "f_yes"
 
 
-@pytest.mark.parametrize("source, expression", [
-    ("total = " + "+".join(["1"] * 800), False),  # 1,600 characters: under the length limit
-    ("-" * 1500 + "1 > 0", True),
-    ("[" * 150 + "1" + "]" * 150 + " == 0", True),
-])
+@pytest.mark.parametrize(
+    "source, expression",
+    [
+        ("total = " + "+".join(["1"] * 800), False),  # 1,600 characters: under the length limit
+        ("-" * 1500 + "1 > 0", True),
+        ("[" * 150 + "1" + "]" * 150 + " == 0", True),
+    ],
+)
 def test_code_nested_too_deep_is_refused_on_its_element(api, source, expression):
     xml = with_condition(unique_key(), source) if expression else with_script(unique_key(), source)
     r = api.post("/definitions/validate", "admin", {"bpmn_xml": xml, "forms": {}})
@@ -258,8 +285,11 @@ def test_concurrent_validations_take_no_write_lock(vapi, monkeypatch):
 
     def validate_once():
         client = vapi.client.application.test_client()
-        r = client.post("/api/v1/definitions/validate", headers={"Authorization": f"Bearer {token}"},
-                        json={"bpmn_xml": xml, "forms": {}, "process_key": OWNED_BY_HR})
+        r = client.post(
+            "/api/v1/definitions/validate",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"bpmn_xml": xml, "forms": {}, "process_key": OWNED_BY_HR},
+        )
         answers.append((r.status_code, r.json))
 
     threads = [threading.Thread(target=validate_once) for _ in range(callers)]
@@ -286,16 +316,24 @@ def test_concurrent_validations_take_no_write_lock(vapi, monkeypatch):
 # Item 11: form patterns checked at deploy
 # ---------------------------------------------------------------------------------------------
 
+
 def _form_with_pattern(pattern: str) -> dict:
-    return {"type": "default", "components": [
-        {"id": "code", "type": "textfield", "key": "code", "label": "编号", "validate": {"pattern": pattern}}]}
+    return {
+        "type": "default",
+        "components": [
+            {"id": "code", "type": "textfield", "key": "code", "label": "编号", "validate": {"pattern": pattern}}
+        ],
+    }
 
 
 @pytest.mark.parametrize("pattern", [r"^(\w)\1$", r"^(?=.*\d).+$", r"^(?<!x)a", "[unclosed"])
 def test_a_form_pattern_re2_cannot_run_is_refused_at_deploy_naming_form_and_field(api, pattern):
     key = unique_key()
-    r = api.post("/processes", "admin", {"bpmn_xml": one_task(key, form_key="t_code"),
-                                         "forms": {"t_code": _form_with_pattern(pattern)}})
+    r = api.post(
+        "/processes",
+        "admin",
+        {"bpmn_xml": one_task(key, form_key="t_code"), "forms": {"t_code": _form_with_pattern(pattern)}},
+    )
     assert r.status_code == 400, r.json
     [error] = r.json["errors"]
     assert error["element_id"] == "a"
@@ -305,8 +343,11 @@ def test_a_form_pattern_re2_cannot_run_is_refused_at_deploy_naming_form_and_fiel
 
 def test_a_backtracking_pattern_deploys_and_matches_in_linear_time(api):
     key = unique_key()
-    r = api.post("/processes", "admin", {"bpmn_xml": one_task(key, form_key="t_code"),
-                                         "forms": {"t_code": _form_with_pattern(r"^(a+)+$")}})
+    r = api.post(
+        "/processes",
+        "admin",
+        {"bpmn_xml": one_task(key, form_key="t_code"), "forms": {"t_code": _form_with_pattern(r"^(a+)+$")}},
+    )
     assert r.status_code == 201, r.json
     case = api.start(key, "emp")
     task = api.open_task(case["id"], "emp", "a")
@@ -321,6 +362,7 @@ def test_a_backtracking_pattern_deploys_and_matches_in_linear_time(api):
 # Item 14: one hardened XML parser for validation and run time
 # ---------------------------------------------------------------------------------------------
 
+
 def test_a_diagram_declaring_entities_is_refused_at_validation():
     with pytest.raises(DefinitionError) as refusal:
         validate((BAD / "h_doctype_entity.bpmn").read_bytes(), form_exists=lambda k: True, known_roles=DEMO_ROLES)
@@ -332,15 +374,18 @@ def test_the_runtime_parses_a_stored_version_as_validation_does():
     """A version stored before this check (or written to the database by hand) is parsed at run time
     with the same parser: its entity is never expanded into the running diagram."""
     xml = (BAD / "h_doctype_entity.bpmn").read_text(encoding="utf-8")
-    version = ProcessVersion(id=-13, process_key="h_doctype_entity", version=1, bpmn_xml=xml, forms={},
-                             content_hash="entity")
+    version = ProcessVersion(
+        id=-13, process_key="h_doctype_entity", version=1, bpmn_xml=xml, forms={}, content_hash="entity"
+    )
     with pytest.raises(xmlparse.DoctypeRefused):
         SpecCache._compile(version)
 
 
 def test_a_decision_table_declaring_entities_is_refused():
-    dmn = ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x "y">]>'
-           '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="&x;"/>')
+    dmn = (
+        '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x "y">]>'
+        '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="&x;"/>'
+    )
     with pytest.raises(DefinitionError) as refusal:
         decision_ids(dmn, "rules.dmn")
     assert "rules.dmn: 决策表不能包含 DOCTYPE" in refusal.value.errors[0]["message"]

@@ -2,6 +2,7 @@
 and multi-instance expressions run under CPU, wall-clock and memory limits they cannot catch or avoid;
 a step that exceeds one puts its case in `error` with a message naming the limit, and the request is
 answered. Repeating timers need a minimum period. Counters belong to their procedure."""
+
 from __future__ import annotations
 
 import threading
@@ -60,9 +61,11 @@ def diagram(process_key: str, body: str, *, first: str = "work") -> str:
 
 
 def script(code: str) -> str:
-    return (f'<bpmn:scriptTask id="work" name="脚本"><bpmn:incoming>f_start</bpmn:incoming>'
-            f'<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:script>{code}</bpmn:script></bpmn:scriptTask>'
-            '<bpmn:sequenceFlow id="f_after" sourceRef="work" targetRef="after"/>')
+    return (
+        f'<bpmn:scriptTask id="work" name="脚本"><bpmn:incoming>f_start</bpmn:incoming>'
+        f"<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:script>{code}</bpmn:script></bpmn:scriptTask>"
+        '<bpmn:sequenceFlow id="f_after" sourceRef="work" targetRef="after"/>'
+    )
 
 
 def deployed(db, xml: str) -> str:
@@ -93,7 +96,7 @@ def started_in_error(api, db, xml: str, *, seconds: float) -> dict:
 HOSTILE_SCRIPTS = {
     # The old limit was a tracer: one that raised was removed by CPython, and the loop went on.
     "catches the limit and loops again": "while True:\n    try:\n        while True:\n            pass\n"
-                                         "    except BaseException:\n        pass",
+    "    except BaseException:\n        pass",
     "loops inside a C function": "total = sum(range(10**11))",
     "computes a huge power": "n = 10**10**8",
     "keeps a generator going": "g = (i for i in range(10**12))\nlast = max(g)",
@@ -119,14 +122,18 @@ def test_a_script_raising_system_exit_and_the_like_is_an_ordinary_error(api, db,
 
 
 def test_a_gateway_condition_is_under_the_limit(api, db):
-    body = ('<bpmn:exclusiveGateway id="work" default="f_after"><bpmn:incoming>f_start</bpmn:incoming>'
-            '<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:outgoing>f_other</bpmn:outgoing></bpmn:exclusiveGateway>'
-            '<bpmn:sequenceFlow id="f_after" sourceRef="work" targetRef="after"/>'
-            '<bpmn:sequenceFlow id="f_other" sourceRef="work" targetRef="end">'
-            '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">sum(range(10**11)) &gt; 0'
-            '</bpmn:conditionExpression></bpmn:sequenceFlow>')
-    xml = diagram(key(), body).replace('<bpmn:incoming>f_end</bpmn:incoming>',
-                                       '<bpmn:incoming>f_end</bpmn:incoming><bpmn:incoming>f_other</bpmn:incoming>')
+    body = (
+        '<bpmn:exclusiveGateway id="work" default="f_after"><bpmn:incoming>f_start</bpmn:incoming>'
+        "<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:outgoing>f_other</bpmn:outgoing></bpmn:exclusiveGateway>"
+        '<bpmn:sequenceFlow id="f_after" sourceRef="work" targetRef="after"/>'
+        '<bpmn:sequenceFlow id="f_other" sourceRef="work" targetRef="end">'
+        '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">sum(range(10**11)) &gt; 0'
+        "</bpmn:conditionExpression></bpmn:sequenceFlow>"
+    )
+    xml = diagram(key(), body).replace(
+        "<bpmn:incoming>f_end</bpmn:incoming>",
+        "<bpmn:incoming>f_end</bpmn:incoming><bpmn:incoming>f_other</bpmn:incoming>",
+    )
     case = started_in_error(api, db, xml, seconds=FAST.wall_seconds + 3)
     assert "已中止" in case["error"]
 
@@ -134,14 +141,16 @@ def test_a_gateway_condition_is_under_the_limit(api, db):
 HOSTILE_ELEMENTS = {
     "timer expression": (
         '<bpmn:intermediateCatchEvent id="work" name="等待"><bpmn:incoming>f_start</bpmn:incoming>'
-        '<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:timerEventDefinition>'
+        "<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:timerEventDefinition>"
         '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"PT%dH" % sum(range(10**11))</bpmn:timeDuration>'
-        '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'),
+        "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+    ),
     "multi-instance cardinality": (
         '<bpmn:scriptTask id="work" name="逐项"><bpmn:incoming>f_start</bpmn:incoming>'
-        '<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:multiInstanceLoopCharacteristics>'
-        '<bpmn:loopCardinality>sum(range(10**11))</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>'
-        '<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>'),
+        "<bpmn:outgoing>f_after</bpmn:outgoing><bpmn:multiInstanceLoopCharacteristics>"
+        "<bpmn:loopCardinality>sum(range(10**11))</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>"
+        "<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>"
+    ),
 }
 
 
@@ -155,15 +164,17 @@ def test_timer_and_multi_instance_expressions_are_under_the_limit(api, db, eleme
 def looping(code: str) -> str:
     """A script task and a gateway that sends the case back to it while `n` is not negative: no
     person's step in the loop."""
-    return ('<bpmn:scriptTask id="work" name="累加"><bpmn:incoming>f_start</bpmn:incoming><bpmn:incoming>f_again</bpmn:incoming>'
-            f'<bpmn:outgoing>f_check</bpmn:outgoing><bpmn:script>{code}</bpmn:script></bpmn:scriptTask>'
-            '<bpmn:exclusiveGateway id="check" default="f_again"><bpmn:incoming>f_check</bpmn:incoming>'
-            '<bpmn:outgoing>f_again</bpmn:outgoing><bpmn:outgoing>f_after</bpmn:outgoing></bpmn:exclusiveGateway>'
-            '<bpmn:sequenceFlow id="f_check" sourceRef="work" targetRef="check"/>'
-            '<bpmn:sequenceFlow id="f_again" sourceRef="check" targetRef="work"/>'
-            '<bpmn:sequenceFlow id="f_after" sourceRef="check" targetRef="after">'
-            '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">n &lt; 0</bpmn:conditionExpression>'
-            '</bpmn:sequenceFlow>')
+    return (
+        '<bpmn:scriptTask id="work" name="累加"><bpmn:incoming>f_start</bpmn:incoming><bpmn:incoming>f_again</bpmn:incoming>'
+        f"<bpmn:outgoing>f_check</bpmn:outgoing><bpmn:script>{code}</bpmn:script></bpmn:scriptTask>"
+        '<bpmn:exclusiveGateway id="check" default="f_again"><bpmn:incoming>f_check</bpmn:incoming>'
+        "<bpmn:outgoing>f_again</bpmn:outgoing><bpmn:outgoing>f_after</bpmn:outgoing></bpmn:exclusiveGateway>"
+        '<bpmn:sequenceFlow id="f_check" sourceRef="work" targetRef="check"/>'
+        '<bpmn:sequenceFlow id="f_again" sourceRef="check" targetRef="work"/>'
+        '<bpmn:sequenceFlow id="f_after" sourceRef="check" targetRef="after">'
+        '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">n &lt; 0</bpmn:conditionExpression>'
+        "</bpmn:sequenceFlow>"
+    )
 
 
 def test_a_diagram_looping_without_a_persons_step_is_stopped_by_the_step_budget(api, db, monkeypatch):
@@ -180,8 +191,10 @@ def test_other_requests_are_answered_while_a_script_runs_into_its_limit(api, db)
     def run_hostile():
         client = api.client.application.test_client()
         token = api.token("emp")
-        results["hostile"] = client.post(f"/api/v1/processes/{hostile}/instances", json={"data": {}},
-                                         headers={"Authorization": f"Bearer {token}"}).json
+        results["hostile"] = client.post(
+            f"/api/v1/processes/{hostile}/instances", json={"data": {}}, headers={"Authorization": f"Bearer {token}"}
+        ).json
+
     thread = threading.Thread(target=run_hostile)
     began = time.monotonic()
     thread.start()
@@ -218,17 +231,30 @@ def test_an_error_message_is_kept_short(api, db):
 
 
 def test_calling_script_functions_without_end_is_stopped(api, db):
-    case = started_in_error(api, db, diagram(key(), script("while True:\n    d = today()")),
-                            seconds=FAST.wall_seconds + 3)
+    case = started_in_error(
+        api, db, diagram(key(), script("while True:\n    d = today()")), seconds=FAST.wall_seconds + 3
+    )
     assert "调用函数超过" in case["error"] or "已中止" in case["error"]
 
 
-@pytest.mark.parametrize("expression", [
-    "a + b > 0", "n // m > 0", "max(x, key=sorted) == 1", "str(n) == '1'", "int(s) > 0", "x[1:] == y",
-    "len((s + s) + (s + s)) > 0", "[1 for _ in x] == []", "'%s' % x == ''", "f'{x}' == ''",
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "a + b > 0",
+        "n // m > 0",
+        "max(x, key=sorted) == 1",
+        "str(n) == '1'",
+        "int(s) > 0",
+        "x[1:] == y",
+        "len((s + s) + (s + s)) > 0",
+        "[1 for _ in x] == []",
+        "'%s' % x == ''",
+        "f'{x}' == ''",
+    ],
+)
 def test_expressions_that_compute_run_in_a_worker(expression):
     from engine.scripting import is_bounded
+
     assert not is_bounded(expression)
 
 
@@ -242,12 +268,14 @@ def test_a_loop_stopped_by_the_step_budget_pauses_its_script(api, db, monkeypatc
 
 # ---- code evaluated at deploy: timer start expressions -----------------------------------------------
 
+
 def timer_start(process_key: str, cycle: str, *, xsi: bool = True) -> str:
     typed = ' xsi:type="bpmn:tFormalExpression"' if xsi else ""
     return diagram(process_key, script("x = 1")).replace(
         '<bpmn:startEvent id="start"><bpmn:outgoing>f_start</bpmn:outgoing></bpmn:startEvent>',
         f'<bpmn:startEvent id="start"><bpmn:outgoing>f_start</bpmn:outgoing><bpmn:timerEventDefinition>'
-        f'<bpmn:timeCycle{typed}>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>')
+        f"<bpmn:timeCycle{typed}>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>",
+    )
 
 
 def test_a_timer_start_expression_is_evaluated_at_deploy_under_the_limit(db):
@@ -259,6 +287,7 @@ def test_a_timer_start_expression_is_evaluated_at_deploy_under_the_limit(db):
 
 
 # ---- item 2: repeating timers have a minimum period ----------------------------------------------
+
 
 @pytest.mark.parametrize("cycle", ["R/PT0S", "R/PT0.000001S", "R5/2027-01-01T09:00:00+08:00/PT10S"])
 def test_a_timer_cycle_under_the_minimum_period_is_refused_at_deploy_naming_the_element(db, cycle):
@@ -278,17 +307,21 @@ def test_the_minimum_period_is_configurable(db, monkeypatch):
 
 
 def test_a_cycle_computed_from_case_data_under_the_minimum_puts_the_case_in_error(api, db):
-    body = ('<bpmn:userTask id="work" name="办理"><bpmn:extensionElements><spiffworkflow:properties>'
-            '<spiffworkflow:property name="formKey" value="t_note"/></spiffworkflow:properties></bpmn:extensionElements>'
-            '<bpmn:incoming>f_start</bpmn:incoming><bpmn:outgoing>f_after</bpmn:outgoing></bpmn:userTask>'
-            '<bpmn:boundaryEvent id="chase" attachedToRef="work" cancelActivity="false"><bpmn:outgoing>f_chase</bpmn:outgoing>'
-            '<bpmn:timerEventDefinition><bpmn:timeCycle xsi:type="bpmn:tFormalExpression">"R/PT%dS" % every'
-            '</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>'
-            '<bpmn:endEvent id="chased"><bpmn:incoming>f_chase</bpmn:incoming></bpmn:endEvent>'
-            '<bpmn:sequenceFlow id="f_chase" sourceRef="chase" targetRef="chased"/>'
-            '<bpmn:sequenceFlow id="f_after" sourceRef="work" targetRef="after"/>')
-    xml = diagram(key(), body).replace('<bpmn:flowNodeRef>after</bpmn:flowNodeRef>',
-                                       '<bpmn:flowNodeRef>after</bpmn:flowNodeRef><bpmn:flowNodeRef>work</bpmn:flowNodeRef>')
+    body = (
+        '<bpmn:userTask id="work" name="办理"><bpmn:extensionElements><spiffworkflow:properties>'
+        '<spiffworkflow:property name="formKey" value="t_note"/></spiffworkflow:properties></bpmn:extensionElements>'
+        "<bpmn:incoming>f_start</bpmn:incoming><bpmn:outgoing>f_after</bpmn:outgoing></bpmn:userTask>"
+        '<bpmn:boundaryEvent id="chase" attachedToRef="work" cancelActivity="false"><bpmn:outgoing>f_chase</bpmn:outgoing>'
+        '<bpmn:timerEventDefinition><bpmn:timeCycle xsi:type="bpmn:tFormalExpression">"R/PT%dS" % every'
+        "</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+        '<bpmn:endEvent id="chased"><bpmn:incoming>f_chase</bpmn:incoming></bpmn:endEvent>'
+        '<bpmn:sequenceFlow id="f_chase" sourceRef="chase" targetRef="chased"/>'
+        '<bpmn:sequenceFlow id="f_after" sourceRef="work" targetRef="after"/>'
+    )
+    xml = diagram(key(), body).replace(
+        "<bpmn:flowNodeRef>after</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>after</bpmn:flowNodeRef><bpmn:flowNodeRef>work</bpmn:flowNodeRef>",
+    )
     case = started_with(db, deployed(db, xml), {"every": 0})
     assert case.status == "error" and "最小周期" in case.error
 
@@ -317,6 +350,7 @@ def test_a_schedule_row_from_before_the_rule_is_stopped_not_fired_every_tick(db,
 
 # ---- item 18: counters belong to procedures ------------------------------------------------------
 
+
 def test_a_procedure_cannot_advance_another_procedures_counter(api, db):
     owner = deployed(db, diagram(key("t_owner"), script('no = next_number("t_owned_counter")')))
     first = api.start(owner, "emp")
@@ -331,6 +365,7 @@ def test_a_procedure_cannot_advance_another_procedures_counter(api, db):
 
 
 # ---- code that keeps hitting its limits is paused ----------------------------------------------------
+
 
 def test_code_that_hit_its_limits_twice_is_paused_until_an_admin_releases_it(api, db, monkeypatch):
     from click.testing import CliRunner

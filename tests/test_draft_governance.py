@@ -1,6 +1,7 @@
 """A procedure changed in the browser goes live only through 流程新增/变更审批 (000 篇2 第九–十五条):
 drafts, validation, the proposal case with its diff, activation on 总经理's approval, versions,
 rollback, the admin's direct deploy, the 流程清单 and its Excel export."""
+
 import io
 import re
 from datetime import datetime, timedelta
@@ -15,9 +16,19 @@ from engine import clock
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 KEY = "training_request"  # owner role hr: hr_head and hr_trainer may change it
-TRAINING = {"department": "ops", "course": "Kubernetes 运维", "reason": "新上线容器平台", "content": "容器编排",
-            "trainees": ["ops_eng"], "kind": "external", "start_date": "2026-12-10", "end_date": "2026-12-12",
-            "place": "北京", "trainer": "某培训机构", "cost": 6000}
+TRAINING = {
+    "department": "ops",
+    "course": "Kubernetes 运维",
+    "reason": "新上线容器平台",
+    "content": "容器编排",
+    "trainees": ["ops_eng"],
+    "kind": "external",
+    "start_date": "2026-12-10",
+    "end_date": "2026-12-12",
+    "place": "北京",
+    "trainer": "某培训机构",
+    "cost": 6000,
+}
 HR_ORGANISE = {"confirmed_date": "2026-12-10", "confirmed_place": "北京", "arrangement": "已通知"}
 APPLY_MORE = {"trigger": "improvement", "business_dept": "hr", "reason": "组织实施后需要负责人复核"}
 
@@ -59,12 +70,16 @@ def with_review_step(xml: str, *, form_key: str | None = "training_request_organ
 
 def walk_to_gm(api, case_id, applicant="hr_head", apply=True):
     steps = [("apply", applicant, APPLY_MORE)] if apply else []
-    api.walk(case_id, steps + [
-        ("mr_review", "mr", {"decision": "approve", "comment": "同意"}),
-        ("qg_review", "qg_staff", QG_REVIEW),
-        ("organise_review", "qg_staff", ORGANISE),
-        ("chair_review", "hr_head", CHAIR),  # head of the business department chosen: 人力资源部
-    ])
+    api.walk(
+        case_id,
+        steps
+        + [
+            ("mr_review", "mr", {"decision": "approve", "comment": "同意"}),
+            ("qg_review", "qg_staff", QG_REVIEW),
+            ("organise_review", "qg_staff", ORGANISE),
+            ("chair_review", "hr_head", CHAIR),  # head of the business department chosen: 人力资源部
+        ],
+    )
 
 
 def test_only_modelers_may_draft_and_invalid_drafts_are_refused_at_the_element(gapi):
@@ -81,14 +96,18 @@ def test_only_modelers_may_draft_and_invalid_drafts_are_refused_at_the_element(g
     r = gapi.post(f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": broken, "forms": {}})
     assert r.status_code == 400 and any(e["element_id"] == "hr_check" for e in r.json["errors"])
 
-    renamed = xml.replace(f'id="{KEY}"', 'id="training_other"').replace(f'processRef="{KEY}"', 'processRef="training_other"')
+    renamed = xml.replace(f'id="{KEY}"', 'id="training_other"').replace(
+        f'processRef="{KEY}"', 'processRef="training_other"'
+    )
     r = gapi.post(f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": renamed, "forms": {}})
     assert r.status_code == 400 and "流程标识不能修改" in r.json["errors"][0]["message"]
 
     late = with_review_step(xml).replace(
         'name="formKey" value="training_request_organise"/>\n        </spiffworkflow:properties>',
         'name="formKey" value="training_request_organise"/><spiffworkflow:property name="dueIn" value="3 天"/>'
-        '</spiffworkflow:properties>', 1)
+        "</spiffworkflow:properties>",
+        1,
+    )
     check = gapi.post("/definitions/validate", "hr_head", {"bpmn_xml": late, "forms": {}, "process_key": KEY}).json
     assert any("不是有效的 ISO 8601 时长" in e["message"] for e in check["errors"]), check
 
@@ -99,16 +118,25 @@ def test_change_goes_live_only_on_gm_approval_and_old_cases_keep_their_version(g
     old_case = gapi.start(KEY, "ops_head")
     gapi.walk(old_case["id"], [("apply", "ops_head", TRAINING)])
 
-    draft = gapi.post(f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": with_review_step(live["bpmn_xml"]),
-                                                               "forms": live["forms"]})
+    draft = gapi.post(
+        f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": with_review_step(live["bpmn_xml"]), "forms": live["forms"]}
+    )
     assert draft.status_code == 201, draft.json
     draft = draft.json
     assert (draft["state"], draft["editable"], draft["base_version"]) == ("draft", True, 1)
-    stale = gapi.call("PUT", f"/drafts/{draft['id']}", "hr_trainer",
-                      json={"bpmn_xml": draft["bpmn_xml"], "forms": draft["forms"], "lock_version": 5})
+    stale = gapi.call(
+        "PUT",
+        f"/drafts/{draft['id']}",
+        "hr_trainer",
+        json={"bpmn_xml": draft["bpmn_xml"], "forms": draft["forms"], "lock_version": 5},
+    )
     assert stale.status_code == 409 and "请重新打开" in stale.json["message"]
-    saved = gapi.call("PUT", f"/drafts/{draft['id']}", "hr_trainer",
-                      json={"bpmn_xml": draft["bpmn_xml"], "forms": draft["forms"], "lock_version": 0})
+    saved = gapi.call(
+        "PUT",
+        f"/drafts/{draft['id']}",
+        "hr_trainer",
+        json={"bpmn_xml": draft["bpmn_xml"], "forms": draft["forms"], "lock_version": 0},
+    )
     assert saved.status_code == 200 and saved.json["lock_version"] == 1 and saved.json["updated_by"] == "培训管理员"
 
     proposed = gapi.post(f"/drafts/{draft['id']}/propose", "hr_head")
@@ -118,7 +146,9 @@ def test_change_goes_live_only_on_gm_approval_and_old_cases_keep_their_version(g
     assert task["element_id"] == "apply"
     assert task["prefill"]["process_key"] == KEY and task["prefill"]["change_type"] == "change"
     assert task["prefill"]["responsible_dept"] == "hr"
-    assert task["prefill"]["content"].startswith("新增 2 个元素，删除 0 个，修改 1 个")  # the task, its flow; the moved flow
+    assert task["prefill"]["content"].startswith(
+        "新增 2 个元素，删除 0 个，修改 1 个"
+    )  # the task, its flow; the moved flow
 
     # One proposal per procedure at a time; a proposed draft is frozen while reviewers hold it.
     second = gapi.post(f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": live["bpmn_xml"], "forms": {}}).json
@@ -127,8 +157,12 @@ def test_change_goes_live_only_on_gm_approval_and_old_cases_keep_their_version(g
     assert gapi.call("DELETE", f"/drafts/{second['id']}", "hr_head").status_code == 204
 
     gapi.complete(apply_task, "hr_head", {**task["prefill"], **APPLY_MORE})
-    r = gapi.call("PUT", f"/drafts/{draft['id']}", "hr_head",
-                  json={"bpmn_xml": draft["bpmn_xml"], "forms": draft["forms"], "lock_version": 1})
+    r = gapi.call(
+        "PUT",
+        f"/drafts/{draft['id']}",
+        "hr_head",
+        json={"bpmn_xml": draft["bpmn_xml"], "forms": draft["forms"], "lock_version": 1},
+    )
     assert r.status_code == 409 and "审批中不能修改" in r.json["message"]
 
     # Reviewers (who may see the case) read the draft and its diff; others may not.
@@ -151,10 +185,15 @@ def test_change_goes_live_only_on_gm_approval_and_old_cases_keep_their_version(g
     timed = reopened["bpmn_xml"].replace(
         'value="training_request_organise"/></spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>',
         'value="training_request_organise"/><spiffworkflow:property name="dueIn" value="P3D"/>'
-        '</spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>')
+        "</spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>",
+    )
     assert timed != reopened["bpmn_xml"]
-    r = gapi.call("PUT", f"/drafts/{draft['id']}", "hr_head",
-                  json={"bpmn_xml": timed, "forms": reopened["forms"], "lock_version": reopened["lock_version"]})
+    r = gapi.call(
+        "PUT",
+        f"/drafts/{draft['id']}",
+        "hr_head",
+        json={"bpmn_xml": timed, "forms": reopened["forms"], "lock_version": reopened["lock_version"]},
+    )
     assert r.status_code == 200, r.json
 
     again = gapi.open_task(case_id, "hr_head", "apply")
@@ -169,7 +208,9 @@ def test_change_goes_live_only_on_gm_approval_and_old_cases_keep_their_version(g
     assert now_live["version"] == 2 and 'name="dueIn" value="P3D"' in now_live["bpmn_xml"]
     versions = gapi.get(f"/processes/{KEY}/versions", "emp").json
     assert [(v["version"], v["source"], v["change_instance_id"], v["live"]) for v in versions] == [
-        (2, "change", case_id, True), (1, "library", None, False)]
+        (2, "change", case_id, True),
+        (1, "library", None, False),
+    ]
     assert versions[0]["deployed_by"] == "人力资源部部长"
     assert versions[1]["running"] == 1  # the old case
     assert gapi.get(f"/drafts/{draft['id']}", "hr_head").json["state"] == "activated"
@@ -178,8 +219,11 @@ def test_change_goes_live_only_on_gm_approval_and_old_cases_keep_their_version(g
 
     # New cases follow V2 and reach the new step; the case started before follows V1 to its end.
     new_case = gapi.start(KEY, "ops_head")
-    steps = [("vp_review", "vp", {"decision": "approve"}), ("gm_approve", "gm", {"decision": "approve"}),
-             ("organise", "hr_trainer", HR_ORGANISE)]
+    steps = [
+        ("vp_review", "vp", {"decision": "approve"}),
+        ("gm_approve", "gm", {"decision": "approve"}),
+        ("organise", "hr_trainer", HR_ORGANISE),
+    ]
     gapi.walk(new_case["id"], [("apply", "ops_head", TRAINING)] + steps)
     check = gapi.open_task(new_case["id"], "hr_head", "hr_check")
     assert check["name"] == "人力资源部负责人复核"
@@ -216,7 +260,12 @@ def test_rollback_and_direct_deploy(gapi):
     restored = live_xml(gapi)
     assert "hr_check" not in restored["bpmn_xml"]
     top = gapi.get(f"/processes/{KEY}/versions", "emp").json[0]
-    assert (top["version"], top["source"], top["deployed_by"], top["note"]) == (before + 1, "direct", "系统管理员", "紧急恢复")
+    assert (top["version"], top["source"], top["deployed_by"], top["note"]) == (
+        before + 1,
+        "direct",
+        "系统管理员",
+        "紧急恢复",
+    )
 
 
 def test_catalogue_page_and_excel(gapi):
@@ -268,8 +317,13 @@ NEW_PROCEDURE = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f2" sourceRef="confirm" targetRef="end"/>
   </bpmn:process>
 </bpmn:definitions>"""
-CONFIRM_FORM = {"type": "default", "id": "asset_handover_confirm", "components": [
-    {"id": "note", "type": "textfield", "key": "note", "label": "交接说明", "validate": {"required": True}}]}
+CONFIRM_FORM = {
+    "type": "default",
+    "id": "asset_handover_confirm",
+    "components": [
+        {"id": "note", "type": "textfield", "key": "note", "label": "交接说明", "validate": {"required": True}}
+    ],
+}
 
 
 def test_a_new_procedure_with_its_own_form(gapi):
@@ -278,8 +332,11 @@ def test_a_new_procedure_with_its_own_form(gapi):
     assert r.status_code == 403  # a new procedure has no owner yet: admins and process owners only
     r = gapi.post("/processes/asset_handover/drafts", "admin", body)
     assert r.status_code == 400 and r.json["errors"] == [
-        {"element_id": "confirm", "message": "表单不存在：asset_handover_confirm"}]
-    r = gapi.post("/processes/asset_handover/drafts", "admin", {**body, "forms": {"asset_handover_confirm": CONFIRM_FORM}})
+        {"element_id": "confirm", "message": "表单不存在：asset_handover_confirm"}
+    ]
+    r = gapi.post(
+        "/processes/asset_handover/drafts", "admin", {**body, "forms": {"asset_handover_confirm": CONFIRM_FORM}}
+    )
     assert r.status_code == 201 and r.json["base_version"] is None
     assert gapi.get(f"/drafts/{r.json['id']}/diff", "admin").json["summary"].startswith("新增")
     assert gapi.post(f"/drafts/{r.json['id']}/deploy", "admin", {}).json["version"] == 1

@@ -1,5 +1,6 @@
 """What the library's diagrams rely on: multi-instance per department, boundary timers driven by the
 engine clock, timer starts, DMN decisions, numbering, and cases that start other cases."""
+
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -32,8 +33,11 @@ def test_one_task_per_department_for_its_head_then_rule_number_and_child_cases(a
     for t in body["tasks"]:
         user = t["candidate_users"][0]
         dept = "tech" if user == "tech_head" else "ops"
-        api.complete(t["id"], user, {"report": {"department": dept, "score": 90 if dept == "tech" else 70,
-                                                "finding": f"{dept} 培训记录不全"}})
+        api.complete(
+            t["id"],
+            user,
+            {"report": {"department": dept, "score": 90 if dept == "tech" else 70, "finding": f"{dept} 培训记录不全"}},
+        )
     done = api.get(f"/instances/{case['id']}", "qg_staff").json
     assert done["status"] == "completed", done["error"]
     assert done["data"]["level"] == "低"  # min score 70 → the DMN's second rule
@@ -60,7 +64,10 @@ def test_one_task_per_department_completes_after_a_restart(api, clock):
         dept = "tech" if user == "tech_head" else "ops"
         api.complete(t["id"], user, {"report": {"department": dept, "score": 80, "finding": "无"}})
     done = api.get(f"/instances/{case['id']}", "qg_staff").json
-    assert done["status"] == "completed", (done["error"], [t["element_id"] for t in done["tasks"] if t["state"] == "open"])
+    assert done["status"] == "completed", (
+        done["error"],
+        [t["element_id"] for t in done["tasks"] if t["state"] == "open"],
+    )
 
 
 def test_numbers_are_consecutive_and_never_reused(api, clock):
@@ -82,8 +89,9 @@ def test_reminder_then_escalation_by_boundary_timers(api, clock):
     clock.advance(days=1, minutes=1)  # day 5: the non-interrupting reminder
     notes = _history(api, case["id"], "notified")
     assert len(notes) == 1 and sorted(notes[0]["data"]["to"]) == ["ops_head", "tech_head"]
-    assert {t["element_id"] for t in api.get(f"/instances/{case['id']}", "admin").json["tasks"]
-            if t["state"] == "open"} == {"check"}
+    assert {
+        t["element_id"] for t in api.get(f"/instances/{case['id']}", "admin").json["tasks"] if t["state"] == "open"
+    } == {"check"}
     clock.advance(days=2)  # day 7: the interrupting escalation replaces the department checks
     now = api.get(f"/instances/{case['id']}", "admin").json
     open_tasks = [t for t in now["tasks"] if t["state"] == "open"]
@@ -103,8 +111,9 @@ def test_timer_start_fires_once_even_after_missed_quarters(api, clock, db):
         before = session.scalar(select(Instance.id).order_by(Instance.id.desc()).limit(1))
     timers.fire_due(db)
     with db.session() as session:
-        started = list(session.scalars(select(Instance).where(Instance.id > before,
-                                                               Instance.process_key == "t_features")))
+        started = list(
+            session.scalars(select(Instance).where(Instance.id > before, Instance.process_key == "t_features"))
+        )
         assert len(started) == 1
         row = session.scalar(select(StartSchedule).where(StartSchedule.process_key == "t_features"))
         assert row.next_due_at == datetime(2027, 7, 1, 1, 0, tzinfo=UTC)
@@ -112,20 +121,28 @@ def test_timer_start_fires_once_even_after_missed_quarters(api, clock, db):
     assert note["data"]["missed"] == 1 and "错过 2 次" in note["comment"]
     timers.fire_due(db)
     with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(Instance).where(
-            Instance.id > before, Instance.process_key == "t_features")) == 1
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(Instance)
+                .where(Instance.id > before, Instance.process_key == "t_features")
+            )
+            == 1
+        )
 
 
 def _library_check(tmp_path, files: dict[str, str]):
     from click.testing import CliRunner
 
     import bpmcli
+
     (tmp_path / "bpmn").mkdir()
     (tmp_path / "forms").mkdir()
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     (tmp_path / "forms" / "t_note.form").write_text(
-        '{"id": "t_note", "type": "default", "components": []}', encoding="utf-8")
+        '{"id": "t_note", "type": "default", "components": []}', encoding="utf-8"
+    )
     return CliRunner().invoke(bpmcli.main, ["validate", str(tmp_path / "bpmn")])
 
 

@@ -1,4 +1,5 @@
 """`bpm export DIR`: the live versions written back as a library that deploys to the same content."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,11 @@ def lib(own_database) -> Database:
 def fresh_db(tmp_path):
     """An empty database with the role catalogue only: nothing deployed yet."""
     url = os.environ.get("DATABASE_URL", "")
-    url = (fresh_postgres_database(url, "_bpm_pytest_export_fresh") if url.startswith("postgres")
-           else f"sqlite:///{tmp_path / 'fresh.db'}")
+    url = (
+        fresh_postgres_database(url, "_bpm_pytest_export_fresh")
+        if url.startswith("postgres")
+        else f"sqlite:///{tmp_path / 'fresh.db'}"
+    )
     database = Database(url)
     upgrade(database)
     with database.session(write=True) as session:
@@ -96,9 +100,14 @@ def test_the_exported_library_deploys_to_the_same_content(lib, fresh_db, tmp_pat
         assert (out / "forms" / path.name).read_bytes() == path.read_bytes(), path.name
     # Into an empty folder, each table is named after its one decision.
     assert [p for p in result.files if p.endswith(".dmn")] == [
-        "bpmn/incident_priority.dmn", "bpmn/service_doc_review_level.dmn", "bpmn/service_risk_level.dmn",
-        "bpmn/t_level.dmn"]
-    assert (out / "bpmn" / "service_risk_level.dmn").read_bytes() == (PROJECT_ROOT / "bpmn" / "risk_level.dmn").read_bytes()
+        "bpmn/incident_priority.dmn",
+        "bpmn/service_doc_review_level.dmn",
+        "bpmn/service_risk_level.dmn",
+        "bpmn/t_level.dmn",
+    ]
+    assert (out / "bpmn" / "service_risk_level.dmn").read_bytes() == (
+        PROJECT_ROOT / "bpmn" / "risk_level.dmn"
+    ).read_bytes()
     assert (out / "bpmn" / "t_level.dmn").read_text(encoding="utf-8") == T_RULE
     # The test library's forms were not written as the library writes them: now they are.
     assert json.loads((out / "forms" / "t_note.form").read_text(encoding="utf-8")) == live["t_quick"].forms["t_note"]
@@ -107,7 +116,8 @@ def test_the_exported_library_deploys_to_the_same_content(lib, fresh_db, tmp_pat
     with fresh_db.session(write=True) as session:
         results = deploy_folder(session, out / "bpmn")
     assert {r.version.process_key: r.version.content_hash for r in results} == {
-        key: version.content_hash for key, version in live.items()}
+        key: version.content_hash for key, version in live.items()
+    }
     assert all(r.created and r.version.version == 1 for r in results)
 
 
@@ -145,17 +155,24 @@ def test_files_of_the_same_name_are_overwritten_and_others_kept_and_reported(lib
     assert (tmp_path / "bpmn" / "retired_rule.dmn").read_text(encoding="utf-8") == retired_rule
     assert (tmp_path / "forms" / "retired.form").read_text(encoding="utf-8") == "{}"
     assert (tmp_path / "README.md").read_text(encoding="utf-8") == "流程库"
-    assert ((tmp_path / "forms" / "change_assess.form").read_bytes()
-            == (PROJECT_ROOT / "forms" / "change_assess.form").read_bytes())
+    assert (tmp_path / "forms" / "change_assess.form").read_bytes() == (
+        PROJECT_ROOT / "forms" / "change_assess.form"
+    ).read_bytes()
 
 
 def test_two_procedures_freezing_different_content_under_one_form_key_export_nothing(lib, tmp_path):
     (tmp_path / "forms").mkdir()
     (tmp_path / "forms" / "t_note.form").write_text("旧内容", encoding="utf-8")
-    copy = (TEST_LIBRARY / "bpmn" / "t_quick.bpmn").read_text(encoding="utf-8").replace(
-        'id="t_quick"', 'id="t_quick_copy"')
-    other_note = {"id": "t_note", "type": "default", "components": [
-        {"id": "note", "type": "textarea", "key": "note", "label": "处理说明"}]}
+    copy = (
+        (TEST_LIBRARY / "bpmn" / "t_quick.bpmn")
+        .read_text(encoding="utf-8")
+        .replace('id="t_quick"', 'id="t_quick_copy"')
+    )
+    other_note = {
+        "id": "t_note",
+        "type": "default",
+        "components": [{"id": "note", "type": "textarea", "key": "note", "label": "处理说明"}],
+    }
 
     with scratch(lib) as session:
         deploy(session, copy, forms={"t_note": other_note}, folder=TEST_LIBRARY / "forms")
@@ -177,7 +194,8 @@ def test_a_decision_table_changed_in_one_procedure_only_is_a_conflict_too(lib, t
             export_library(session, tmp_path)
     assert [e["message"] for e in raised.value.errors] == [
         "决策表文件 t_level.dmn 在以下流程的线上版本中内容不同——第 1 份：t_export_rule；第 2 份：t_features。"
-        "无法导出为同一个文件，请先统一后再导出"]
+        "无法导出为同一个文件，请先统一后再导出"
+    ]
     assert written(tmp_path) == []
 
 

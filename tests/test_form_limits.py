@@ -1,5 +1,6 @@
 """Form submissions within bounds (issue 13, items 10 and 11): list fields capped and without
 duplicates, text capped where the form sets no maxLength, patterns matched by RE2."""
+
 from __future__ import annotations
 
 import time
@@ -23,8 +24,13 @@ def refusal(form_json: dict, data: dict) -> dict:
 
 
 PICK = {"id": "people", "type": "taglist", "key": "people", "label": "人员", "values": PEOPLE}
-CHECKS = {"id": "areas", "type": "checklist", "key": "areas", "label": "范围",
-          "values": [{"label": "甲", "value": "a"}, {"label": "乙", "value": "b"}]}
+CHECKS = {
+    "id": "areas",
+    "type": "checklist",
+    "key": "areas",
+    "label": "范围",
+    "values": [{"label": "甲", "value": "a"}, {"label": "乙", "value": "b"}],
+}
 
 
 @pytest.mark.parametrize("component, chosen", [(PICK, ["u1", "u2", "u1"]), (CHECKS, ["a", "a"])])
@@ -34,8 +40,7 @@ def test_a_list_field_refuses_the_same_choice_twice(component, chosen):
 
 def test_a_list_field_is_capped_and_the_cap_is_configurable(monkeypatch):
     assert validate_submission(form(PICK), {"people": [f"u{n}" for n in range(200)]})
-    assert refusal(form(PICK), {"people": [f"u{n}" for n in range(201)]}) == {
-        "people": ["最多 200 项"]}
+    assert refusal(form(PICK), {"people": [f"u{n}" for n in range(201)]}) == {"people": ["最多 200 项"]}
     monkeypatch.setenv("BPM_FORM_MAX_LIST_ITEMS", "3")
     assert "people" in refusal(form(PICK), {"people": ["u1", "u2", "u3", "u4"]})
 
@@ -48,12 +53,16 @@ def test_a_list_without_options_takes_only_plain_values():
 
 
 def test_dynamic_list_rows_are_capped(monkeypatch):
-    rows = {"id": "rows", "type": "dynamiclist", "path": "rows", "label": "明细",
-            "components": [{"id": "item", "type": "textfield", "key": "item", "label": "项目"}]}
+    rows = {
+        "id": "rows",
+        "type": "dynamiclist",
+        "path": "rows",
+        "label": "明细",
+        "components": [{"id": "item", "type": "textfield", "key": "item", "label": "项目"}],
+    }
     monkeypatch.setenv("BPM_FORM_MAX_LIST_ITEMS", "2")
     assert validate_submission(form(rows), {"rows": [{"item": "a"}, {"item": "b"}]})
-    assert refusal(form(rows), {"rows": [{"item": "a"}, {"item": "b"}, {"item": "c"}]}) == {
-        "rows": ["最多 2 项"]}
+    assert refusal(form(rows), {"rows": [{"item": "a"}, {"item": "b"}, {"item": "c"}]}) == {"rows": ["最多 2 项"]}
 
 
 def test_text_without_a_max_length_is_capped_and_a_form_max_length_is_kept():

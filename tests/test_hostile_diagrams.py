@@ -3,6 +3,7 @@ runs into the limits live through 流程新增/变更审批, as any change; the 
 While its cases run, other cases start and complete and timers fire on time: in this process on the
 suite's database (SQLite or PostgreSQL), and on PostgreSQL with two real scheduler processes firing
 a hostile timer's step. A cycle under the minimum period cannot even be saved as a draft."""
+
 from __future__ import annotations
 
 import statistics
@@ -87,8 +88,11 @@ def ordinary_case(api) -> float:
 
 def timer_lateness(database: Database, ids: list[int], due: dict[int, datetime]) -> list[float]:
     with database.session() as session:
-        fired = dict(session.execute(select(Event.instance_id, Event.at).where(
-            Event.type == "timer_fired", Event.instance_id.in_(ids))).all())
+        fired = dict(
+            session.execute(
+                select(Event.instance_id, Event.at).where(Event.type == "timer_fired", Event.instance_id.in_(ids))
+            ).all()
+        )
     assert set(fired) == set(ids), f"{len(ids) - len(fired)} of {len(ids)} timers never fired"
     return [(_aware(fired[i]) - due[i]).total_seconds() for i in ids]
 
@@ -126,8 +130,9 @@ def test_a_cycle_under_the_minimum_cannot_even_be_drafted(hapi):
     etree.SubElement(definition, f"{{{BPMN}}}timeCycle").text = "R/PT0S"
     xml = etree.tostring(root, encoding="unicode")
     r = api.post(f"/processes/{KEY}/drafts", "hr_head", {"bpmn_xml": xml, "forms": current["forms"]})
-    assert r.status_code == 400 and any(e["element_id"] == "start" and "最小周期" in e["message"]
-                                        for e in r.json["errors"]), r.json
+    assert r.status_code == 400 and any(
+        e["element_id"] == "start" and "最小周期" in e["message"] for e in r.json["errors"]
+    ), r.json
 
 
 def test_while_hostile_cases_run_others_start_complete_and_timers_fire_on_time(hapi):
@@ -154,8 +159,9 @@ def test_while_hostile_cases_run_others_start_complete_and_timers_fire_on_time(h
         client = api.client.application.test_client()
         token = api.tokens["ops_head"]
         for _ in range(code_runs):
-            r = client.post(f"/api/v1/processes/{KEY}/instances", json={"data": {}},
-                            headers={"Authorization": f"Bearer {token}"})
+            r = client.post(
+                f"/api/v1/processes/{KEY}/instances", json={"data": {}}, headers={"Authorization": f"Bearer {token}"}
+            )
             hostile_results.append(r.json)
 
     ticking = threading.Thread(target=scheduler)
@@ -200,6 +206,7 @@ def test_two_scheduler_processes_fire_on_time_while_a_hostile_timer_step_runs(pg
     go_live_through_change(api, hostile_version(current["bpmn_xml"], SPIN, wait="PT2S"), current["forms"])
 
     from test_scheduler import _start_schedulers, _stop
+
     procs = _start_schedulers(pg_url, 2, tmp_path, **LIMITS_ENV)
     try:
         hostile = [api.start(KEY, "ops_head")["id"] for _ in range(4)]  # each fires into the hostile step
@@ -208,7 +215,9 @@ def test_two_scheduler_processes_fire_on_time_while_a_hostile_timer_step_runs(pg
         while time.monotonic() < deadline:
             with database.session() as session:
                 states = set(session.scalars(select(Instance.status).where(Instance.id.in_(hostile))))
-                fired = session.scalar(select(Event.id).where(Event.type == "timer_fired", Event.instance_id == ids[-1]))
+                fired = session.scalar(
+                    select(Event.id).where(Event.type == "timer_fired", Event.instance_id == ids[-1])
+                )
             if states == {"error"} and fired:
                 break
             time.sleep(0.5)

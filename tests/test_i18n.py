@@ -1,5 +1,6 @@
 """The pages' JavaScript strings: extracted from the JavaScript by Babel (webapp.i18n.js_strings), each
 with an English translation, served in the page's language."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,11 @@ def test_every_string_the_javascript_shows_has_an_english_translation(english):
 
 def test_the_strings_are_those_of_the_javascript_and_the_vocabulary():
     strings = js_strings()
-    assert {"批量同意完成：成功 {ok} 个，失败 {failed} 个", "放弃草稿", "会签（全部同意）"} <= strings  # app, modeler, task
+    assert {
+        "批量同意完成：成功 {ok} 个，失败 {failed} 个",
+        "放弃草稿",
+        "会签（全部同意）",
+    } <= strings  # app, modeler, task
     assert set(vocabulary.KIND_LABELS.values()) <= strings
     assert "没有匹配的流程" not in strings  # only a template shows it
 
@@ -36,6 +41,7 @@ def test_the_catalog_is_served_in_the_pages_language(app):
 
     with app.test_request_context():
         from flask import session
+
         assert js_catalog() == {}  # Chinese: the msgids are the text
         session["lang"] = "en"
         catalog = js_catalog()

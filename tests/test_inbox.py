@@ -4,6 +4,7 @@ A database of this module's own (the lists and counts are exact, no other test's
 rows are written directly where the test needs exact times, through the engine where the point
 is that the engine's own rows (claim, unclaim) land in the right lists.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -36,8 +37,12 @@ class World:
         self.case = self.instance(self.version, initiator=None)
 
     def user(self, name: str, *roles: str) -> User:
-        user = User(username=f"{name}_{self.tag}", display_name=name, password_hash="!",
-                    department_id=self.s.scalar(select(Department.id).order_by(Department.id)))
+        user = User(
+            username=f"{name}_{self.tag}",
+            display_name=name,
+            password_hash="!",
+            department_id=self.s.scalar(select(Department.id).order_by(Department.id)),
+        )
         user.roles = [UserRole(role_code=r) for r in roles]
         self.s.add(user)
         self.s.flush()
@@ -46,21 +51,44 @@ class World:
     def instance(self, version, initiator: User | None, *, at: datetime = T0, status: str = "running") -> Instance:
         if initiator is None:
             initiator = self.s.scalar(select(User).where(User.username == "emp"))
-        case = Instance(process_key=version.process_key, version_id=version.id, status=status,
-                        initiator_id=initiator.id, title=f"case {uuid.uuid4().hex[:6]}", data={}, created_at=at,
-                        updated_at=at)
+        case = Instance(
+            process_key=version.process_key,
+            version_id=version.id,
+            status=status,
+            initiator_id=initiator.id,
+            title=f"case {uuid.uuid4().hex[:6]}",
+            data={},
+            created_at=at,
+            updated_at=at,
+        )
         self.s.add(case)
         self.s.flush()
         return case
 
-    def task(self, minutes: float, *, assignee: User | None = None, candidates=(), state: str = "open",
-             kind: str = "task", completed_by: User | None = None, completed_minutes: float | None = None,
-             task_id: str | None = None) -> Task:
-        row = Task(id=task_id or str(uuid.uuid4()), kind=kind, instance_id=self.case.id, element_id="step",
-                   name=f"step {minutes}", state=state, assignee_id=assignee.id if assignee else None,
-                   completed_by=completed_by.id if completed_by else None,
-                   created_at=T0 + timedelta(minutes=minutes),
-                   completed_at=T0 + timedelta(minutes=completed_minutes) if completed_minutes is not None else None)
+    def task(
+        self,
+        minutes: float,
+        *,
+        assignee: User | None = None,
+        candidates=(),
+        state: str = "open",
+        kind: str = "task",
+        completed_by: User | None = None,
+        completed_minutes: float | None = None,
+        task_id: str | None = None,
+    ) -> Task:
+        row = Task(
+            id=task_id or str(uuid.uuid4()),
+            kind=kind,
+            instance_id=self.case.id,
+            element_id="step",
+            name=f"step {minutes}",
+            state=state,
+            assignee_id=assignee.id if assignee else None,
+            completed_by=completed_by.id if completed_by else None,
+            created_at=T0 + timedelta(minutes=minutes),
+            completed_at=T0 + timedelta(minutes=completed_minutes) if completed_minutes is not None else None,
+        )
         row.spiff_task_id = row.id
         self.s.add(row)
         self.s.flush()
@@ -86,16 +114,16 @@ def newest_first(rows) -> list[str]:
 
 def test_mine_group_all_and_the_count(world):
     me, b, c = world.user("me"), world.user("b"), world.user("c")
-    mine = world.task(1, assignee=me, candidates=[me])                    # a step only I do
-    shared = world.task(2, candidates=[me, b])                            # unclaimed, me or b
-    others = world.task(3, candidates=[b, c])                             # unclaimed, not mine
-    claimed_by_b = world.task(4, assignee=b, candidates=[me, b])          # b claimed it: gone from my list
-    vote = world.task(5, assignee=me, candidates=[me], kind="vote")       # my vote on a 会签 step
-    world.task(6, assignee=me, candidates=[me], kind="vote", state="pending")     # not my turn yet
-    world.task(7, assignee=me, candidates=[me], state="waiting")          # waiting for a signer before me
+    mine = world.task(1, assignee=me, candidates=[me])  # a step only I do
+    shared = world.task(2, candidates=[me, b])  # unclaimed, me or b
+    others = world.task(3, candidates=[b, c])  # unclaimed, not mine
+    claimed_by_b = world.task(4, assignee=b, candidates=[me, b])  # b claimed it: gone from my list
+    vote = world.task(5, assignee=me, candidates=[me], kind="vote")  # my vote on a 会签 step
+    world.task(6, assignee=me, candidates=[me], kind="vote", state="pending")  # not my turn yet
+    world.task(7, assignee=me, candidates=[me], state="waiting")  # waiting for a signer before me
     world.task(8, candidates=[me, b], state="cancelled")
     world.task(9, assignee=me, candidates=[me], state="completed", completed_by=me, completed_minutes=10)
-    assigned_elsewhere = world.task(10, assignee=c)                       # c's, I am no candidate
+    assigned_elsewhere = world.task(10, assignee=c)  # c's, I am no candidate
 
     s = world.s
     assert ids(inbox.todo(s, user=me, scope="mine")) == [vote.id, mine.id]
@@ -116,7 +144,7 @@ def test_mine_group_all_and_the_count(world):
 
 def test_every_open_task_for_qg_and_admin_newest_first(world):
     admin, qg, plain = world.user("adm", "admin"), world.user("qg", "qg"), world.user("plain")
-    later = 10 ** 7  # minutes: newer than any row the engine wrote in this module
+    later = 10**7  # minutes: newer than any row the engine wrote in this module
     rows = [world.task(later + i, assignee=plain if i % 2 else None, candidates=[plain]) for i in range(5)]
     world.task(later + 9, assignee=plain, state="completed", completed_by=plain, completed_minutes=later + 10)
     open_rows = list(world.s.scalars(select(Task).where(Task.state == "open")))
@@ -147,14 +175,14 @@ def test_pages_follow_one_order_with_ties_broken_by_id(world, scope):
         paged = []
         for offset in itertools.count(0, limit):
             page = ids(inbox.todo(world.s, user=me, scope=scope, limit=limit, offset=offset))
-            assert page == expected[offset:offset + limit], (limit, offset)
+            assert page == expected[offset : offset + limit], (limit, offset)
             if not page:
                 break
             paged += page
         assert paged == expected
     # a page may start anywhere, not only at multiples of the limit
     for offset in range(len(expected) + 1):
-        assert ids(inbox.todo(world.s, user=me, scope=scope, limit=3, offset=offset)) == expected[offset:offset + 3]
+        assert ids(inbox.todo(world.s, user=me, scope=scope, limit=3, offset=offset)) == expected[offset : offset + 3]
 
 
 def test_claiming_takes_a_group_task_out_of_the_other_candidates_lists(idb):
@@ -205,8 +233,10 @@ def test_done_lists_what_i_completed_latest_first(world):
 
 def test_started_lists_my_cases_newest_first_by_status(world):
     me = world.user("me")
-    cases = [world.instance(world.version, me, at=T0 + timedelta(days=i), status=status)
-             for i, status in enumerate(["running", "completed", "running", "withdrawn"])]
+    cases = [
+        world.instance(world.version, me, at=T0 + timedelta(days=i), status=status)
+        for i, status in enumerate(["running", "completed", "running", "withdrawn"])
+    ]
     world.instance(world.version, world.user("other"), at=T0 + timedelta(days=9))
     got = inbox.started(world.s, user=me)
     assert [c.id for c in got] == [c.id for c in reversed(cases)]

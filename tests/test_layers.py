@@ -1,4 +1,5 @@
 """The import-linter contracts in pyproject.toml (`make test` runs them on the code) fail on an upward import."""
+
 import shutil
 import subprocess
 import sys
@@ -8,9 +9,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
-                           "sys.exit(lint_imports_command())"], cwd=root, env={"PYTHONPATH": str(root)},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+        ],
+        cwd=root,
+        env={"PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_an_import_from_the_runtime_up_into_the_flows_breaks_the_build(tmp_path):

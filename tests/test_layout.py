@@ -1,5 +1,6 @@
 """scripts/layout.py: the generated DI covers every element, passes the BPMN schema, leaves the semantic
 part alone, and `--check` tells stale DI from fresh."""
+
 from __future__ import annotations
 
 import itertools
@@ -150,7 +151,7 @@ def test_layout_draws_every_element_and_keeps_the_semantics(tmp_path):
     attached = {n.get("id"): n.get("attachedToRef") for n in nodes}
     ids = [n.get("id") for n in nodes]
     for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
+        for b in ids[i + 1 :]:
             if b not in (inside[a], attached[a]) and a not in (inside[b], attached[b]):
                 assert not overlap(bounds(a), bounds(b)), (a, b)
     for late in ("late", "remind"):  # boundary events sit on the bottom edge of the activity
@@ -171,7 +172,8 @@ def test_check_reports_missing_and_stale_di(tmp_path):
         '<bpmn:endEvent id="end" name="完成">',
         '<bpmn:task id="archive" name="归档"/>'
         '<bpmn:sequenceFlow id="f_archive" sourceRef="archive" targetRef="end"/>'
-        '<bpmn:endEvent id="end" name="完成">')
+        '<bpmn:endEvent id="end" name="完成">',
+    )
     path.write_text(text, encoding="utf-8")
     result = run("--check", path)
     assert result.returncode == 1 and "archive" in result.stdout and "f_archive" in result.stdout

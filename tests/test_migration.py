@@ -11,6 +11,7 @@ cases on it, then deploys one of the later diagrams (tests/library/bpmn/t_migrat
 (The library fixture deploys all of them in file order too; hence v1 afresh first.) One test moves a
 t_features case halfway through its multi-instance step.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -52,8 +53,9 @@ def start(db, count: int = 1, key: str = KEY) -> list[int]:
 
 
 def open_row(s, instance_id: int, element_id: str) -> Task | None:
-    return s.scalar(select(Task).where(Task.instance_id == instance_id, Task.element_id == element_id,
-                                       Task.state == "open"))
+    return s.scalar(
+        select(Task).where(Task.instance_id == instance_id, Task.element_id == element_id, Task.state == "open")
+    )
 
 
 def complete(db, instance_id: int, element_id: str, username: str, data: dict | None = None) -> None:
@@ -67,24 +69,32 @@ def candidates(db, instance_id: int, element_id: str) -> set[str]:
     with db.session() as s:
         row = open_row(s, instance_id, element_id)
         assert row is not None, f"no open {element_id} in case {instance_id}"
-        return set(s.scalars(select(User.username).join(TaskCandidate, TaskCandidate.user_id == User.id)
-                             .where(TaskCandidate.task_id == row.id)))
+        return set(
+            s.scalars(
+                select(User.username)
+                .join(TaskCandidate, TaskCandidate.user_id == User.id)
+                .where(TaskCandidate.task_id == row.id)
+            )
+        )
 
 
 def snapshot(db, instance_id: int) -> tuple:
     """Everything a migration could change about a case."""
     with db.session() as s:
         case = s.get(Instance, instance_id)
-        rows = sorted((r.id, r.element_id, r.name, r.form_key, r.state)
-                      for r in s.scalars(select(Task).where(Task.instance_id == instance_id)))
+        rows = sorted(
+            (r.id, r.element_id, r.name, r.form_key, r.state)
+            for r in s.scalars(select(Task).where(Task.instance_id == instance_id))
+        )
         events = s.scalar(select(func.count()).select_from(Event).where(Event.instance_id == instance_id))
         return case.version_id, case.state, case.lock_version, case.status, case.path, rows, events
 
 
 def version_id(db, version: int) -> int:
     with db.session() as s:
-        return s.scalar(select(ProcessVersion.id).where(ProcessVersion.process_key == KEY,
-                                                        ProcessVersion.version == version))
+        return s.scalar(
+            select(ProcessVersion.id).where(ProcessVersion.process_key == KEY, ProcessVersion.version == version)
+        )
 
 
 def do_plan(db, ids=None, to_version=None) -> list[migration.MigrationCheck]:
@@ -94,8 +104,7 @@ def do_plan(db, ids=None, to_version=None) -> list[migration.MigrationCheck]:
 
 def do_migrate(db, ids, to_version=None) -> list[migration.MigrationCheck]:
     with db.session(write=True) as s:
-        return migration.migrate(s, process_key=KEY, to_version=to_version, instance_ids=ids,
-                                 actor=user(s, "admin"))
+        return migration.migrate(s, process_key=KEY, to_version=to_version, instance_ids=ids, actor=user(s, "admin"))
 
 
 def migrated_events(db, instance_id: int) -> list[dict]:
@@ -104,6 +113,7 @@ def migrated_events(db, instance_id: int) -> list[dict]:
 
 
 # --- a case that may move -------------------------------------------------------------------------
+
 
 def test_a_case_moved_before_a_new_step_goes_on_to_that_step(mdb):
     v1 = deploy_file(mdb, "t_migrate_v1")
@@ -172,13 +182,23 @@ def test_a_case_halfway_through_a_multi_instance_step_moves_and_finishes_it(mdb)
         case = instances.start(s, process_key="t_features", user=user(s, "qg_staff")).id
         tasks.complete(s, open_row(s, case, "plan").id, user=user(s, "qg_staff"), data={"departments": ["tech", "ops"]})
     with mdb.session(write=True) as s:
-        rows = {s.get(User, r.assignee_id).username: r.id
-                for r in s.scalars(select(Task).where(Task.instance_id == case, Task.state == "open"))}
+        rows = {
+            s.get(User, r.assignee_id).username: r.id
+            for r in s.scalars(select(Task).where(Task.instance_id == case, Task.state == "open"))
+        }
         assert set(rows) == {"tech_head", "ops_head"}
-        tasks.complete(s, rows["tech_head"], user=user(s, "tech_head"),
-                       data={"report": {"department": "tech", "score": 90, "finding": "无"}})
-        live = s.scalar(select(ProcessVersion).where(ProcessVersion.process_key == "t_features")
-                        .order_by(ProcessVersion.version.desc()).limit(1))
+        tasks.complete(
+            s,
+            rows["tech_head"],
+            user=user(s, "tech_head"),
+            data={"report": {"department": "tech", "score": 90, "finding": "无"}},
+        )
+        live = s.scalar(
+            select(ProcessVersion)
+            .where(ProcessVersion.process_key == "t_features")
+            .order_by(ProcessVersion.version.desc())
+            .limit(1)
+        )
         xml = live.bpmn_xml.replace('name="判定等级"', 'name="判定风险等级"')
         new = deploy(s, xml, forms=live.forms, decisions=live.decisions).version.version
         [done] = migration.migrate(s, process_key="t_features", instance_ids=[case], actor=user(s, "admin"))
@@ -186,8 +206,12 @@ def test_a_case_halfway_through_a_multi_instance_step_moves_and_finishes_it(mdb)
         assert done.current_steps == ["check", "late", "remind"]
     with mdb.session(write=True) as s:
         assert open_row(s, case, "check").name == "部门自查"
-        tasks.complete(s, rows["ops_head"], user=user(s, "ops_head"),
-                       data={"report": {"department": "ops", "score": 70, "finding": "培训记录不全"}})
+        tasks.complete(
+            s,
+            rows["ops_head"],
+            user=user(s, "ops_head"),
+            data={"report": {"department": "ops", "score": 70, "finding": "培训记录不全"}},
+        )
     with mdb.session() as s:
         moved = s.get(Instance, case)
         assert moved.status == "completed", moved.error
@@ -195,6 +219,7 @@ def test_a_case_halfway_through_a_multi_instance_step_moves_and_finishes_it(mdb)
 
 
 # --- cases that may not move ----------------------------------------------------------------------
+
 
 def test_a_case_that_did_a_step_the_new_version_removed_stays_as_it_was(mdb):
     v1 = deploy_file(mdb, "t_migrate_v1")
@@ -216,11 +241,19 @@ def test_a_case_that_did_a_step_the_new_version_removed_stays_as_it_was(mdb):
         assert case_row.status == "completed" and s.get(ProcessVersion, case_row.version_id).version == v1
 
 
-@pytest.mark.parametrize("variant, done_steps, reason", [
-    ("t_migrate_v2_removed", [], "当前步骤 apply（填写申请）在新版本中被删除"),
-    ("t_migrate_v2_retyped", ["apply"], "当前步骤 review（企管部审核）在新版本中类型改变（用户任务 → 脚本任务）"),
-    ("t_migrate_v2_timer", ["apply"], "当前步骤 review（企管部审核）在新版本中新增了边界事件，已在进行中的步骤无法补上，不能迁移"),
-], ids=["removed", "retyped", "boundary-added"])
+@pytest.mark.parametrize(
+    "variant, done_steps, reason",
+    [
+        ("t_migrate_v2_removed", [], "当前步骤 apply（填写申请）在新版本中被删除"),
+        ("t_migrate_v2_retyped", ["apply"], "当前步骤 review（企管部审核）在新版本中类型改变（用户任务 → 脚本任务）"),
+        (
+            "t_migrate_v2_timer",
+            ["apply"],
+            "当前步骤 review（企管部审核）在新版本中新增了边界事件，已在进行中的步骤无法补上，不能迁移",
+        ),
+    ],
+    ids=["removed", "retyped", "boundary-added"],
+)
 def test_a_case_waiting_on_a_step_the_new_version_changed_cannot_move(mdb, variant, done_steps, reason):
     deploy_file(mdb, "t_migrate_v1")
     [case] = start(mdb)
@@ -261,8 +294,11 @@ def test_a_new_parallel_section_takes_cases_before_it_but_not_cases_inside_it(md
     moved, refused = do_migrate(mdb, [before_it, inside_it])
     assert moved.ok, moved.reasons
     # at `review` the new join would wait for a `countersign` branch the case never started
-    assert not refused.ok and "split（分头审核）" in " ".join(refused.reasons) \
+    assert (
+        not refused.ok
+        and "split（分头审核）" in " ".join(refused.reasons)
         and "join（审核汇总）" in " ".join(refused.reasons)
+    )
     assert snapshot(mdb, inside_it) == left
 
     complete(mdb, before_it, "apply", "emp")
@@ -311,6 +347,7 @@ def test_a_case_in_error_must_be_retried_first(mdb):
 
 
 # --- the dry run and many cases at once -----------------------------------------------------------
+
 
 def test_the_dry_run_changes_nothing(mdb):
     deploy_file(mdb, "t_migrate_v1")

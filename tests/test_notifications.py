@@ -1,6 +1,7 @@
 """Notifications: in-app (the 通知 list and its badge) and e-mail through the outbox, delivered to a real
 SMTP server (aiosmtpd) that the tests start on a free port; a server that is down loses nothing; several
 deliverers send each mail once; each person chooses the channels per kind."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,6 +32,7 @@ APPROVE = {"decision": "approve", "comment": "同意"}
 
 # ---- a real SMTP server ------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,8 +59,9 @@ class MailServer:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
-        self.received.append((list(envelope.rcpt_tos),
-                              email.message_from_bytes(envelope.content, policy=policy.default)))
+        self.received.append(
+            (list(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=policy.default))
+        )
         return "250 Message accepted for delivery"
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -66,8 +69,11 @@ class MailServer:
         return AuthResult(success=given == self.credentials, handled=False)  # the server answers 535 itself
 
     def start(self) -> None:
-        auth = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False} \
-            if self.credentials else {}
+        auth = (
+            {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
+            if self.credentials
+            else {}
+        )
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
         self.controller.start()
 
@@ -94,12 +100,14 @@ def mail_server(monkeypatch):
             server.start()
         servers.append(server)
         return server
+
     yield make
     for server in servers:
         server.stop()
 
 
 # ---- a database of our own, emptied of notifications before each test -----------------------------
+
 
 @pytest.fixture(scope="module")
 def ndb(own_database):
@@ -149,12 +157,12 @@ def at_mr_review(api) -> tuple[int, dict]:
 
 def send_one(db, username: str = "mr", kind: str = "notify", title: str = "测试通知") -> MailOutbox:
     with db.session(write=True) as session:
-        assert notifications.send(session, user_ids=[uid(db, username)], kind=kind, title=title,
-                                  link="/cases/1") == 2
+        assert notifications.send(session, user_ids=[uid(db, username)], kind=kind, title=title, link="/cases/1") == 2
     return mails(db)[-1]
 
 
 # ---- what people are told ----------------------------------------------------------------------
+
 
 def test_urge_tells_the_urged_person_in_the_app_and_by_mail(napi, ndb, mail_server):
     server = mail_server()
@@ -201,7 +209,11 @@ def test_copy_tells_the_newly_copied_only(napi, ndb):
     for person in ("qg_staff", "tech_head"):
         [copied] = mine(napi, person)["items"]
         assert (copied["kind"], copied["title"], copied["body"], copied["link"]) == (
-            "copied", "普通员工 抄送给你：流程新增/变更审批 - 普通员工", "请知悉", f"/cases/{case_id}")
+            "copied",
+            "普通员工 抄送给你：流程新增/变更审批 - 普通员工",
+            "请知悉",
+            f"/cases/{case_id}",
+        )
     napi.post(f"/instances/{case_id}/cc", "emp", {"users": ["qg_staff", "gm"]})
     assert mine(napi, "qg_staff")["unread"] == 1  # already copied: not told again
     assert [n["kind"] for n in mine(napi, "gm")["items"]] == ["copied"]
@@ -212,37 +224,51 @@ def test_a_new_task_tells_each_candidate_and_the_end_tells_the_initiator(napi, n
     task = napi.open_task(case["id"], "qg_staff", "handle")
     for person in ("qg_head", "qg_staff"):  # a group task: each candidate, once
         assert [(n["kind"], n["title"], n["link"]) for n in mine(napi, person)["items"]] == [
-            ("task", f"企管部处理：{case['title']}", f"/tasks/{task['id']}")]
+            ("task", f"企管部处理：{case['title']}", f"/tasks/{task['id']}")
+        ]
     assert mine(napi, "emp")["items"] == []
     napi.complete(task["id"], "qg_staff", {"note": "已处理"})
     confirm = napi.open_task(case["id"], "emp", "confirm")
     napi.complete(confirm["id"], "emp", {"note": "确认"})
     assert [(n["kind"], n["link"]) for n in mine(napi, "emp")["items"]] == [
-        ("completed", f"/cases/{case['id']}"), ("task", f"/tasks/{confirm['id']}")]
+        ("completed", f"/cases/{case['id']}"),
+        ("task", f"/tasks/{confirm['id']}"),
+    ]
     assert mine(napi, "emp")["items"][0]["title"] == f"已办结：{case['title']}"
     assert len(mine(napi, "qg_head")["items"]) == 1  # nothing more for the other candidate
 
 
 def test_approvers_each_get_their_own_and_one_waiting_their_turn_is_not_told_yet(napi, ndb):
     case = napi.start("t_vote", "emp")
-    napi.complete(napi.open_task(case["id"], "emp", "apply")["id"], "emp",
-                  {"subject": "采购服务器", "approvers": ["vp", "mr", "gm"]})
+    napi.complete(
+        napi.open_task(case["id"], "emp", "apply")["id"],
+        "emp",
+        {"subject": "采购服务器", "approvers": ["vp", "mr", "gm"]},
+    )
     for person in ("vp", "mr", "gm"):
         assert [n["title"] for n in mine(napi, person)["items"]] == [f"会签：{case['title']}"]
 
     def vote(element, person):
-        [row] = [t for t in napi.case(case["id"])["tasks"]
-                 if (t["element_id"], t["assignee"], t["state"]) == (element, person, "open")]
+        [row] = [
+            t
+            for t in napi.case(case["id"])["tasks"]
+            if (t["element_id"], t["assignee"], t["state"]) == (element, person, "open")
+        ]
         napi.complete(row["id"], person, APPROVE)
+
     for person in ("vp", "mr", "gm"):
         vote("all_sign", person)
     vote("any_sign", "mr")
-    told = {person: [n["title"] for n in mine(napi, person)["items"] if n["title"].startswith("依次审批")]
-            for person in ("vp", "mr", "gm")}
+    told = {
+        person: [n["title"] for n in mine(napi, person)["items"] if n["title"].startswith("依次审批")]
+        for person in ("vp", "mr", "gm")
+    }
     assert told == {"vp": [f"依次审批：{case['title']}"], "mr": [], "gm": []}  # vp first; the others wait
     vote("seq_sign", "vp")
-    told = {person: [n["title"] for n in mine(napi, person)["items"] if n["title"].startswith("依次审批")]
-            for person in ("vp", "mr", "gm")}
+    told = {
+        person: [n["title"] for n in mine(napi, person)["items"] if n["title"].startswith("依次审批")]
+        for person in ("vp", "mr", "gm")
+    }
     assert told == {"vp": [f"依次审批：{case['title']}"], "mr": [f"依次审批：{case['title']}"], "gm": []}
 
 
@@ -251,8 +277,11 @@ def test_a_signer_and_a_delegator_are_told_when_it_is_their_turn(napi, ndb):
     r = napi.post(f"/tasks/{task['id']}/add-signer", "mr", {"user": "vp", "position": "before", "comment": "请先把关"})
     assert r.status_code == 200, r.json
     [signer] = mine(napi, "vp")["items"]
-    assert (signer["kind"], signer["title"], signer["body"]) == ("task", f"管理者代表 加签给你：{task['name']}（加签）",
-                                                                 "请先把关")
+    assert (signer["kind"], signer["title"], signer["body"]) == (
+        "task",
+        f"管理者代表 加签给你：{task['name']}（加签）",
+        "请先把关",
+    )
     napi.complete(signer["task_id"], "vp", APPROVE)
     assert napi.post(f"/tasks/{task['id']}/delegate", "mr", {"user": "office_head"}).status_code == 200
     napi.complete(task["id"], "office_head", APPROVE)  # the delegate's part: back to mr, who decides
@@ -266,7 +295,11 @@ def test_transfer_and_delegate_tell_the_new_holder(napi, ndb):
     napi.post(f"/tasks/{task['id']}/transfer", "mr", {"user": "vp", "comment": "出差，请代为审核"})
     [handed] = mine(napi, "vp")["items"]
     assert (handed["kind"], handed["title"], handed["body"], handed["link"]) == (
-        "task", f"管理者代表 转办给你：{task['name']}", "出差，请代为审核", f"/tasks/{task['id']}")
+        "task",
+        f"管理者代表 转办给你：{task['name']}",
+        "出差，请代为审核",
+        f"/tasks/{task['id']}",
+    )
     napi.post(f"/tasks/{task['id']}/delegate", "vp", {"user": "office_head"})
     [delegated] = mine(napi, "office_head")["items"]
     assert delegated["title"] == f"分管副总 委派给你：{task['name']}"
@@ -301,13 +334,20 @@ def test_mail_only_where_it_can_go(napi, ndb, mail_server):
 
 # ---- each person's channels --------------------------------------------------------------------
 
+
 def test_a_person_who_turned_email_off_for_a_kind_gets_it_in_the_app_only(napi, ndb, mail_server):
     server = mail_server()
     settings = napi.get("/users/me/notification-settings", "mr").json
     assert settings["email_configured"] is True
-    assert {k["kind"]: (k["in_app"], k["email"]) for k in settings["kinds"]} == dict.fromkeys(notifications.KINDS, (True, True))  # the default: everything, both ways
-    r = napi.call("PUT", "/users/me/notification-settings", "mr",
-                  json={"kinds": [{"kind": "urged", "email": False}, {"kind": "copied", "in_app": False}]})
+    assert {k["kind"]: (k["in_app"], k["email"]) for k in settings["kinds"]} == dict.fromkeys(
+        notifications.KINDS, (True, True)
+    )  # the default: everything, both ways
+    r = napi.call(
+        "PUT",
+        "/users/me/notification-settings",
+        "mr",
+        json={"kinds": [{"kind": "urged", "email": False}, {"kind": "copied", "in_app": False}]},
+    )
     assert r.status_code == 200, r.json
     chosen = {k["kind"]: (k["in_app"], k["email"]) for k in r.json["kinds"]}
     assert chosen["urged"] == (True, False) and chosen["copied"] == (False, True) and chosen["task"] == (True, True)
@@ -325,18 +365,22 @@ def test_a_person_who_turned_email_off_for_a_kind_gets_it_in_the_app_only(napi, 
     assert {k["kind"]: k["email"] for k in r.json["kinds"]}["urged"] is True  # back on
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"kinds": [{"kind": "holiday", "email": False}]}, "未知的通知类型：holiday"),
-    ({"kinds": [{"kind": "urged", "sms": False}]}, "未知的通知渠道：sms"),
-    ({"kinds": [{"kind": "urged", "email": "maybe"}]}, "应为 true 或 false"),
-    ({}, "缺少 kinds"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"kinds": [{"kind": "holiday", "email": False}]}, "未知的通知类型：holiday"),
+        ({"kinds": [{"kind": "urged", "sms": False}]}, "未知的通知渠道：sms"),
+        ({"kinds": [{"kind": "urged", "email": "maybe"}]}, "应为 true 或 false"),
+        ({}, "缺少 kinds"),
+    ],
+)
 def test_bad_settings_are_refused_by_name(napi, body, message):
     r = napi.call("PUT", "/users/me/notification-settings", "mr", json=body)
     assert r.status_code == 400 and message in str(r.json["errors"]), r.json
 
 
 # ---- reading them ------------------------------------------------------------------------------
+
 
 def test_mark_read_through_the_api(napi, ndb):
     case_id, _ = at_mr_review(napi)
@@ -372,6 +416,7 @@ def browser(napi):
     from babel.messages.pofile import read_po
 
     from engine.config import PROJECT_ROOT
+
     po = PROJECT_ROOT / "webapp" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
     mo = po.with_suffix(".mo")  # compiled as `make install` does: .mo files are build output
     if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
@@ -384,6 +429,7 @@ def browser(napi):
         client = napi.client.application.test_client()
         login(client, username)
         return client
+
     return open_as
 
 
@@ -430,8 +476,9 @@ def test_the_settings_page_saves_the_matrix(napi, ndb, browser, mail_server):
     page = emp.get(r.location).text
     assert "通知设置已保存" in page
     assert 'value="completed:email" checked' not in page and 'value="completed:in_app" checked' in page
-    chosen = {k["kind"]: (k["in_app"], k["email"]) for k in
-              napi.get("/users/me/notification-settings", "emp").json["kinds"]}
+    chosen = {
+        k["kind"]: (k["in_app"], k["email"]) for k in napi.get("/users/me/notification-settings", "emp").json["kinds"]
+    }
     assert chosen["completed"] == (True, False) and chosen["copied"] == (False, True)
 
 
@@ -447,6 +494,7 @@ def test_the_pages_in_english(napi, ndb, browser):
 
 
 # ---- delivering ----------------------------------------------------------------------------------
+
 
 def test_a_mail_server_that_is_down_loses_nothing(ndb, mail_server, clock):
     server = mail_server(start=False)  # nothing listens on the port
@@ -581,8 +629,11 @@ def test_a_lease_left_by_a_dead_process_is_respected_until_it_expires(ndb, mail_
     server = mail_server()
     row = send_one(ndb)
     with ndb.session(write=True) as session:  # a deliverer claimed it, then died before sending
-        session.execute(update(MailOutbox).where(MailOutbox.id == row.id).values(
-            locked_by="dead-host:4242", locked_until=clock.now() + timedelta(minutes=10)))
+        session.execute(
+            update(MailOutbox)
+            .where(MailOutbox.id == row.id)
+            .values(locked_by="dead-host:4242", locked_until=clock.now() + timedelta(minutes=10))
+        )
     assert notifications.deliver_outbox(ndb) == 0
     assert server.received == [] and mails(ndb)[0].locked_by == "dead-host:4242"
     clock.set(clock.now() + timedelta(minutes=9, seconds=59))
@@ -640,8 +691,9 @@ def test_a_deliverer_skips_rows_another_one_is_claiming(ndb, pg_url, mail_server
     try:
         with database.session(write=True) as session:
             session.execute(delete(MailOutbox))
-            notifications.send(session, user_ids=[uid(database, u) for u in ("mr", "gm", "vp")], kind="notify",
-                               title="并发")
+            notifications.send(
+                session, user_ids=[uid(database, u) for u in ("mr", "gm", "vp")], kind="notify", title="并发"
+            )
         held = database.engine.connect()
         transaction = held.begin()
         first = held.execute(text("SELECT id FROM mail_outbox ORDER BY id LIMIT 1 FOR UPDATE")).scalar()
@@ -688,7 +740,8 @@ def test_send_refuses_an_unknown_kind_and_skips_inactive_people(ndb):
         with pytest.raises(ValueError, match="未知的通知类型"):
             notifications.send(session, user_ids=[1], kind="gossip", title="x")
         system = system_user(session).id  # inactive: it cannot log in
-        made = notifications.send(session, user_ids=[uid(ndb, "mr"), uid(ndb, "mr"), system, None],
-                                  kind="notify", title="x")
+        made = notifications.send(
+            session, user_ids=[uid(ndb, "mr"), uid(ndb, "mr"), system, None], kind="notify", title="x"
+        )
         assert made == 1  # mr once; the inactive account nothing
         assert session.scalar(select(func.count()).select_from(Notification)) == 1

@@ -1,5 +1,6 @@
 """Document and record numbers: unique under concurrency, never handed out twice, even when a
 step that took one is rolled back."""
+
 import threading
 
 import pytest

@@ -12,6 +12,7 @@ run. BPM_FUZZ_EXAMPLES (default 6) examples per operation, positive and negative
 about a minute on SQLite and a minute and a half on PostgreSQL; raise it for a deeper local run, with
 BPM_FUZZ_SECONDS (the time box, default 150 s) to match.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,10 +41,21 @@ EXAMPLES = int(os.environ.get("BPM_FUZZ_EXAMPLES", "6"))
 # The time box: once the run has taken this long, each remaining operation gets one example (the same
 # first example as always), so a slow machine or many new operations never make CI wait much longer.
 TIME_BOX_SECONDS = float(os.environ.get("BPM_FUZZ_SECONDS", "150"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          ignored_auth]
-BOUNDED = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    ignored_auth,
+]
+BOUNDED = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -57,8 +69,9 @@ def _served_spec() -> dict:
 
 
 SPEC = _served_spec()
-OPERATIONS = [(method.upper(), path) for path, item in SPEC["paths"].items() for method in item
-              if method.upper() in HTTP_METHODS]
+OPERATIONS = [
+    (method.upper(), path) for path, item in SPEC["paths"].items() for method in item if method.upper() in HTTP_METHODS
+]
 
 
 class Seeds:
@@ -70,8 +83,14 @@ class Seeds:
         self.ids: dict[str, list] = {"key": ["process_change", "t_quick", "incident"], "version": [1]}
         self.cases, self.tasks, self.drafts = [], [], []
         with database.session(write=True) as session:
-            mail = MailOutbox(to_address="emp@example.com", subject="测试", body="测试", status="failed",
-                              attempts=3, last_error="550 mailbox unavailable")
+            mail = MailOutbox(
+                to_address="emp@example.com",
+                subject="测试",
+                body="测试",
+                status="failed",
+                attempts=3,
+                last_error="550 mailbox unavailable",
+            )
             session.add(mail)
             session.flush()
             self.ids["mail_id"] = [mail.id]
@@ -80,8 +99,12 @@ class Seeds:
         """A fresh token, issued by the engine: a fuzzed logout may have revoked the last one, and fuzzed
         wrong passwords may have the login throttled."""
         with self.database.session(write=True) as session:
-            return credentials.issue(session, user=org.get_user(session, username), kind=CredentialKind.API,
-                                     lifetime=credentials.token_lifetime()).secret
+            return credentials.issue(
+                session,
+                user=org.get_user(session, username),
+                kind=CredentialKind.API,
+                lifetime=credentials.token_lifetime(),
+            ).secret
 
     def top_up(self) -> dict[str, list]:
         from test_process_change import APPLY
@@ -89,8 +112,12 @@ class Seeds:
         api = self.api
         api.tokens.update({username: self.token(username) for username in ("admin", "emp", "mr")})
         with self.database.session(write=True) as session:  # one of admin's own to list and revoke
-            spare = credentials.issue(session, user=org.get_user(session, "admin"), kind=CredentialKind.API,
-                                      lifetime=credentials.token_lifetime())
+            spare = credentials.issue(
+                session,
+                user=org.get_user(session, "admin"),
+                kind=CredentialKind.API,
+                lifetime=credentials.token_lifetime(),
+            )
         self.ids["token_id"] = [spare.id]
         self.tasks = [t for t in self.tasks if api.get(f"/tasks/{t}", "admin").json.get("state") == "open"]
         while len(self.tasks) < 4:
@@ -102,15 +129,21 @@ class Seeds:
             self.cases.append(case["id"])
             self.tasks.append(task)
         if "attachment_id" not in self.ids:
-            upload = api.call("POST", f"/tasks/{self.tasks[0]}/attachments", "emp",
-                              data={"file": (io.BytesIO(PDF), "方案.pdf")}, content_type="multipart/form-data")
+            upload = api.call(
+                "POST",
+                f"/tasks/{self.tasks[0]}/attachments",
+                "emp",
+                data={"file": (io.BytesIO(PDF), "方案.pdf")},
+                content_type="multipart/form-data",
+            )
             assert upload.status_code == 201, upload.json
             self.ids["attachment_id"] = [upload.json["id"]]
         self.drafts = [d for d in self.drafts if api.get(f"/drafts/{d}", "admin").json.get("editable")]
-        for key in ("t_quick", "t_vote")[len(self.drafts):]:
+        for key in ("t_quick", "t_vote")[len(self.drafts) :]:
             content = api.get(f"/processes/{key}/content", "admin").json
-            draft = api.post(f"/processes/{key}/drafts", "admin", {"bpmn_xml": content["bpmn_xml"],
-                                                                   "forms": content["forms"]})
+            draft = api.post(
+                f"/processes/{key}/drafts", "admin", {"bpmn_xml": content["bpmn_xml"], "forms": content["forms"]}
+            )
             assert draft.status_code == 201, draft.json
             self.drafts.append(draft.json["id"])
         return {**self.ids, "instance_id": self.cases[-6:], "task_id": self.tasks, "draft_id": self.drafts}
@@ -146,13 +179,23 @@ def fuzz_schema(fuzzed):
 
 def _with_seeded_ids(strategy, seeded: dict[str, list]):
     """Path parameters that name a seeded object three times in four, else what was generated."""
+
     def real_ones(params):
         if not isinstance(params, dict):
             return st.just(params)
-        return st.fixed_dictionaries({
-            name: (st.integers(0, 3).flatmap(lambda n, v=value, s=seeded[name]: st.just(v) if n == 0
-                                             else st.sampled_from(s)) if name in seeded else st.just(value))
-            for name, value in params.items()})
+        return st.fixed_dictionaries(
+            {
+                name: (
+                    st.integers(0, 3).flatmap(
+                        lambda n, v=value, s=seeded[name]: st.just(v) if n == 0 else st.sampled_from(s)
+                    )
+                    if name in seeded
+                    else st.just(value)
+                )
+                for name, value in params.items()
+            }
+        )
+
     return strategy.flatmap(real_ones)
 
 
@@ -169,9 +212,11 @@ def test_operation_answers_as_documented(fuzzed, fuzz_schema, seeded, time_box, 
         return _with_seeded_ids(strategy, seeded)
 
     try:
+
         @settings(BOUNDED, max_examples=examples)
-        @given(st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
-                         operation.as_strategy(GenerationMode.NEGATIVE)))
+        @given(
+            st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
+        )
         def answers_as_documented(case):
             case.call_and_validate(headers=headers, checks=CHECKS)
 
@@ -183,8 +228,10 @@ def test_operation_answers_as_documented(fuzzed, fuzz_schema, seeded, time_box, 
 def _served_elsewhere(method: str, path: str) -> bool:
     def pattern(template):
         return re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$")
-    return any(method.lower() in item and pattern(other).match(path) for other, item in SPEC["paths"].items()
-               if other != path)
+
+    return any(
+        method.lower() in item and pattern(other).match(path) for other, item in SPEC["paths"].items() if other != path
+    )
 
 
 @pytest.mark.parametrize("path", list(SPEC["paths"]))

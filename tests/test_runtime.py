@@ -1,4 +1,5 @@
 """Runtime behaviour through the API: errors and retry, assignment, claiming, permissions."""
+
 from engine.org.service import create_user
 from engine.store.models import Department
 
@@ -78,8 +79,11 @@ def test_group_task_claim_and_conflicts(api):
 def test_bad_submissions_are_refused_and_the_task_stays_open(api):
     case = api.start("t_dept_head", "emp")
     task_id = case["tasks"][0]["id"]
-    for data, field in [({"decision": "maybe"}, "decision"), ({}, "decision"),
-                        ({"decision": "approve", "hack": 1}, "hack")]:
+    for data, field in [
+        ({"decision": "maybe"}, "decision"),
+        ({}, "decision"),
+        ({"decision": "approve", "hack": 1}, "hack"),
+    ]:
         r = api.post(f"/tasks/{task_id}/complete", "ops_head", {"data": data})
         assert r.status_code == 400 and field in r.json["errors"], r.json
     r = api.post(f"/tasks/{task_id}/complete", "ops_head", {"data": "not an object"})
@@ -124,8 +128,10 @@ def test_history_is_append_only(api, db):
     from engine.store.models import Event
 
     case = api.start("t_group", "emp")
-    for statement in (update(Event).where(Event.instance_id == case["id"]).values(comment="改写"),
-                      delete(Event).where(Event.instance_id == case["id"])):
+    for statement in (
+        update(Event).where(Event.instance_id == case["id"]).values(comment="改写"),
+        delete(Event).where(Event.instance_id == case["id"]),
+    ):
         with pytest.raises(DatabaseError, match="append-only"), db.session(write=True) as session:
             session.execute(statement)
     assert len(api.get(f"/instances/{case['id']}", "emp").json["history"]) >= 1
@@ -140,4 +146,8 @@ def test_lane_resolves_to_the_person_chosen_in_an_earlier_form(api):
     assert r.status_code == 400 and "reviewer" in r.json["errors"]
     body = api.complete(pick["id"], "emp", {"reviewer": "hr_trainer"})
     review = next(t for t in body["tasks"] if t["state"] == "open")
-    assert (review["element_id"], review["assignee"], review["candidate_users"]) == ("review", "hr_trainer", ["hr_trainer"])
+    assert (review["element_id"], review["assignee"], review["candidate_users"]) == (
+        "review",
+        "hr_trainer",
+        ["hr_trainer"],
+    )

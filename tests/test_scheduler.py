@@ -1,4 +1,5 @@
 """`bpm scheduler` as a real process: it fires a timer that fell due, once."""
+
 import os
 import re
 import signal
@@ -20,15 +21,22 @@ def test_scheduler_process_fires_due_boundary_timer(api, db, db_url):
     clock.set_time(None)  # the scheduler process runs on the real clock; so does this case
     case = api.start("t_quick", "emp")  # a reminder one second after the task opens
     env = {**os.environ, "DATABASE_URL": db_url}
-    proc = subprocess.Popen([sys.executable, "-m", "bpmcli", "scheduler", "--interval", "0.5"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bpmcli", "scheduler", "--interval", "0.5"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 20
         fired = []
         while time.monotonic() < deadline:
             with db.session() as session:
-                fired = list(session.scalars(select(Event.element_id).where(
-                    Event.instance_id == case["id"], Event.type == "timer_fired")))
+                fired = list(
+                    session.scalars(
+                        select(Event.element_id).where(Event.instance_id == case["id"], Event.type == "timer_fired")
+                    )
+                )
             if fired:
                 break
             time.sleep(0.3)
@@ -44,13 +52,18 @@ def test_scheduler_process_fires_due_boundary_timer(api, db, db_url):
 
 # ---- several scheduler processes against one PostgreSQL --------------------------------------------
 
+
 def _start_schedulers(url: str, count: int, tmp_path, **env) -> list[tuple[subprocess.Popen, Path]]:
     procs = []
     for i in range(count):
         log = tmp_path / f"scheduler{i}.log"
         out = log.open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "bpmcli", "scheduler", "--interval", "0.2"],
-                                env={**os.environ, "DATABASE_URL": url, **env}, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bpmcli", "scheduler", "--interval", "0.2"],
+            env={**os.environ, "DATABASE_URL": url, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         procs.append((proc, log))
     deadline = time.monotonic() + 30
     while not all("定时器触发进程已启动" in log.read_text(encoding="utf-8", errors="replace") for _, log in procs):
@@ -78,8 +91,14 @@ def _start_waiting_cases(database: Database, count: int, seconds: float) -> list
         ids = []
         for _ in range(count):
             with database.session(write=True) as session:
-                ids.append(instances.start(session, process_key="t_at", user=session.get(User, emp_id),
-                                           engine_data={"due": (now + timedelta(seconds=seconds)).isoformat()}).id)
+                ids.append(
+                    instances.start(
+                        session,
+                        process_key="t_at",
+                        user=session.get(User, emp_id),
+                        engine_data={"due": (now + timedelta(seconds=seconds)).isoformat()},
+                    ).id
+                )
         return ids
     finally:
         clock.set_time(None)
@@ -87,8 +106,11 @@ def _start_waiting_cases(database: Database, count: int, seconds: float) -> list
 
 def _fired_per_case(database: Database, ids: list[int]) -> dict[int, int]:
     with database.session() as session:
-        rows = session.execute(select(Event.instance_id, func.count()).where(
-            Event.type == "timer_fired", Event.instance_id.in_(ids)).group_by(Event.instance_id)).all()
+        rows = session.execute(
+            select(Event.instance_id, func.count())
+            .where(Event.type == "timer_fired", Event.instance_id.in_(ids))
+            .group_by(Event.instance_id)
+        ).all()
     return dict(rows)
 
 
@@ -117,8 +139,11 @@ def test_three_scheduler_processes_fire_each_timer_exactly_once(pg_url, tmp_path
         _stop(procs)
     assert set(fired.values()) == {1}
     with database.session() as session:
-        open_work = session.execute(select(Task.instance_id, func.count()).where(
-            Task.instance_id.in_(ids), Task.element_id == "work", Task.state == "open").group_by(Task.instance_id)).all()
+        open_work = session.execute(
+            select(Task.instance_id, func.count())
+            .where(Task.instance_id.in_(ids), Task.element_id == "work", Task.state == "open")
+            .group_by(Task.instance_id)
+        ).all()
     assert len(open_work) == 600 and {n for _, n in open_work} == {1}  # one task each, none made twice
     per_process = [_fired_by_log(log) for _, log in procs]
     assert sum(per_process) == 600, per_process
@@ -140,8 +165,11 @@ def test_a_scheduler_killed_mid_fire_loses_no_timer_and_fires_none_twice(pg_url,
         ids = _start_waiting_cases(database, 400, 2)
         time.sleep(2)
         victim.send_signal(signal.SIGCONT)
-        held_by_victim = select(func.count()).select_from(Timer).where(
-            Timer.instance_id.in_(ids), Timer.locked_by.like(f"%:{victim.pid}:%"))
+        held_by_victim = (
+            select(func.count())
+            .select_from(Timer)
+            .where(Timer.instance_id.in_(ids), Timer.locked_by.like(f"%:{victim.pid}:%"))
+        )
         deadline = time.monotonic() + 60
         while True:  # kill it while it holds a claimed batch it has not fired yet
             with database.session() as session:

@@ -1,6 +1,7 @@
 """The Alembic migrations produce exactly the schema the models describe (tables, columns, types,
 nullability, indexes), on the database the suite runs on: a model changed without its migration, or a
 migration that differs from its model, fails here instead of in production."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 

@@ -5,6 +5,7 @@ right minute), what happens after, and that each firing writes exactly one `time
 The diagrams are in tests/library_timers/: `bpmn/` is deployed once for the module; each diagram in
 `starts/` (timer start events) is deployed by the test that owns it, so its schedule counts from then.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -73,6 +74,7 @@ def time(database):
 
 # ---- reading a case ----------------------------------------------------------------------------------
 
+
 def history(api, case_id: int, type_: str) -> list[dict]:
     return [e for e in api.case(case_id)["history"] if e["type"] == type_]
 
@@ -84,14 +86,18 @@ def fired(api, case_id: int) -> list[str]:
 
 def open_steps(api, case_id: int) -> list[tuple[str, list[str]]]:
     """(element id, who may work it) of each open task."""
-    return sorted((t["element_id"], sorted(t["candidate_users"]) or [t["assignee"]])
-                  for t in api.case(case_id)["tasks"] if t["state"] == "open")
+    return sorted(
+        (t["element_id"], sorted(t["candidate_users"]) or [t["assignee"]])
+        for t in api.case(case_id)["tasks"]
+        if t["state"] == "open"
+    )
 
 
 def waiting_timers(database, case_id: int) -> dict[str, datetime]:
     with database.session() as session:
-        return {row.element_id: row.due_at
-                for row in session.scalars(select(Timer).where(Timer.instance_id == case_id))}
+        return {
+            row.element_id: row.due_at for row in session.scalars(select(Timer).where(Timer.instance_id == case_id))
+        }
 
 
 def at(event: dict) -> datetime:
@@ -103,6 +109,7 @@ def work(api, case_id: int, element_id: str, user: str, data: dict | None = None
 
 
 # ---- timer start events ------------------------------------------------------------------------------
+
 
 def deploy_start(database, key: str, changes: dict[str, str] | None = None) -> None:
     """Put a procedure with a timer start event live now (the engine clock), its text changed as given."""
@@ -126,8 +133,9 @@ def next_due(database, key: str) -> datetime | None:
 def assert_started_by_timer(api, case_id: int, element_id: str, due: datetime) -> None:
     """The case started at its due moment, by the timer, and says so once in its history."""
     notes = history(api, case_id, "timer_fired")
-    assert [(n["element_id"], n["data"]["due_at"], n["data"]["missed"]) for n in notes] == \
-        [(element_id, due.astimezone(UTC).isoformat(), 0)]
+    assert [(n["element_id"], n["data"]["due_at"], n["data"]["missed"]) for n in notes] == [
+        (element_id, due.astimezone(UTC).isoformat(), 0)
+    ]
     assert at(notes[0]) == due
     assert "定时发起" in notes[0]["comment"]
     assert open_steps(api, case_id) == [("handle", ["qg_head", "qg_staff"])]
@@ -155,34 +163,40 @@ def test_a_date_start_starts_one_case_at_that_moment_and_never_another(database,
 
 def test_a_quarterly_start_fires_on_each_quarter_day(database, api, time):
     deploy_start(database, "ts_quarterly")
-    run_schedule(time, database, api, "ts_quarterly", "quarterly",
-                 [beijing("2027-01-01 09:00"), beijing("2027-04-01 09:00"), beijing("2027-07-01 09:00")])
+    run_schedule(
+        time,
+        database,
+        api,
+        "ts_quarterly",
+        "quarterly",
+        [beijing("2027-01-01 09:00"), beijing("2027-04-01 09:00"), beijing("2027-07-01 09:00")],
+    )
     # Down from 30 September to 2 October: the quarter is started late, once, then the schedule goes on.
     time.go(beijing("2027-10-02 08:00"))
     cases = started(database, "ts_quarterly")
     assert len(cases) == 4
-    assert [n["data"]["due_at"] for n in history(api, cases[-1], "timer_fired")] == \
-        [beijing("2027-10-01 09:00").astimezone(UTC).isoformat()]
+    assert [n["data"]["due_at"] for n in history(api, cases[-1], "timer_fired")] == [
+        beijing("2027-10-01 09:00").astimezone(UTC).isoformat()
+    ]
     assert next_due(database, "ts_quarterly") == beijing("2028-01-01 09:00")
 
 
 def test_every_december_starts_on_the_first_of_december_only(database, api, time):
     deploy_start(database, "ts_december")
-    run_schedule(time, database, api, "ts_december", "every_december",
-                 [beijing("2026-12-01 09:00"), beijing("2027-12-01 09:00")])
+    run_schedule(
+        time, database, api, "ts_december", "every_december", [beijing("2026-12-01 09:00"), beijing("2027-12-01 09:00")]
+    )
     assert next_due(database, "ts_december") == beijing("2028-12-01 09:00")
 
 
 def test_a_yearly_cycle_without_a_start_date_counts_from_going_live(database, api, time):
     deploy_start(database, "ts_yearly")
-    run_schedule(time, database, api, "ts_yearly", "yearly",
-                 [beijing("2027-11-23 09:00"), beijing("2028-11-23 09:00")])
+    run_schedule(time, database, api, "ts_yearly", "yearly", [beijing("2027-11-23 09:00"), beijing("2028-11-23 09:00")])
 
 
 def test_a_bounded_cycle_stops_after_its_repetitions(database, api, time):
     deploy_start(database, "ts_twice")
-    run_schedule(time, database, api, "ts_twice", "twice",
-                 [beijing("2027-02-01 09:00"), beijing("2027-03-01 09:00")])
+    run_schedule(time, database, api, "ts_twice", "twice", [beijing("2027-02-01 09:00"), beijing("2027-03-01 09:00")])
     assert next_due(database, "ts_twice") is None
     time.go(beijing("2028-06-01 09:00"))
     assert len(started(database, "ts_twice")) == 2
@@ -190,9 +204,19 @@ def test_a_bounded_cycle_stops_after_its_repetitions(database, api, time):
 
 def test_a_monthly_cycle_from_the_31st_falls_on_each_months_last_day(database, api, time):
     deploy_start(database, "ts_month_end")
-    run_schedule(time, database, api, "ts_month_end", "month_end",
-                 [beijing("2027-01-31 09:00"), beijing("2027-02-28 09:00"), beijing("2027-03-31 09:00"),
-                  beijing("2027-04-30 09:00")])
+    run_schedule(
+        time,
+        database,
+        api,
+        "ts_month_end",
+        "month_end",
+        [
+            beijing("2027-01-31 09:00"),
+            beijing("2027-02-28 09:00"),
+            beijing("2027-03-31 09:00"),
+            beijing("2027-04-30 09:00"),
+        ],
+    )
 
 
 def test_a_duration_start_fires_once_that_long_after_going_live(database, api, time):
@@ -207,8 +231,14 @@ def test_a_duration_start_fires_once_that_long_after_going_live(database, api, t
 
 def test_a_bounded_cycle_without_a_start_date_fires_its_count_from_going_live(database, api, time):
     deploy_start(database, "ts_three_days")
-    run_schedule(time, database, api, "ts_three_days", "daily_three",
-                 [T0 + timedelta(days=1), T0 + timedelta(days=2), T0 + timedelta(days=3)])
+    run_schedule(
+        time,
+        database,
+        api,
+        "ts_three_days",
+        "daily_three",
+        [T0 + timedelta(days=1), T0 + timedelta(days=2), T0 + timedelta(days=3)],
+    )
     assert next_due(database, "ts_three_days") is None
     time.advance(days=10)
     assert len(started(database, "ts_three_days")) == 3
@@ -219,16 +249,24 @@ def test_a_new_version_does_not_restart_a_schedule_counted_from_going_live(datab
     deploy_start(database, "ts_three_days", {"ts_three_days": key})
     time.go(T0 + timedelta(hours=12))
     deploy_start(database, "ts_three_days", {"ts_three_days": key, "共三次": "共三次（修订）"})  # same timer
-    run_schedule(time, database, api, key, "daily_three",
-                 [T0 + timedelta(days=1), T0 + timedelta(days=2), T0 + timedelta(days=3)])
+    run_schedule(
+        time,
+        database,
+        api,
+        key,
+        "daily_three",
+        [T0 + timedelta(days=1), T0 + timedelta(days=2), T0 + timedelta(days=3)],
+    )
     time.go(T0 + timedelta(days=3, hours=12))
     deploy_start(database, "ts_three_days", {"ts_three_days": key, "R3/PT24H": "R2/PT24H"})  # a new timer
-    run_schedule(time, database, api, key, "daily_three",
-                 [T0 + timedelta(days=4, hours=12), T0 + timedelta(days=5, hours=12)])
+    run_schedule(
+        time, database, api, key, "daily_three", [T0 + timedelta(days=4, hours=12), T0 + timedelta(days=5, hours=12)]
+    )
     assert next_due(database, key) is None
 
 
 # ---- intermediate timer events -------------------------------------------------------------------------
+
 
 def test_a_wait_of_72_hours_counts_from_when_the_step_before_it_was_done(api, database, time):
     case = api.start("tm_wait", "emp")["id"]
@@ -290,6 +328,7 @@ def test_waits_computed_from_a_form_date_and_a_number_of_days(api, database, tim
 
 
 # ---- boundary timers -------------------------------------------------------------------------------------
+
 
 def test_an_interrupting_deadline_cancels_the_task_and_takes_the_timer_path(api, database, time):
     case = api.start("tm_deadline", "emp")["id"]
@@ -369,6 +408,7 @@ def test_reminders_missed_while_the_system_was_down_are_each_in_the_history(api,
 
 # ---- cases that end or go back while a timer waits --------------------------------------------------------
 
+
 def test_a_case_withdrawn_while_waiting_never_fires(api, database, time):
     case = api.start("tm_date", "emp")["id"]
     r = api.post(f"/instances/{case}/withdraw", "emp", {"comment": "不再需要"})
@@ -393,6 +433,7 @@ def test_withdrawn_to_the_step_before_a_wait_the_old_timer_never_fires(api, data
 
 
 # ---- subprocesses and child cases ---------------------------------------------------------------------------
+
 
 def test_a_wait_inside_a_subprocess(api, database, time):
     case = api.start("tm_sub", "emp")["id"]
@@ -439,6 +480,7 @@ def test_a_child_case_started_by_another_waits_on_its_own_timer(api, database, t
 
 
 # ---- failures and races ------------------------------------------------------------------------------------
+
 
 def test_a_timer_naming_missing_data_shows_the_error_and_others_still_fire(api, database, time):
     broken = api.start("tm_bad", "emp")["id"]

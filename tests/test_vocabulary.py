@@ -1,4 +1,5 @@
 """The vocabulary of diagrams (engine.definitions.vocabulary), as the modeler reads it."""
+
 from __future__ import annotations
 
 from engine.definitions import vocabulary

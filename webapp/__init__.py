@@ -1,4 +1,5 @@
 """Flask app factory: the web pages and the REST API over the same engine."""
+
 from __future__ import annotations
 
 import os
@@ -43,16 +44,20 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseInteger
 
     from webapp import request_session, security
+
     security.init_app(app)
     request_session.init_app(app)
 
     from webapp.api import init_api
+
     api_blueprints = init_api(app)
 
     from webapp.pages import bp as pages_bp
+
     app.register_blueprint(pages_bp)
 
     from webapp import auth
+
     auth.init_app(app, api_blueprints=api_blueprints, page_blueprints={pages_bp.name})
     return app
 

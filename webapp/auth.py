@@ -5,6 +5,7 @@ Sessions expire after `SESSION_IDLE_MINUTES` without a request and, at the lates
 `PERMANENT_SESSION_LIFETIME` after login. The cookie names a server-side session (`sid`, an `api_token`
 row of kind `page`): logging out revokes it, so a copy of the cookie taken before stops working.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -57,9 +58,14 @@ def authenticate(username: str, password: str) -> User:
 def log_in(user: User) -> None:
     """A new server-side session (any earlier one of this browser ends: no session outlives a new login)."""
     _end_page_session()
-    issued = credentials.issue(db_session(), user=user, kind=CredentialKind.PAGE,
-                               lifetime=current_app.permanent_session_lifetime,
-                               client_address=client_address(), user_agent=request.user_agent.string)
+    issued = credentials.issue(
+        db_session(),
+        user=user,
+        kind=CredentialKind.PAGE,
+        lifetime=current_app.permanent_session_lifetime,
+        client_address=client_address(),
+        user_agent=request.user_agent.string,
+    )
     cookie.clear()
     cookie.permanent = True
     now = int(time.time())
@@ -121,7 +127,7 @@ def current_user() -> User:
         return g.user
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        credential, user = credentials.resolve(db_session(), header[len("Bearer "):].strip(), kind=CredentialKind.API)
+        credential, user = credentials.resolve(db_session(), header[len("Bearer ") :].strip(), kind=CredentialKind.API)
         g.credential_id = credential.id
     else:
         user = session_user()
@@ -148,8 +154,9 @@ def public(view):
 
 
 def _is_public(view) -> bool:
-    return bool(getattr(view, "public", False)) or \
-        getattr(view, "_apidoc", {}).get("manual_doc", {}).get("security") == []
+    return (
+        bool(getattr(view, "public", False)) or getattr(view, "_apidoc", {}).get("manual_doc", {}).get("security") == []
+    )
 
 
 def init_app(app: Flask, *, api_blueprints: set[str], page_blueprints: set[str]) -> None:
@@ -159,8 +166,11 @@ def init_app(app: Flask, *, api_blueprints: set[str], page_blueprints: set[str])
 
     @app.before_request
     def authenticate_first():
-        if request.method == "OPTIONS" or request.endpoint is None \
-                or request.blueprint not in api_blueprints | page_blueprints:
+        if (
+            request.method == "OPTIONS"
+            or request.endpoint is None
+            or request.blueprint not in api_blueprints | page_blueprints
+        ):
             return None
         if _is_public(app.view_functions[request.endpoint]):
             return None
@@ -169,8 +179,11 @@ def init_app(app: Flask, *, api_blueprints: set[str], page_blueprints: set[str])
             return None
         user = session_user()
         if user is None:
-            return redirect(url_for("pages.login", next=request.full_path.rstrip("?"),
-                                    expired=1 if g.get("session_expired") else None))
+            return redirect(
+                url_for(
+                    "pages.login", next=request.full_path.rstrip("?"), expired=1 if g.get("session_expired") else None
+                )
+            )
         g.user = user
         return None
 
@@ -191,11 +204,14 @@ def check_admin(user: User, message: str) -> None:
 
 def require_role(*roles: str):
     """For API operations: 403 unless the user holds one of the roles."""
+
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user().role_codes & set(roles):
                 raise Forbidden(f"需要角色：{', '.join(roles)}")
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorator

@@ -3,6 +3,7 @@
 The API answers every status with its JSON `Error` body. The pages have an error page only for what a
 person can do something about there (无权访问 403, 页面不存在 404); anything else the engine refuses shows
 as 请求有误 (400)."""
+
 from __future__ import annotations
 
 from flask import Response, jsonify
@@ -21,8 +22,16 @@ from engine.errors import (
 )
 
 STATUS: dict[type[EngineError], int] = {
-    NotFound: 404, AuthError: 401, Forbidden: 403, Conflict: 409, InvalidData: 400, DefinitionError: 400,
-    AssignmentError: 400, TooManyRequests: 429, TooLarge: 413}
+    NotFound: 404,
+    AuthError: 401,
+    Forbidden: 403,
+    Conflict: 409,
+    InvalidData: 400,
+    DefinitionError: 400,
+    AssignmentError: 400,
+    TooManyRequests: 429,
+    TooLarge: 413,
+}
 PAGE_STATUSES = {403, 404}
 
 

@@ -2,6 +2,7 @@
 
 The language is the session's `lang` ("zh" by default, or "en"). Engine messages stay Chinese.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -35,8 +36,12 @@ def js_strings() -> frozenset[str]:
     with BABEL_CFG.open() as config:
         method_map, options_map = parse_mapping_cfg(config, filename=str(BABEL_CFG))
     scripts = [(pattern, method) for pattern, method in method_map if method == "javascript"]
-    found = {message for _, _, message, _, _ in extract_from_dir(PROJECT_ROOT, scripts, options_map,
-                                                                 directory_filter=_reaching(scripts))}
+    found = {
+        message
+        for _, _, message, _, _ in extract_from_dir(
+            PROJECT_ROOT, scripts, options_map, directory_filter=_reaching(scripts)
+        )
+    }
     return frozenset({*found, *vocabulary.labels()})
 
 
@@ -47,6 +52,7 @@ def _reaching(patterns: list[tuple[str, str]]):
     def reaches(path: str) -> bool:
         folder = Path(path)
         return any(folder == top or top in folder.parents or folder in top.parents for top in tops)
+
     return reaches
 
 

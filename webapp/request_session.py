@@ -4,6 +4,7 @@ response is sent so that a failed commit is answered as an error, never as a suc
 A lock another transaction holds for longer than the lock timeout (SQLite "database is locked",
 PostgreSQL lock_timeout, statement_timeout, a deadlock or a serialization failure) is answered
 503 数据库繁忙 with Retry-After, on the API and on the pages: nothing was saved, sending it again is safe."""
+
 from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
@@ -41,8 +42,11 @@ def busy_response():
         response = jsonify(message="数据库繁忙，请稍后重试", code=503)
     else:
         g.broken = True  # no badge counts in the layout: the database is what is busy
-        response = make_response(render_template("error.html", code=503, title=gettext("数据库繁忙"),
-                                                 message=gettext("数据库繁忙，请稍后重试")))
+        response = make_response(
+            render_template(
+                "error.html", code=503, title=gettext("数据库繁忙"), message=gettext("数据库繁忙，请稍后重试")
+            )
+        )
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

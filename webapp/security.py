@@ -7,6 +7,7 @@ from /static/vendor. Inline styles stay allowed: bpmn-js and form-js set style a
 HTML view scopes a `<style>` of the form's own. Images only from this site or data:/blob: URLs, so that
 no case data or form can make a reviewer's browser fetch anything from elsewhere.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -27,19 +28,21 @@ def csp_nonce() -> str:
 
 
 def content_security_policy(nonce: str) -> str:
-    return "; ".join([
-        "default-src 'self'",
-        f"script-src 'self' 'nonce-{nonce}'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "frame-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "frame-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 class SessionInterface(SecureCookieSessionInterface):

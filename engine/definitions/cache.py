@@ -1,4 +1,5 @@
 """Parsed specs, once per version: a version's content never changes, so any process may cache it."""
+
 from __future__ import annotations
 
 import threading
@@ -65,9 +66,17 @@ class SpecCache:
         subprocess_specs = parser.get_subprocess_specs(version.process_key)
         _connect_loops([spec, *subprocess_specs.values()])
         process = root.find(f"{{{BPMN}}}process[@id='{version.process_key}']")
-        return CompiledVersion(version.id, version.process_key, version.version, spec, subprocess_specs,
-                               version.forms or {}, frozenset(starter_roles_of(process)),
-                               _waits_on_timers([spec, *subprocess_specs.values()]), safe_targets(spec))
+        return CompiledVersion(
+            version.id,
+            version.process_key,
+            version.version,
+            spec,
+            subprocess_specs,
+            version.forms or {},
+            frozenset(starter_roles_of(process)),
+            _waits_on_timers([spec, *subprocess_specs.values()]),
+            safe_targets(spec),
+        )
 
 
 def _connect_loops(specs) -> None:
@@ -84,8 +93,11 @@ def _connect_loops(specs) -> None:
 
 def _waits_on_timers(specs) -> bool:
     starts = {id(s) for spec in specs for s in start_event_specs(spec)}
-    return any(timer_event_spec(task_spec) is not None and id(task_spec) not in starts
-               for spec in specs for task_spec in spec.task_specs.values())
+    return any(
+        timer_event_spec(task_spec) is not None and id(task_spec) not in starts
+        for spec in specs
+        for task_spec in spec.task_specs.values()
+    )
 
 
 SPECS = SpecCache()

@@ -3,6 +3,7 @@
 They live beside the diagrams as `.dmn` files and are frozen with each version that calls them,
 like forms, so a running case never sees a rule change under it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,11 @@ from lxml import etree
 from engine.definitions import xmlparse
 from engine.errors import DefinitionError
 
-DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20180521/MODEL/",
-                  "http://www.omg.org/spec/DMN/20151101/dmn.xsd")
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+)
 
 
 def decision_ids(dmn_xml: str, name: str = "DMN") -> list[str]:
@@ -21,7 +25,9 @@ def decision_ids(dmn_xml: str, name: str = "DMN") -> list[str]:
     try:
         root = xmlparse.parse(dmn_xml)
     except etree.XMLSyntaxError as exc:
-        raise DefinitionError([{"element_id": None, "message": f"{name}: XML 格式错误（第 {exc.lineno} 行）：{exc.msg}"}]) from None
+        raise DefinitionError(
+            [{"element_id": None, "message": f"{name}: XML 格式错误（第 {exc.lineno} 行）：{exc.msg}"}]
+        ) from None
     except xmlparse.DoctypeRefused as exc:
         raise DefinitionError([{"element_id": None, "message": f"{name}: 决策表{exc}"}]) from None
     namespace = etree.QName(root).namespace

@@ -1,4 +1,5 @@
 """Deploying diagrams: validate, then store a new version unless the content is unchanged."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,10 @@ from engine.org.service import role_codes
 from engine.store.models import ProcessDefinition, ProcessVersion
 
 CHANGE_PROCESS = "process_change"  # the library's 流程新增/变更审批, which governs every change (drafts.py)
-GOVERNED_REFUSAL = (f"流程新增/变更审批（{CHANGE_PROCESS}）本身的变更须经管理者代表和总经理审批："
-                    f"请在模型设计器中“申请变更”，不能直接部署")
+GOVERNED_REFUSAL = (
+    f"流程新增/变更审批（{CHANGE_PROCESS}）本身的变更须经管理者代表和总经理审批："
+    f"请在模型设计器中“申请变更”，不能直接部署"
+)
 
 
 @dataclass
@@ -32,14 +35,25 @@ class DeployResult:
     diagram: ParsedDiagram
 
 
-def check(xml: str | bytes, *, known_roles: set[str], forms: dict | None = None,
-          folder: Path | None = None, decisions: dict | None = None) -> tuple[ParsedDiagram, dict]:
+def check(
+    xml: str | bytes,
+    *,
+    known_roles: set[str],
+    forms: dict | None = None,
+    folder: Path | None = None,
+    decisions: dict | None = None,
+) -> tuple[ParsedDiagram, dict]:
     """Validate without storing: the diagram and the forms it uses. `folder` is the library's forms
     folder; decision tables are looked up in the diagrams folder beside it."""
     folder = folder if folder is not None else forms_dir()
     lookup = FormLookup(forms, folder)
-    diagram = validate(xml, form_exists=lookup.exists, known_roles=known_roles, form_lookup=lookup.get,
-                       decision_lookup=DecisionLookup(decisions, folder.parent / "bpmn"))
+    diagram = validate(
+        xml,
+        form_exists=lookup.exists,
+        known_roles=known_roles,
+        form_lookup=lookup.get,
+        decision_lookup=DecisionLookup(decisions, folder.parent / "bpmn"),
+    )
     form_keys = set(diagram.form_keys)
     missing = []
     for event_id, form_key in start_forms(diagram.spec).items():  # what a case is started with
@@ -70,9 +84,19 @@ def content_hash(xml: str, forms: dict, decisions: dict | None = None) -> str:
     return digest.hexdigest()
 
 
-def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, folder: Path | None = None,
-           decisions: dict | None = None, actor_id: int | None = None, note: str | None = None,
-           source: str = "api", change_instance_id: int | None = None, draft_id: int | None = None) -> DeployResult:
+def deploy(
+    session: Session,
+    xml: str | bytes,
+    *,
+    forms: dict | None = None,
+    folder: Path | None = None,
+    decisions: dict | None = None,
+    actor_id: int | None = None,
+    note: str | None = None,
+    source: str = "api",
+    change_instance_id: int | None = None,
+    draft_id: int | None = None,
+) -> DeployResult:
     """Store the diagram as the next version, unless its content equals the live version's.
     `source` says how it went live (see ProcessVersion.source)."""
     if isinstance(xml, bytes):
@@ -80,8 +104,7 @@ def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, fol
             xml = xml.decode("utf-8")
         except UnicodeDecodeError:
             raise DefinitionError([{"element_id": None, "message": "文件不是 UTF-8 编码"}]) from None
-    diagram, used_forms = check(xml, known_roles=role_codes(session), forms=forms, folder=folder,
-                                decisions=decisions)
+    diagram, used_forms = check(xml, known_roles=role_codes(session), forms=forms, folder=folder, decisions=decisions)
     digest = content_hash(xml, used_forms, diagram.decisions)
 
     definition = session.get(ProcessDefinition, diagram.key, with_for_update=True)
@@ -98,9 +121,20 @@ def deploy(session: Session, xml: str | bytes, *, forms: dict | None = None, fol
     definition.owner_role = diagram.owner_role
     definition.category = diagram.category
     definition.latest_version += 1
-    version = ProcessVersion(process_key=diagram.key, version=definition.latest_version, name=diagram.name,
-                             bpmn_xml=xml, forms=used_forms, decisions=diagram.decisions or None, content_hash=digest, deployed_by=actor_id,
-                             note=note, source=source, change_instance_id=change_instance_id, draft_id=draft_id)
+    version = ProcessVersion(
+        process_key=diagram.key,
+        version=definition.latest_version,
+        name=diagram.name,
+        bpmn_xml=xml,
+        forms=used_forms,
+        decisions=diagram.decisions or None,
+        content_hash=digest,
+        deployed_by=actor_id,
+        note=note,
+        source=source,
+        change_instance_id=change_instance_id,
+        draft_id=draft_id,
+    )
     session.add(version)
     session.flush()
     schedules.sync_schedules(session, diagram.key, start_event_specs(diagram.spec))
@@ -113,8 +147,16 @@ def deploy_folder(session: Session, folder: Path, *, actor_id: int | None = None
     errors: list[dict] = []
     for path in sorted(folder.glob("*.bpmn")):
         try:
-            results.append(deploy(session, path.read_bytes(), folder=folder.parent / "forms",
-                                  actor_id=actor_id, note=f"部署自 {path.name}", source="library"))
+            results.append(
+                deploy(
+                    session,
+                    path.read_bytes(),
+                    folder=folder.parent / "forms",
+                    actor_id=actor_id,
+                    note=f"部署自 {path.name}",
+                    source="library",
+                )
+            )
         except DefinitionError as exc:
             errors.extend({**e, "file": path.name} for e in exc.errors)
     if not errors:
@@ -125,16 +167,18 @@ def deploy_folder(session: Session, folder: Path, *, actor_id: int | None = None
 
 
 def latest_version(session: Session, key: str) -> ProcessVersion | None:
-    return session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == key)
-                          .order_by(ProcessVersion.version.desc()).limit(1))
+    return session.scalar(
+        select(ProcessVersion).where(ProcessVersion.process_key == key).order_by(ProcessVersion.version.desc()).limit(1)
+    )
 
 
 def get_version(session: Session, key: str, version: int | None = None) -> ProcessVersion:
     if version is None:
         found = latest_version(session, key)
     else:
-        found = session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == key,
-                                                            ProcessVersion.version == version))
+        found = session.scalar(
+            select(ProcessVersion).where(ProcessVersion.process_key == key, ProcessVersion.version == version)
+        )
     if found is None:
         raise NotFound(f"流程不存在：{key}" + (f" 版本 {version}" if version else ""))
     return found

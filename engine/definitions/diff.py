@@ -4,6 +4,7 @@ diagram, so it speaks of what a person sees (names, roles, forms, conditions), n
 
 Pure: two diagrams and their forms in, a JSON-ready dict out.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -21,11 +22,26 @@ CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
 
 # Any spiffworkflow:property without a label in the vocabulary is labelled by its own name.
 FIELD_LABELS = {
-    "name": "名称", "type": "类型", "documentation": "说明", "lane": "泳道", "flow": "连线", "condition": "条件",
-    "default": "默认路径", "script": "脚本", "preScript": "脚本（执行前）", "postScript": "脚本（执行后）",
-    "timer": "定时", "message": "消息", "messagePayload": "消息内容", "messageVariable": "消息变量",
-    "eventDefinition": "事件定义", "multiInstance": "多实例", "attachedTo": "附着于", "cancelActivity": "中断任务",
-    "calledElement": "调用流程", "calledDecisionId": "决策表",
+    "name": "名称",
+    "type": "类型",
+    "documentation": "说明",
+    "lane": "泳道",
+    "flow": "连线",
+    "condition": "条件",
+    "default": "默认路径",
+    "script": "脚本",
+    "preScript": "脚本（执行前）",
+    "postScript": "脚本（执行后）",
+    "timer": "定时",
+    "message": "消息",
+    "messagePayload": "消息内容",
+    "messageVariable": "消息变量",
+    "eventDefinition": "事件定义",
+    "multiInstance": "多实例",
+    "attachedTo": "附着于",
+    "cancelActivity": "中断任务",
+    "calledElement": "调用流程",
+    "calledDecisionId": "决策表",
 }
 TIMER_KINDS = {"timeDate": "日期", "timeDuration": "时长", "timeCycle": "周期"}
 # Fields holding code the engine runs: a reviewer must read each one added or changed.
@@ -43,17 +59,24 @@ def diff_definitions(old_xml: str | None, old_forms: dict | None, new_xml: str, 
         if before is None:
             added.append(_head(element_id, element))
             continue
-        changes = [{"field": field, "label": label, "old": before.shown(field), "new": element.shown(field)}
-                   for field, label in _labels(element, before).items()
-                   if before.compared(field) != element.compared(field)]
+        changes = [
+            {"field": field, "label": label, "old": before.shown(field), "new": element.shown(field)}
+            for field, label in _labels(element, before).items()
+            if before.compared(field) != element.compared(field)
+        ]
         if changes:
             changed.append({**_head(element_id, element), "changes": changes})
     for element_id, element in old.elements.items():
         if element_id not in new.elements:
             removed.append(_head(element_id, element))
     forms = diff_forms((old_forms or {}) if old_xml is not None else {}, new_forms or {})
-    result = {"added": added, "removed": removed, "changed": changed, "forms": forms,
-              "summary": _summary(added, removed, changed, forms)}
+    result = {
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "forms": forms,
+        "summary": _summary(added, removed, changed, forms),
+    }
     code = _code_changes(new, added, changed)
     if code:  # only then: a change without code reads as before
         result["code_changes"] = code
@@ -68,14 +91,23 @@ def _code_changes(new: _Diagram, added: list, changed: list) -> list[dict]:
         element = new.elements[head["id"]]
         for field in CODE_FIELDS:
             if element.shown(field):
-                found.append({**head, "field": field, "label": FIELD_LABELS[field], "old": None,
-                              "new": element.shown(field)})
+                found.append(
+                    {**head, "field": field, "label": FIELD_LABELS[field], "old": None, "new": element.shown(field)}
+                )
     for entry in changed:
         for change in entry["changes"]:
             if change["field"] in CODE_FIELDS:
-                found.append({"id": entry["id"], "type": entry["type"], "name": entry["name"],
-                              "field": change["field"], "label": change["label"], "old": change["old"],
-                              "new": change["new"]})
+                found.append(
+                    {
+                        "id": entry["id"],
+                        "type": entry["type"],
+                        "name": entry["name"],
+                        "field": change["field"],
+                        "label": change["label"],
+                        "old": change["old"],
+                        "new": change["new"],
+                    }
+                )
     return found
 
 
@@ -85,15 +117,23 @@ def diff_forms(old_forms: dict, new_forms: dict) -> dict:
     changed = []
     for key in sorted(set(old_forms) & set(new_forms)):
         old_fields, new_fields = _form_fields(old_forms[key]), _form_fields(new_forms[key])
-        entry = {"key": key,
-                 "fields_added": [k for k in new_fields if k not in old_fields],
-                 "fields_removed": [k for k in old_fields if k not in new_fields],
-                 "fields_changed": [k for k, field in new_fields.items() if k in old_fields
-                                    and any(old_fields[k].get(p) != field.get(p) for p in FORM_FIELD_PROPERTIES)]}
+        entry = {
+            "key": key,
+            "fields_added": [k for k in new_fields if k not in old_fields],
+            "fields_removed": [k for k in old_fields if k not in new_fields],
+            "fields_changed": [
+                k
+                for k, field in new_fields.items()
+                if k in old_fields and any(old_fields[k].get(p) != field.get(p) for p in FORM_FIELD_PROPERTIES)
+            ],
+        }
         if entry["fields_added"] or entry["fields_removed"] or entry["fields_changed"]:
             changed.append(entry)
-    return {"added": sorted(set(new_forms) - set(old_forms)), "removed": sorted(set(old_forms) - set(new_forms)),
-            "changed": changed}
+    return {
+        "added": sorted(set(new_forms) - set(old_forms)),
+        "removed": sorted(set(old_forms) - set(new_forms)),
+        "changed": changed,
+    }
 
 
 def _head(element_id: str, element: _Element) -> dict:
@@ -114,8 +154,11 @@ def _labels(element: _Element, before: _Element) -> dict[str, str]:
 
 def _summary(added: list, removed: list, changed: list, forms: dict) -> str:
     text = f"新增 {len(added)} 个元素，删除 {len(removed)} 个，修改 {len(changed)} 个"
-    parts = [f"{verb} {len(forms[kind])} 个" for kind, verb in
-             (("added", "新增"), ("removed", "删除"), ("changed", "修改")) if forms[kind]]
+    parts = [
+        f"{verb} {len(forms[kind])} 个"
+        for kind, verb in (("added", "新增"), ("removed", "删除"), ("changed", "修改"))
+        if forms[kind]
+    ]
     return text + ("；表单" + "、".join(parts) if parts else "")
 
 
@@ -130,6 +173,7 @@ def _form_fields(form) -> dict[str, dict]:
             if component.get("key"):
                 found.setdefault(component["key"], component)
             walk(component.get("components"))
+
     walk(form.get("components") if isinstance(form, dict) else None)
     return found
 
@@ -160,13 +204,11 @@ class _Diagram:
         self.elements: dict[str, _Element] = {}
         if xml is None:
             return
-        root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml,
-                                parser=xmlparse.hardened_parser())
+        root = etree.fromstring(xml.encode("utf-8") if isinstance(xml, str) else xml, parser=xmlparse.hardened_parser())
         process = _executable_process(root)
         if process is None:
             return
-        self.messages = {m.get("id"): m.get("name") or m.get("id")
-                         for m in root.xpath("./bpmn:message", namespaces=NS)}
+        self.messages = {m.get("id"): m.get("name") or m.get("id") for m in root.xpath("./bpmn:message", namespaces=NS)}
         self.names = {node.get("id"): node.get("name") for node in process.iter() if isinstance(node.tag, str)}
         self.lane_of: dict[str, etree._Element] = {}
         for lane in process.iter(f"{{{BPMN}}}lane"):
@@ -178,7 +220,11 @@ class _Diagram:
             kind = etree.QName(node).localname
             parent = node.getparent()
             in_container = parent is not None and etree.QName(parent).localname in CONTAINERS
-            if node is process or kind == "lane" or (in_container and (kind in FLOW_NODE_KINDS or kind == "sequenceFlow")):
+            if (
+                node is process
+                or kind == "lane"
+                or (in_container and (kind in FLOW_NODE_KINDS or kind == "sequenceFlow"))
+            ):
                 self.elements.setdefault(node.get("id"), self._element(node, kind))
 
     def _label(self, element_id: str | None) -> str | None:
@@ -191,8 +237,9 @@ class _Diagram:
         element = _Element(kind, _clean(node.get("name")) or None)
         element.set("name", _clean(node.get("name")))
         element.set("type", kind)
-        element.set("documentation", _clean(" ".join(d.text or "" for d in node.xpath("./bpmn:documentation",
-                                                                                      namespaces=NS))))
+        element.set(
+            "documentation", _clean(" ".join(d.text or "" for d in node.xpath("./bpmn:documentation", namespaces=NS)))
+        )
         if kind in FLOW_NODE_KINDS:
             lane = self.lane_of.get(node.get("id"))
             if lane is not None:
@@ -208,16 +255,24 @@ class _Diagram:
             element.set("cancelActivity", "否" if node.get("cancelActivity") == "false" else "是")
         element.set("script", _script(node.xpath("./bpmn:script", namespaces=NS)))
         for extension in ("preScript", "postScript"):
-            element.set(extension, _script(node.xpath(f"./bpmn:extensionElements/spiffworkflow:{extension}",
-                                                      namespaces=NS)))
-        definitions = [d for d in node
-                       if isinstance(d.tag, str) and etree.QName(d).localname.endswith("EventDefinition")]
+            element.set(
+                extension, _script(node.xpath(f"./bpmn:extensionElements/spiffworkflow:{extension}", namespaces=NS))
+            )
+        definitions = [
+            d for d in node if isinstance(d.tag, str) and etree.QName(d).localname.endswith("EventDefinition")
+        ]
         element.set("eventDefinition", ", ".join(etree.QName(d).localname for d in definitions))
         for definition in definitions:
             definition_kind = etree.QName(definition).localname
             if definition_kind == "timerEventDefinition":
-                element.set("timer", "；".join(f"{TIMER_KINDS[t]} {_clean(e.text)}" for t in TIMER_KINDS
-                                               for e in definition.xpath(f"./bpmn:{t}", namespaces=NS)))
+                element.set(
+                    "timer",
+                    "；".join(
+                        f"{TIMER_KINDS[t]} {_clean(e.text)}"
+                        for t in TIMER_KINDS
+                        for e in definition.xpath(f"./bpmn:{t}", namespaces=NS)
+                    ),
+                )
             elif definition_kind == "messageEventDefinition":
                 self._message(element, definition)
             elif definition_kind == "conditionalEventDefinition":
@@ -245,8 +300,9 @@ class _Diagram:
 
 
 def _executable_process(root):
-    processes = (root.xpath("./bpmn:process[@isExecutable='true']", namespaces=NS)
-                 or root.xpath("./bpmn:process", namespaces=NS))
+    processes = root.xpath("./bpmn:process[@isExecutable='true']", namespaces=NS) or root.xpath(
+        "./bpmn:process", namespaces=NS
+    )
     return processes[0] if processes else None
 
 
@@ -284,8 +340,12 @@ def _multi_instance(node) -> str | None:
     collection_in = " → ".join(filter(None, [text("./bpmn:loopDataInputRef"), item("./bpmn:inputDataItem")]))
     collection_out = " ← ".join(filter(None, [text("./bpmn:loopDataOutputRef"), item("./bpmn:outputDataItem")]))
     parts = ["依次" if loop.get("isSequential") == "true" else "并行"]
-    for label, value in (("数量", text("./bpmn:loopCardinality")), ("输入", collection_in),
-                         ("输出", collection_out), ("完成条件", text("./bpmn:completionCondition"))):
+    for label, value in (
+        ("数量", text("./bpmn:loopCardinality")),
+        ("输入", collection_in),
+        ("输出", collection_out),
+        ("完成条件", text("./bpmn:completionCondition")),
+    ):
         if value:
             parts.append(f"{label} {value}")
     return "；".join(parts)

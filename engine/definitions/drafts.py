@@ -5,6 +5,7 @@ A draft holds a diagram and the forms it uses; nothing runs it. "申请变更" s
 script calls `activate`, which deploys the draft as the next version. An admin may deploy a draft
 directly; the version then says so. Running cases stay on the version they started on.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -60,8 +61,11 @@ def check_may_validate(session: Session, user: User, process_key: str | None) ->
     if process_key is not None:
         check_may_model(session, user, process_key)
         return
-    owner_roles = set(session.scalars(select(ProcessDefinition.owner_role).where(
-        ProcessDefinition.owner_role.is_not(None)).distinct()))
+    owner_roles = set(
+        session.scalars(
+            select(ProcessDefinition.owner_role).where(ProcessDefinition.owner_role.is_not(None)).distinct()
+        )
+    )
     if not (user.role_codes & EDITOR_ROLES or user.role_codes & owner_roles):
         raise Forbidden("只有系统管理员、流程所有者（process_owner）和各流程所有者角色的成员可以校验流程图")
 
@@ -71,8 +75,7 @@ def validate(session: Session, bpmn_xml: str, forms: dict | None, process_key: s
     diagram, used_forms = deployment.check(bpmn_xml, known_roles=role_codes(session), forms=forms or {})
     errors: list[dict[str, str | None]] = []
     if process_key is not None and diagram.key != process_key:
-        errors.append({"element_id": diagram.key,
-                       "message": f"流程标识不能修改：应为 {process_key}（新流程请另建）"})
+        errors.append({"element_id": diagram.key, "message": f"流程标识不能修改：应为 {process_key}（新流程请另建）"})
     for key in sorted(diagram.starts_cases):
         if key != diagram.key and session.get(ProcessDefinition, key) is None:
             errors.append({"element_id": None, "message": f"要发起的流程不存在：{key}"})
@@ -107,8 +110,9 @@ def editable(session: Session, draft: ProcessDraft) -> bool:
     case = proposal_case(session, draft)
     if case is None:
         return False
-    open_rows = list(session.scalars(select(Task.assignee_id).where(Task.instance_id == case.id,
-                                                                     Task.state == TaskRowState.OPEN)))
+    open_rows = list(
+        session.scalars(select(Task.assignee_id).where(Task.instance_id == case.id, Task.state == TaskRowState.OPEN))
+    )
     return case.status == InstanceStatus.RUNNING and bool(open_rows) and all(a == case.initiator_id for a in open_rows)
 
 
@@ -120,20 +124,44 @@ def get(session: Session, draft_id: int) -> ProcessDraft:
 
 
 def for_process(session: Session, process_key: str) -> list[ProcessDraft]:
-    return list(session.scalars(select(ProcessDraft).where(ProcessDraft.process_key == process_key,
-                                                           ProcessDraft.state.in_((DraftState.DRAFT, DraftState.PROPOSED)))
-                                .order_by(ProcessDraft.updated_at.desc())))
+    return list(
+        session.scalars(
+            select(ProcessDraft)
+            .where(
+                ProcessDraft.process_key == process_key, ProcessDraft.state.in_((DraftState.DRAFT, DraftState.PROPOSED))
+            )
+            .order_by(ProcessDraft.updated_at.desc())
+        )
+    )
 
 
-def create(session: Session, *, user: User, process_key: str, bpmn_xml: str, forms: dict | None = None,
-           rollback_of: int | None = None) -> ProcessDraft:
+def create(
+    session: Session,
+    *,
+    user: User,
+    process_key: str,
+    bpmn_xml: str,
+    forms: dict | None = None,
+    rollback_of: int | None = None,
+) -> ProcessDraft:
     check_may_model(session, user, process_key)
     diagram, _ = validate(session, bpmn_xml, forms, process_key)
     live = deployment.latest_version(session, process_key)
     now = clock.now()
-    draft = ProcessDraft(process_key=process_key, name=diagram.name, base_version=live.version if live else None,
-                         rollback_of=rollback_of, bpmn_xml=bpmn_xml, forms=dict(forms or {}), state=DraftState.DRAFT,
-                         created_by=user.id, created_at=now, updated_by=user.id, updated_at=now, lock_version=0)
+    draft = ProcessDraft(
+        process_key=process_key,
+        name=diagram.name,
+        base_version=live.version if live else None,
+        rollback_of=rollback_of,
+        bpmn_xml=bpmn_xml,
+        forms=dict(forms or {}),
+        state=DraftState.DRAFT,
+        created_by=user.id,
+        created_at=now,
+        updated_by=user.id,
+        updated_at=now,
+        lock_version=0,
+    )
     session.add(draft)
     session.flush()
     return draft
@@ -145,21 +173,33 @@ def rollback(session: Session, *, user: User, process_key: str, version: int) ->
     live = deployment.latest_version(session, process_key)
     if live is not None and old.version == live.version:
         raise Conflict(f"版本 {version} 就是当前线上版本，无需回滚")
-    return create(session, user=user, process_key=process_key, bpmn_xml=old.bpmn_xml, forms=old.forms or {},
-                  rollback_of=old.version)
+    return create(
+        session,
+        user=user,
+        process_key=process_key,
+        bpmn_xml=old.bpmn_xml,
+        forms=old.forms or {},
+        rollback_of=old.version,
+    )
 
 
-def save(session: Session, draft_id: int, *, user: User, bpmn_xml: str, forms: dict | None,
-         lock_version: int) -> ProcessDraft:
+def save(
+    session: Session, draft_id: int, *, user: User, bpmn_xml: str, forms: dict | None, lock_version: int
+) -> ProcessDraft:
     draft = locked(session, draft_id)
     check_may_model(session, user, draft.process_key)
     if not editable(session, draft):
-        raise Conflict("草稿已提交变更审批，审批中不能修改（退回申请人后可修改）" if draft.state == DraftState.PROPOSED
-                       else "草稿已生效或已删除，不能修改")
+        raise Conflict(
+            "草稿已提交变更审批，审批中不能修改（退回申请人后可修改）"
+            if draft.state == DraftState.PROPOSED
+            else "草稿已生效或已删除，不能修改"
+        )
     if lock_version != draft.lock_version:
         who = session.get(User, draft.updated_by)
-        raise Conflict(f"草稿已被{who.display_name if who else '他人'}于 {clock.local(draft.updated_at):%Y-%m-%d %H:%M} "
-                       f"修改，请重新打开后再编辑")
+        raise Conflict(
+            f"草稿已被{who.display_name if who else '他人'}于 {clock.local(draft.updated_at):%Y-%m-%d %H:%M} "
+            f"修改，请重新打开后再编辑"
+        )
     diagram, _ = validate(session, bpmn_xml, forms, draft.process_key)
     draft.name, draft.bpmn_xml, draft.forms = diagram.name, bpmn_xml, dict(forms or {})
     draft.updated_by, draft.updated_at = user.id, clock.now()
@@ -182,10 +222,14 @@ def diff(session: Session, draft: ProcessDraft) -> dict:
     changed against the version before it."""
     live = deployment.latest_version(session, draft.process_key)
     if draft.state == DraftState.ACTIVATED and draft.activated_version:
-        live = (deployment.get_version(session, draft.process_key, draft.activated_version - 1)
-                if draft.activated_version > 1 else None)
-    return diff_definitions(live.bpmn_xml if live else None, live.forms if live else None,
-                            draft.bpmn_xml, draft.forms or {})
+        live = (
+            deployment.get_version(session, draft.process_key, draft.activated_version - 1)
+            if draft.activated_version > 1
+            else None
+        )
+    return diff_definitions(
+        live.bpmn_xml if live else None, live.forms if live else None, draft.bpmn_xml, draft.forms or {}
+    )
 
 
 def activate(session: Session, draft_id: int, *, change_instance_id: int | None) -> dict:
@@ -204,8 +248,16 @@ def activate(session: Session, draft_id: int, *, change_instance_id: int | None)
     if live is not None and draft.base_version is not None and live.version != draft.base_version:
         note += f"；草稿基于版本 {draft.base_version}，其间已上线版本 {live.version}"
     case = session.get(Instance, change_instance_id)
-    result = deployment.deploy(session, draft.bpmn_xml, forms=draft.forms, actor_id=case.initiator_id if case else None,
-                               note=note, source="change", change_instance_id=change_instance_id, draft_id=draft.id)
+    result = deployment.deploy(
+        session,
+        draft.bpmn_xml,
+        forms=draft.forms,
+        actor_id=case.initiator_id if case else None,
+        note=note,
+        source="change",
+        change_instance_id=change_instance_id,
+        draft_id=draft.id,
+    )
     draft.state, draft.activated_version = DraftState.ACTIVATED, result.version.version
     return _activated(draft)
 
@@ -213,19 +265,38 @@ def activate(session: Session, draft_id: int, *, change_instance_id: int | None)
 def _check_change_process_approvals(session: Session, change_instance_id: int | None) -> None:
     """The change case approved by a 管理者代表 and a 总经理 since it last went back to the applicant
     (a rejection, 退回 or 撤回 starts the review again: the draft may have changed)."""
-    restart = session.scalar(select(Event.id).where(
-        Event.instance_id == change_instance_id,
-        Event.type.in_((history.RETURNED, history.WITHDRAWN))
-        | ((Event.type == history.COMPLETED) & (Event.decision == "reject")))
-        .order_by(Event.id.desc()).limit(1)) or 0
-    approved = set(session.scalars(
-        select(UserRole.role_code).join(Event, Event.actor_id == UserRole.user_id)
-        .where(Event.instance_id == change_instance_id, Event.id > restart, Event.type == history.COMPLETED,
-               Event.decision == "approve", UserRole.role_code.in_(CHANGE_PROCESS_APPROVERS))))
+    restart = (
+        session.scalar(
+            select(Event.id)
+            .where(
+                Event.instance_id == change_instance_id,
+                Event.type.in_((history.RETURNED, history.WITHDRAWN))
+                | ((Event.type == history.COMPLETED) & (Event.decision == "reject")),
+            )
+            .order_by(Event.id.desc())
+            .limit(1)
+        )
+        or 0
+    )
+    approved = set(
+        session.scalars(
+            select(UserRole.role_code)
+            .join(Event, Event.actor_id == UserRole.user_id)
+            .where(
+                Event.instance_id == change_instance_id,
+                Event.id > restart,
+                Event.type == history.COMPLETED,
+                Event.decision == "approve",
+                UserRole.role_code.in_(CHANGE_PROCESS_APPROVERS),
+            )
+        )
+    )
     missing = [name for code, name in CHANGE_PROCESS_APPROVERS.items() if code not in approved]
     if missing:
-        raise Forbidden(f"流程新增/变更审批（{CHANGE_PROCESS}）本身的变更须经管理者代表和总经理审批同意，"
-                        f"本变更申请尚缺：{'、'.join(missing)}，不能生效")
+        raise Forbidden(
+            f"流程新增/变更审批（{CHANGE_PROCESS}）本身的变更须经管理者代表和总经理审批同意，"
+            f"本变更申请尚缺：{'、'.join(missing)}，不能生效"
+        )
 
 
 def deploy_direct(session: Session, draft_id: int, *, user: User, note: str | None = None) -> ProcessVersion:
@@ -238,8 +309,15 @@ def deploy_direct(session: Session, draft_id: int, *, user: User, note: str | No
         raise Forbidden(deployment.GOVERNED_REFUSAL)
     if state_of(session, draft) != DraftState.DRAFT:
         raise Conflict("草稿正在变更审批中或已生效，不能直接部署")
-    result = deployment.deploy(session, draft.bpmn_xml, forms=draft.forms, actor_id=user.id,
-                               note=note or "系统管理员直接部署（未经变更审批）", source="direct", draft_id=draft.id)
+    result = deployment.deploy(
+        session,
+        draft.bpmn_xml,
+        forms=draft.forms,
+        actor_id=user.id,
+        note=note or "系统管理员直接部署（未经变更审批）",
+        source="direct",
+        draft_id=draft.id,
+    )
     if not result.created:
         raise Conflict("草稿与线上版本内容相同，无需部署")
     draft.state, draft.activated_version = DraftState.ACTIVATED, result.version.version
@@ -248,8 +326,11 @@ def deploy_direct(session: Session, draft_id: int, *, user: User, note: str | No
 
 
 def _activated(draft: ProcessDraft) -> dict:
-    return {"process_key": draft.process_key, "version": draft.activated_version,
-            "version_label": f"V{draft.activated_version}"}
+    return {
+        "process_key": draft.process_key,
+        "version": draft.activated_version,
+        "version_label": f"V{draft.activated_version}",
+    }
 
 
 def locked(session: Session, draft_id: int) -> ProcessDraft:

@@ -15,6 +15,7 @@ Each version freezes its own copy of the forms and tables it uses, so two proced
 content under one name: then nothing is written and DefinitionError names both. Files already in DIR
 are overwritten by name, never deleted; library files no live version accounts for are reported.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,12 +53,21 @@ def form_text(form: dict) -> str:
 
 def live_versions(session: Session) -> list[ProcessVersion]:
     """The highest version of every procedure, by process key."""
-    highest = (select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("version"))
-               .group_by(ProcessVersion.process_key).subquery())
-    return list(session.scalars(
-        select(ProcessVersion).join(highest, (ProcessVersion.process_key == highest.c.process_key)
-                                    & (ProcessVersion.version == highest.c.version))
-        .order_by(ProcessVersion.process_key)))
+    highest = (
+        select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("version"))
+        .group_by(ProcessVersion.process_key)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(ProcessVersion)
+            .join(
+                highest,
+                (ProcessVersion.process_key == highest.c.process_key) & (ProcessVersion.version == highest.c.version),
+            )
+            .order_by(ProcessVersion.process_key)
+        )
+    )
 
 
 def export_library(session: Session, folder: Path) -> ExportResult:
@@ -86,8 +96,9 @@ def export_library(session: Session, folder: Path) -> ExportResult:
             table_copies.setdefault(name, {}).setdefault(dmn_xml, []).append(key)
 
     errors = [_conflict(f"表单 {name}", copies) for name, copies in sorted(form_copies.items()) if len(copies) > 1]
-    errors += [_conflict(f"决策表文件 {name}.dmn", copies) for name, copies in sorted(table_copies.items())
-               if len(copies) > 1]
+    errors += [
+        _conflict(f"决策表文件 {name}.dmn", copies) for name, copies in sorted(table_copies.items()) if len(copies) > 1
+    ]
     if errors:
         raise DefinitionError(errors)
 
@@ -95,16 +106,27 @@ def export_library(session: Session, folder: Path) -> ExportResult:
         target = folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)  # bytes: no newline translation, the stored text exactly
-    not_live = sorted(f"{sub}/{path.name}" for sub, pattern in LIBRARY_FILES for path in (folder / sub).glob(pattern)
-                      if path.is_file() and f"{sub}/{path.name}" not in files)
-    return ExportResult(procedures=len(versions), forms=len(form_copies), decisions=len(table_copies),
-                        files=sorted(files), not_live=not_live)
+    not_live = sorted(
+        f"{sub}/{path.name}"
+        for sub, pattern in LIBRARY_FILES
+        for path in (folder / sub).glob(pattern)
+        if path.is_file() and f"{sub}/{path.name}" not in files
+    )
+    return ExportResult(
+        procedures=len(versions),
+        forms=len(form_copies),
+        decisions=len(table_copies),
+        files=sorted(files),
+        not_live=not_live,
+    )
 
 
 def _conflict(what: str, copies: dict[str, list[str]]) -> dict:
     groups = "；".join(f"第 {n} 份：{'、'.join(keys)}" for n, keys in enumerate(copies.values(), 1))
-    return {"element_id": None,
-            "message": f"{what} 在以下流程的线上版本中内容不同——{groups}。无法导出为同一个文件，请先统一后再导出"}
+    return {
+        "element_id": None,
+        "message": f"{what} 在以下流程的线上版本中内容不同——{groups}。无法导出为同一个文件，请先统一后再导出",
+    }
 
 
 def _existing_tables(folder: Path) -> dict[frozenset, str]:
@@ -128,8 +150,7 @@ def _dmn_name(dmn_xml: str, owner: str, existing: dict[frozenset, str]) -> str:
     elif len(ids) == 1:
         name = ids[0]
     else:
-        root = etree.fromstring(dmn_xml.encode("utf-8"),
-                                parser=xmlparse.hardened_parser())
+        root = etree.fromstring(dmn_xml.encode("utf-8"), parser=xmlparse.hardened_parser())
         name = root.get("id") or ""
     _check_name(name, "决策表标识", owner)
     return name
@@ -137,5 +158,6 @@ def _dmn_name(dmn_xml: str, owner: str, existing: dict[frozenset, str]) -> str:
 
 def _check_name(name: str | None, what: str, owner: str) -> None:
     if not name or not SAFE_NAME.fullmatch(name):
-        raise DefinitionError([{"element_id": None,
-                                "message": f"流程 {owner} 的{what}“{name}”不能用作文件名，无法导出"}])
+        raise DefinitionError(
+            [{"element_id": None, "message": f"流程 {owner} 的{what}“{name}”不能用作文件名，无法导出"}]
+        )

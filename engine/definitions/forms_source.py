@@ -1,4 +1,5 @@
 """Reading form-js files from the library folder."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,9 @@ def read_form_file(path: Path) -> dict:
     try:
         form = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DefinitionError([{"element_id": None,
-                                "message": f"表单文件 {path.name} 不是有效的 JSON（第 {exc.lineno} 行）：{exc.msg}"}]) from None
+        raise DefinitionError(
+            [{"element_id": None, "message": f"表单文件 {path.name} 不是有效的 JSON（第 {exc.lineno} 行）：{exc.msg}"}]
+        ) from None
     return check_form(form, path.name)
 
 

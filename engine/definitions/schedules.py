@@ -1,5 +1,6 @@
 """When a procedure starts by itself: a live version's timer start events are `start_schedule` rows,
 each with its next due time (engine/flows/timers.py fires them)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from engine.timing import cycle_problem, duration
 @dataclass
 class Occurrences:
     """The times a timer start event falls due: `R[n]/start/period`, a date, or a duration from `anchor`."""
+
     start: datetime
     period: relativedelta | None = None
     count: int | None = None  # None: repeats for ever
@@ -39,8 +41,7 @@ class Occurrences:
     def unchanged(cls, kept: str, expression: str) -> bool:
         """Whether a row keeping `kept` (see going_live) still schedules the diagram's `expression`."""
         anchored = cls._anchored(kept)
-        return kept == expression or (anchored is not None
-                                      and anchored == cls._from_going_live(cls._text(expression)))
+        return kept == expression or (anchored is not None and anchored == cls._from_going_live(cls._text(expression)))
 
     @staticmethod
     def _text(expression: str) -> str:
@@ -111,7 +112,7 @@ class Occurrences:
         low, high = 0, 1
         while self.at(high) <= moment:  # the period is at least a minute: fewer than 64 doublings to any date
             low, high = high, high * 2
-            if high > 2 ** 62:
+            if high > 2**62:
                 raise EngineError(f"定时器周期无法推算到 {moment:%Y-%m-%d}")
         while high - low > 1:
             mid = (low + high) // 2
@@ -124,10 +125,15 @@ class Occurrences:
 
 def sync_schedules(session: Session, process_key: str, start_events: list) -> None:
     """Called when a version goes live: one row per timer start event, next due time from now."""
-    rows = {row.element_id: row for row in session.scalars(
-        select(StartSchedule).where(StartSchedule.process_key == process_key))}
-    wanted = {spec.bpmn_id: spec.event_definition.expression for spec in start_events
-              if isinstance(spec.event_definition, TimerEventDefinition)}
+    rows = {
+        row.element_id: row
+        for row in session.scalars(select(StartSchedule).where(StartSchedule.process_key == process_key))
+    }
+    wanted = {
+        spec.bpmn_id: spec.event_definition.expression
+        for spec in start_events
+        if isinstance(spec.event_definition, TimerEventDefinition)
+    }
     for element_id, stale in rows.items():
         if element_id not in wanted:
             session.delete(stale)
@@ -139,7 +145,8 @@ def sync_schedules(session: Session, process_key: str, start_events: list) -> No
         kept = Occurrences.going_live(expression, now)
         next_due, _ = Occurrences.parse(kept, now).after(now - timedelta(microseconds=1))
         if row is None:
-            session.add(StartSchedule(process_key=process_key, element_id=element_id, expression=kept,
-                                      next_due_at=next_due))
+            session.add(
+                StartSchedule(process_key=process_key, element_id=element_id, expression=kept, next_due_at=next_due)
+            )
         else:
             row.expression, row.next_due_at = kept, next_due

@@ -1,5 +1,6 @@
 """What the engine reads off a parsed process spec: its start events, the timers a case waits on, the
 steps a case may safely be taken back to, and each element's extension properties."""
+
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -10,8 +11,11 @@ from engine.timing import duration
 
 def start_event_specs(spec) -> list:
     """A process spec's start events, in document order."""
-    return [task_spec for task_spec in spec.task_specs.values()
-            if type(task_spec).__name__ == "StartEvent" and task_spec.bpmn_id]
+    return [
+        task_spec
+        for task_spec in spec.task_specs.values()
+        if type(task_spec).__name__ == "StartEvent" and task_spec.bpmn_id
+    ]
 
 
 def timer_event_spec(task_spec):
@@ -32,8 +36,9 @@ PARALLEL = {"ParallelGateway", "InclusiveGateway"}
 def safe_targets(spec) -> frozenset[str]:
     """User tasks of the top-level process reachable from a start event outside any parallel region."""
     depth = parallel_depth(spec)
-    return frozenset(s.bpmn_id for s in spec.task_specs.values()
-                     if s.bpmn_id and depth.get(s.name) == 0 and is_user_step(s))
+    return frozenset(
+        s.bpmn_id for s in spec.task_specs.values() if s.bpmn_id and depth.get(s.name) == 0 and is_user_step(s)
+    )
 
 
 def parallel_depth(spec) -> dict[str, int]:

@@ -3,6 +3,7 @@
 `validate()` returns a `ParsedDiagram` (the executable process, its SpiffWorkflow spec and what the
 engine needs from it) or raises `DefinitionError` with element-level messages.
 """
+
 from __future__ import annotations
 
 import ast
@@ -40,7 +41,7 @@ NOT_EXECUTABLE = {
     "adHocSubProcess": "自由子流程（adHocSubProcess）尚不支持",
     # Each diagram is parsed on its own, so a called process could never be found when the case runs.
     "callActivity": "调用活动（callActivity）尚不支持：要发起另一个流程，请抛出消息 start:<流程标识>（见 docs/library.md），"
-                    "或把被调用的部分画成子流程（subProcess）",
+    "或把被调用的部分画成子流程（subProcess）",
 }
 _VALIDATOR = None
 
@@ -79,8 +80,15 @@ def _seconds(text: str) -> float | None:
         parts = TimerEventDefinition.parse_iso_duration(text)
     except Exception:
         return None
-    scale = {"years": 365 * 86400, "months": 30 * 86400, "weeks": 7 * 86400, "days": 86400, "hours": 3600,
-             "minutes": 60, "seconds": 1}
+    scale = {
+        "years": 365 * 86400,
+        "months": 30 * 86400,
+        "weeks": 7 * 86400,
+        "days": 86400,
+        "hours": 3600,
+        "minutes": 60,
+        "seconds": 1,
+    }
     return sum(scale[k] * float(v) for k, v in parts.items() if k in scale)
 
 
@@ -94,7 +102,9 @@ def deadline_problems(props: dict[str, str], known_roles: set[str]) -> list[str]
             continue
         seconds[name] = _seconds(value)
         if not seconds[name]:
-            problems.append(f"{label} {name}=“{value}”不是有效的 ISO 8601 时长（例如 P3D 表示 3 天，PT72H 表示 72 小时）")
+            problems.append(
+                f"{label} {name}=“{value}”不是有效的 ISO 8601 时长（例如 P3D 表示 3 天，PT72H 表示 72 小时）"
+            )
     due, remind = seconds.get(Property.DUE_IN), seconds.get(Property.REMIND_BEFORE)
     if Property.REMIND_BEFORE in seconds and Property.DUE_IN not in seconds:
         problems.append(f"设置了提前提醒 {Property.REMIND_BEFORE}，但没有办理时限 {Property.DUE_IN}")
@@ -104,8 +114,10 @@ def deadline_problems(props: dict[str, str], known_roles: set[str]) -> list[str]
     if escalation:
         kind, _, target = escalation.partition(":")
         if kind not in ESCALATION_LABELS or not target:
-            problems.append(f"超时处理 {Property.ESCALATION}=“{escalation}”无效：应为 notify:<角色>（通知）或 move:<角色>（转给），"
-                            f"例如 notify:dept_head")
+            problems.append(
+                f"超时处理 {Property.ESCALATION}=“{escalation}”无效：应为 notify:<角色>（通知）或 move:<角色>（转给），"
+                f"例如 notify:dept_head"
+            )
         else:
             problem = check_expression(target, known_roles)
             if problem:
@@ -128,8 +140,14 @@ def check_size(xml: bytes) -> None:
     would otherwise hold a worker for half a minute)."""
     limit_kb = limits.DIAGRAM_KB.value()
     if len(xml) > limit_kb * 1024:
-        raise DiagramTooLarge([_error(None, f"流程图文件过大：{len(xml) / 1024:.0f} KB，上限 {limit_kb} KB"
-                                            f"（{limits.DIAGRAM_KB.variable}）")])
+        raise DiagramTooLarge(
+            [
+                _error(
+                    None,
+                    f"流程图文件过大：{len(xml) / 1024:.0f} KB，上限 {limit_kb} KB（{limits.DIAGRAM_KB.variable}）",
+                )
+            ]
+        )
 
 
 def parse_xml(xml: str | bytes) -> etree._Element:
@@ -145,8 +163,14 @@ def parse_xml(xml: str | bytes) -> etree._Element:
     except xmlparse.DoctypeRefused as exc:
         raise DefinitionError([_error(None, f"流程图{exc}")]) from None
     if root.tag != f"{{{BPMN}}}definitions":
-        raise DefinitionError([_error(None, f"不是 BPMN 2.0 文件：根元素是 {etree.QName(root).localname}，"
-                                            f"应为 {BPMN} 命名空间中的 definitions")])
+        raise DefinitionError(
+            [
+                _error(
+                    None,
+                    f"不是 BPMN 2.0 文件：根元素是 {etree.QName(root).localname}，应为 {BPMN} 命名空间中的 definitions",
+                )
+            ]
+        )
     return root
 
 
@@ -157,14 +181,25 @@ def starter_roles_of(process) -> set[str]:
 
 
 def _properties(node) -> dict[str, str]:
-    return {p.get("name"): p.get("value")
-            for p in node.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property",
-                                namespaces=NS)}
+    return {
+        p.get("name"): p.get("value")
+        for p in node.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS)
+    }
 
 
 # Elements whose text SpiffWorkflow evaluates as a Python expression at run time.
-EXPRESSION_TAGS = {"conditionExpression", "completionCondition", "loopCardinality", "timeDuration", "timeDate",
-                   "timeCycle", "condition", "messagePath", "dataPath", "messagePayload"}
+EXPRESSION_TAGS = {
+    "conditionExpression",
+    "completionCondition",
+    "loopCardinality",
+    "timeDuration",
+    "timeDate",
+    "timeCycle",
+    "condition",
+    "messagePath",
+    "dataPath",
+    "messagePayload",
+}
 SCRIPT_TAGS = {"script", "preScript", "postScript"}
 
 
@@ -184,8 +219,7 @@ def _scripts(process) -> Code:
         if not source or (name.startswith("time") and scripting.is_iso_8601_timer(source)):
             continue
         owner = node.getparent()  # the flow element people see, not its event definition
-        while owner is not None and (not owner.get("id")
-                                     or etree.QName(owner).localname.endswith("EventDefinition")):
+        while owner is not None and (not owner.get("id") or etree.QName(owner).localname.endswith("EventDefinition")):
             owner = owner.getparent()
         found.append((owner.get("id") if owner is not None else None, source, name in EXPRESSION_TAGS))
     return found
@@ -242,16 +276,15 @@ def check_links(diagrams: list[ParsedDiagram]) -> list[dict]:
     return errors
 
 
-
-
 def _approval_mode_choices() -> str:
     """all（会签）、any（或签）或 sequential（依次审批）"""
     choices = [f"{mode}（{name}）" for mode, name in APPROVAL_MODE_NAMES.items()]
     return "、".join(choices[:-1]) + "或 " + choices[-1]
 
 
-def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_lookup=None,
-             form_lookup=None) -> ParsedDiagram:
+def validate(
+    xml: str | bytes, *, form_exists, known_roles: set[str], decision_lookup=None, form_lookup=None
+) -> ParsedDiagram:
     root = parse_xml(xml)
     errors: list[dict] = []
 
@@ -264,10 +297,11 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
     if not processes:
         ids = [p.get("id") for p in root.xpath("./bpmn:process", namespaces=NS)]
         hint = f"（文件中的流程 {', '.join(ids)} 未标记为可执行）" if ids else ""
-        raise DefinitionError([_error(None, f"没有可执行的流程：需要一个 isExecutable=\"true\" 的 process{hint}")])
+        raise DefinitionError([_error(None, f'没有可执行的流程：需要一个 isExecutable="true" 的 process{hint}')])
     if len(processes) > 1:
-        raise DefinitionError([_error(p.get("id"), "一个文件只能有一个可执行流程；请把其余流程拆分到单独的文件")
-                               for p in processes[1:]])
+        raise DefinitionError(
+            [_error(p.get("id"), "一个文件只能有一个可执行流程；请把其余流程拆分到单独的文件") for p in processes[1:]]
+        )
     process = processes[0]
     key = process.get("id")
 
@@ -307,9 +341,16 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
         if mode is not None:
             form = form_lookup(form_key) if (form_lookup and form_key) else None
             if mode not in APPROVAL_MODE_NAMES:
-                errors.append(_error(tid, f"审批方式 {Property.APPROVAL_MODE}=“{mode}”无效：应为 {_approval_mode_choices()}"))
+                errors.append(
+                    _error(tid, f"审批方式 {Property.APPROVAL_MODE}=“{mode}”无效：应为 {_approval_mode_choices()}")
+                )
             elif form is not None and not any(c.get("key") == "decision" for c in form.get("components", [])):
-                errors.append(_error(tid, f"设置了审批方式（{APPROVAL_MODE_NAMES[mode]}）的任务，表单 {form_key} 需要有 decision 字段"))
+                errors.append(
+                    _error(
+                        tid,
+                        f"设置了审批方式（{APPROVAL_MODE_NAMES[mode]}）的任务，表单 {form_key} 需要有 decision 字段",
+                    )
+                )
 
         errors.extend(_error(tid, problem) for problem in deadline_problems(_properties(task), known_roles))
 
@@ -332,9 +373,14 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
     thrown, caught, started_by = _messages(root, process)
     for element_id, name in thrown:
         if not (name.startswith(START_PREFIX) or name == NOTIFY or name in caught):
-            errors.append(_error(element_id, f"消息“{name}”没有接收者：引擎只转交 {START_PREFIX}<流程标识>（发起另一流程）"
-                                             f"和 {NOTIFY}（提醒/督办），或由本流程中的事件接收"))
-        elif name.startswith(START_PREFIX) and not name[len(START_PREFIX):]:
+            errors.append(
+                _error(
+                    element_id,
+                    f"消息“{name}”没有接收者：引擎只转交 {START_PREFIX}<流程标识>（发起另一流程）"
+                    f"和 {NOTIFY}（提醒/督办），或由本流程中的事件接收",
+                )
+            )
+        elif name.startswith(START_PREFIX) and not name[len(START_PREFIX) :]:
             errors.append(_error(element_id, f"消息“{name}”缺少要发起的流程标识"))
 
     props = _properties(process)
@@ -369,11 +415,18 @@ def validate(xml: str | bytes, *, form_exists, known_roles: set[str], decision_l
 
     docs = process.xpath("./bpmn:documentation", namespaces=NS)
     return ParsedDiagram(
-        key=key, name=process.get("name") or key, owner_role=props.get(Property.OWNER_ROLE),
-        category=props.get(Property.CATEGORY), documentation=(docs[0].text or "").strip() if docs else None,
-        form_keys=form_keys, decisions=decisions, starter_roles=starter_roles,
-        starts_cases={name[len(START_PREFIX):] for _, name in thrown if name.startswith(START_PREFIX)},
-        started_by=started_by, spec=spec, subprocess_specs=subprocess_specs,
+        key=key,
+        name=process.get("name") or key,
+        owner_role=props.get(Property.OWNER_ROLE),
+        category=props.get(Property.CATEGORY),
+        documentation=(docs[0].text or "").strip() if docs else None,
+        form_keys=form_keys,
+        decisions=decisions,
+        starter_roles=starter_roles,
+        starts_cases={name[len(START_PREFIX) :] for _, name in thrown if name.startswith(START_PREFIX)},
+        started_by=started_by,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
     )
 
 
@@ -399,8 +452,9 @@ def describe(node) -> str:
 
 def _owner(node):
     """The nearest element with an id, skipping event definitions: what the modeler shows."""
-    while node is not None and (not isinstance(node.tag, str) or not node.get("id")
-                                or _local(node).endswith("EventDefinition")):
+    while node is not None and (
+        not isinstance(node.tag, str) or not node.get("id") or _local(node).endswith("EventDefinition")
+    ):
         node = node.getparent()
     return node
 
@@ -411,13 +465,18 @@ def unsupported_element_problems(process) -> list[dict]:
     found = []
     for node in process.iter(f"{{{BPMN}}}compensateEventDefinition"):
         owner = _owner(node)
-        found.append(_error(owner.get("id") if owner is not None else None,
-                            f"{describe(owner) if owner is not None else '事件'}：补偿事件（compensation）尚不支持；"
-                            "撤销已做的步骤请画成显式的脚本任务或用户任务，或用“退回”"))
+        found.append(
+            _error(
+                owner.get("id") if owner is not None else None,
+                f"{describe(owner) if owner is not None else '事件'}：补偿事件（compensation）尚不支持；"
+                "撤销已做的步骤请画成显式的脚本任务或用户任务，或用“退回”",
+            )
+        )
     for node in process.iter():
         if isinstance(node.tag, str) and node.get("isForCompensation") == "true":
-            found.append(_error(node.get("id"), f"{describe(node)}：补偿活动（isForCompensation）尚不支持，"
-                                                "请把它接入正常的连线"))
+            found.append(
+                _error(node.get("id"), f"{describe(node)}：补偿活动（isForCompensation）尚不支持，请把它接入正常的连线")
+            )
     return found
 
 
@@ -432,16 +491,23 @@ def flow_problems(process) -> list[dict]:
                 ref = (flow.get(end) or "").strip()
                 if ref not in nodes:
                     where = "" if container is process else f"（{describe(container)} 内）"
-                    found.append(_error(flow.get("id"), f"{describe(flow)} 的{label} {end}=“{ref}”不是本流程{where}"
-                                                        f"中的元素：请把连线两端都接到元素上"))
+                    found.append(
+                        _error(
+                            flow.get("id"),
+                            f"{describe(flow)} 的{label} {end}=“{ref}”不是本流程{where}"
+                            f"中的元素：请把连线两端都接到元素上",
+                        )
+                    )
     return found
 
 
 def empty_script_problems(process) -> list[dict]:
     """A script task without a script would fail the case when it is reached."""
-    return [_error(task.get("id"), f"{describe(task)}没有脚本：请填写脚本，或改用其他任务类型")
-            for task in process.iter(f"{{{BPMN}}}scriptTask")
-            if not (task.findtext(f"{{{BPMN}}}script") or "").strip()]
+    return [
+        _error(task.get("id"), f"{describe(task)}没有脚本：请填写脚本，或改用其他任务类型")
+        for task in process.iter(f"{{{BPMN}}}scriptTask")
+        if not (task.findtext(f"{{{BPMN}}}script") or "").strip()
+    ]
 
 
 def plain_task_lane_problems(process, lane_of: dict) -> list[dict]:
@@ -451,8 +517,13 @@ def plain_task_lane_problems(process, lane_of: dict) -> list[dict]:
     for tag, kind in PLAIN_HUMAN_TASKS.items():
         for task in process.iter(f"{{{BPMN}}}{tag}"):
             if task.get("id") not in lane_of:
-                found.append(_error(task.get("id"), f"{describe(task)}不在任何泳道中：{kind}由人办理，"
-                                                    f"请把它放进名称为角色代码的泳道，或改为脚本任务"))
+                found.append(
+                    _error(
+                        task.get("id"),
+                        f"{describe(task)}不在任何泳道中：{kind}由人办理，"
+                        f"请把它放进名称为角色代码的泳道，或改为脚本任务",
+                    )
+                )
     return found
 
 
@@ -488,8 +559,9 @@ def code_problems(source: str, *, expression: bool) -> list[str]:
     kind, limit = ("表达式", limits.EXPRESSION_CHARS) if expression else ("脚本", limits.SCRIPT_CHARS)
     if len(source) > limit.value():
         return [f"{kind}过长：{len(source)} 个字符，上限 {limit.value()}（{limit.variable}）"]
-    too_deep = (f"{kind}嵌套过深：超过 {limits.CODE_NESTING.value()} 层（{limits.CODE_NESTING.variable}）；"
-                f"请拆成几步计算")
+    too_deep = (
+        f"{kind}嵌套过深：超过 {limits.CODE_NESTING.value()} 层（{limits.CODE_NESTING.variable}）；请拆成几步计算"
+    )
     try:
         tree = ast.parse(source, mode="eval" if expression else "exec")
     except SyntaxError:
@@ -510,8 +582,11 @@ def total_code_problem(process, code: Code) -> dict | None:
     total, limit = sum(len(source) for _, source, _ in code), limits.CODE_CHARS_TOTAL.value()
     if total <= limit:
         return None
-    return _error(process.get("id"), f"流程中的脚本和表达式合计 {total} 个字符，上限 {limit}"
-                                     f"（{limits.CODE_CHARS_TOTAL.variable}）：请精简，或把计算拆到多个流程")
+    return _error(
+        process.get("id"),
+        f"流程中的脚本和表达式合计 {total} 个字符，上限 {limit}"
+        f"（{limits.CODE_CHARS_TOTAL.variable}）：请精简，或把计算拆到多个流程",
+    )
 
 
 def chain_problems(process) -> list[dict]:
@@ -539,8 +614,13 @@ def chain_problems(process) -> list[dict]:
         seen.add(node_id)
         if depth > limit:
             node = by_id[node_id]
-            return [_error(node_id, f"从开始事件起依次相连的元素超过 {limit} 个（超出处：{describe(node)}）："
-                                    f"请把一段步骤画成子流程，或合并相邻的脚本任务（{limits.CHAIN_LENGTH.variable}）")]
+            return [
+                _error(
+                    node_id,
+                    f"从开始事件起依次相连的元素超过 {limit} 个（超出处：{describe(node)}）："
+                    f"请把一段步骤画成子流程，或合并相邻的脚本任务（{limits.CHAIN_LENGTH.variable}）",
+                )
+            ]
         node = by_id[node_id]
         following = [*boundary.get(node_id, ()), *outgoing.get(node_id, ())]
         if _local(node) in CONTAINER_TAGS:
@@ -552,6 +632,7 @@ def chain_problems(process) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 # What the XSD check and SpiffWorkflow's parser say, in Chinese and on an element
 # ---------------------------------------------------------------------------------------------
+
 
 def _element_at_line(root, line) -> etree._Element | None:
     """The element with an id that the XSD error's line points into."""
@@ -568,17 +649,30 @@ def _element_at_line(root, line) -> etree._Element | None:
 
 SCHEMA_MESSAGES = [
     (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': This element is not expected"), "此处不应出现元素 {0}"),
-    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)', attribute '([^']+)': The attribute '[^']+' is not allowed"),
-     "元素 {0} 不允许有属性 {1}"),
-    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': The attribute '([^']+)' is required but missing"),
-     "元素 {0} 缺少必需的属性 {1}"),
-    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)', attribute '([^']+)': '([^']*)' is not a valid value of the atomic "
-                r"type 'xs:ID'"), "元素 {0} 的 {1}=“{2}”不是有效的标识（须以字母或下划线开头，不能含空格、冒号）"),
-    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)', attribute '([^']+)': '([^']*)' is not a valid value"),
-     "元素 {0} 的属性 {1}=“{2}”取值无效"),
+    (
+        re.compile(r"Element '(?:\{[^}]*\})?([^']+)', attribute '([^']+)': The attribute '[^']+' is not allowed"),
+        "元素 {0} 不允许有属性 {1}",
+    ),
+    (
+        re.compile(r"Element '(?:\{[^}]*\})?([^']+)': The attribute '([^']+)' is required but missing"),
+        "元素 {0} 缺少必需的属性 {1}",
+    ),
+    (
+        re.compile(
+            r"Element '(?:\{[^}]*\})?([^']+)', attribute '([^']+)': '([^']*)' is not a valid value of the atomic "
+            r"type 'xs:ID'"
+        ),
+        "元素 {0} 的 {1}=“{2}”不是有效的标识（须以字母或下划线开头，不能含空格、冒号）",
+    ),
+    (
+        re.compile(r"Element '(?:\{[^}]*\})?([^']+)', attribute '([^']+)': '([^']*)' is not a valid value"),
+        "元素 {0} 的属性 {1}=“{2}”取值无效",
+    ),
     (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': Missing child element"), "元素 {0} 缺少必需的子元素"),
-    (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': No match found for key-sequence \['([^']*)'\]"),
-     "元素 {0} 引用的标识 {1} 不存在"),
+    (
+        re.compile(r"Element '(?:\{[^}]*\})?([^']+)': No match found for key-sequence \['([^']*)'\]"),
+        "元素 {0} 引用的标识 {1} 不存在",
+    ),
     (re.compile(r"Element '(?:\{[^}]*\})?([^']+)': Duplicate key-sequence \['([^']*)'\]"), "标识 {1} 重复：元素 {0}"),
 ]
 
@@ -599,23 +693,39 @@ def schema_refusal(exc: ValidationException, root) -> dict:
     where = f"第 {line} 行" if line else ""
     if owner is not None and owner is not root:
         where = f"{where}，{describe(owner)}" if where else describe(owner)
-    return _error(exc.id or (owner.get("id") if owner is not None and owner is not root else None),
-                  f"不符合 BPMN 2.0 规范（{where}）：{detail}" if where else f"不符合 BPMN 2.0 规范：{detail}")
+    return _error(
+        exc.id or (owner.get("id") if owner is not None and owner is not root else None),
+        f"不符合 BPMN 2.0 规范（{where}）：{detail}" if where else f"不符合 BPMN 2.0 规范：{detail}",
+    )
 
 
 ENGINE_MESSAGES = [
-    ("Multiple outgoing flows are not supported", "有多条流出连线，但只有网关可以分支：请在它后面加一个排他、包容或并行网关"),
+    (
+        "Multiple outgoing flows are not supported",
+        "有多条流出连线，但只有网关可以分支：请在它后面加一个排他、包容或并行网关",
+    ),
     ("we found two items", "有连线指向不存在的元素"),
     ("No start event found", "没有开始事件"),
-    ("Non-default exclusive outgoing sequence flow without condition",
-     "这条从排他/包容网关流出的连线既没有条件，也不是网关的默认路径：请设置条件表达式，或把它设为默认路径"),
+    (
+        "Non-default exclusive outgoing sequence flow without condition",
+        "这条从排他/包容网关流出的连线既没有条件，也不是网关的默认路径：请设置条件表达式，或把它设为默认路径",
+    ),
     ("Exactly one start event is required in a SubWorkflow", "子流程必须有且只有一个开始事件"),
     ("A SubWorkflow Must contain an End event", "子流程必须有结束事件"),
-    ("must specify exactly one of cardinality or loop input", "多实例设置只能指定实例数（loopCardinality）或集合（loopDataInputRef）之一"),
-    ("must specify a cardinality or a loop input", "多实例设置需要指定实例数（loopCardinality）或集合（loopDataInputRef）"),
+    (
+        "must specify exactly one of cardinality or loop input",
+        "多实例设置只能指定实例数（loopCardinality）或集合（loopDataInputRef）之一",
+    ),
+    (
+        "must specify a cardinality or a loop input",
+        "多实例设置需要指定实例数（loopCardinality）或集合（loopDataInputRef）",
+    ),
     ("loop input data reference is missing", "多实例的集合（loopDataInputRef）不在输入输出设置中"),
     ("loop output data reference is missing", "多实例的结果（loopDataOutputRef）不在输入输出设置中"),
-    ("loopMaximum or loopCondition must be specified", "循环任务需要指定最大次数（loopMaximum）或循环条件（loopCondition）"),
+    (
+        "loopMaximum or loopCondition must be specified",
+        "循环任务需要指定最大次数（loopMaximum）或循环条件（loopCondition）",
+    ),
     ("Cancel Events may only be used with transactions", "取消事件只能附着在事务子流程（transaction）上"),
     ("Unsupported Catch Event", "事件类型不受支持：边界事件须为定时、消息、信号、错误、升级、条件或取消事件"),
     ("Expected a Message node", "引用的消息（message）不存在"),
@@ -635,7 +745,7 @@ ENGINE_MESSAGES = [
     ("is missing from bpmn xml", "文件中的消息、信号、错误、升级或关联定义缺少 id"),
     ("Sequential ordering for ad hoc subprocesses", "自由子流程不支持顺序执行"),
     ("Ad hoc subprocesses may not contain start or end events", "自由子流程中不能有开始或结束事件"),
-    ("No \"calledElement\" attribute", "调用活动没有指定被调用的流程（calledElement）"),
+    ('No "calledElement" attribute', "调用活动没有指定被调用的流程（calledElement）"),
     ("A Service Task must have an operator", "服务任务没有指定服务"),
     ("RecursionError", "流程图太深，引擎无法解析：从开始事件起依次相连的元素太多，请把一段步骤画成子流程"),
 ]

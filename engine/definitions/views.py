@@ -1,5 +1,6 @@
 """Read models of procedures for the API and the pages: the live procedures, one procedure with its
 versions, the roles a lane may name, the cases a migration could move."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -10,18 +11,27 @@ from engine.store.models import Instance, InstanceStatus, ProcessDefinition, Pro
 
 
 def summary(definition: ProcessDefinition, version: ProcessVersion) -> dict:
-    return {"key": definition.key, "name": definition.name, "version": version.version,
-            "owner_role": definition.owner_role, "category": definition.category,
-            "deployed_at": version.deployed_at}
+    return {
+        "key": definition.key,
+        "name": definition.name,
+        "version": version.version,
+        "owner_role": definition.owner_role,
+        "category": definition.category,
+        "deployed_at": version.deployed_at,
+    }
 
 
 def live_processes(session: Session) -> list[dict]:
     """Every procedure with its live version, by category."""
     rows = session.execute(
-        select(ProcessDefinition, ProcessVersion).join(
-            ProcessVersion, (ProcessVersion.process_key == ProcessDefinition.key)
-            & (ProcessVersion.version == ProcessDefinition.latest_version))
-        .order_by(ProcessDefinition.category, ProcessDefinition.key))
+        select(ProcessDefinition, ProcessVersion)
+        .join(
+            ProcessVersion,
+            (ProcessVersion.process_key == ProcessDefinition.key)
+            & (ProcessVersion.version == ProcessDefinition.latest_version),
+        )
+        .order_by(ProcessDefinition.category, ProcessDefinition.key)
+    )
     return [summary(d, v) for d, v in rows]
 
 
@@ -34,10 +44,16 @@ def process_detail(session: Session, key: str) -> dict:
     version = deployment.get_version(session, key)
     found = definition(session, key)
     assert found is not None  # a deployed version always has its definition
-    versions = session.execute(select(ProcessVersion.version, ProcessVersion.deployed_at, ProcessVersion.note)
-                               .where(ProcessVersion.process_key == key).order_by(ProcessVersion.version))
-    return {**summary(found, version), "forms": sorted(version.forms or {}),
-            "versions": [{"version": v, "deployed_at": at.isoformat(), "note": note} for v, at, note in versions]}
+    versions = session.execute(
+        select(ProcessVersion.version, ProcessVersion.deployed_at, ProcessVersion.note)
+        .where(ProcessVersion.process_key == key)
+        .order_by(ProcessVersion.version)
+    )
+    return {
+        **summary(found, version),
+        "forms": sorted(version.forms or {}),
+        "versions": [{"version": v, "deployed_at": at.isoformat(), "note": note} for v, at, note in versions],
+    }
 
 
 def roles(session: Session) -> list[Role]:
@@ -52,8 +68,15 @@ def draft_exists(session: Session, draft_id: int) -> bool:
 def migratable_cases(session: Session, key: str, live: ProcessVersion) -> list:
     """Running (or failed) cases of the procedure on a version older than the live one:
     (id, title, version, created_at) rows, oldest case first."""
-    return list(session.execute(select(Instance.id, Instance.title, ProcessVersion.version, Instance.created_at)
-                                .join(ProcessVersion, ProcessVersion.id == Instance.version_id)
-                                .where(Instance.process_key == key, Instance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
-                                       ProcessVersion.version < live.version)
-                                .order_by(Instance.id)).all())
+    return list(
+        session.execute(
+            select(Instance.id, Instance.title, ProcessVersion.version, Instance.created_at)
+            .join(ProcessVersion, ProcessVersion.id == Instance.version_id)
+            .where(
+                Instance.process_key == key,
+                Instance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
+                ProcessVersion.version < live.version,
+            )
+            .order_by(Instance.id)
+        ).all()
+    )

@@ -5,6 +5,7 @@ huge documents and entity amplification stay on. libxml2 still replaces internal
 attribute values whatever the options say, so a document that declares a DTD is refused outright:
 BPMN and DMN files never need one, and what validation checks is then exactly what runs.
 """
+
 from __future__ import annotations
 
 from lxml import etree
@@ -18,8 +19,9 @@ class DoctypeRefused(ValueError):
 
 def hardened_parser() -> etree.XMLParser:
     # A new parser per document: lxml parser objects are not meant to be shared between threads.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False)
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
 
 
 def parse(xml: str | bytes) -> etree._Element:

@@ -1,6 +1,7 @@
 """申请变更: a draft proposed for change approval starts a process_change case (流程新增/变更审批) that
 carries it; whoever may see that case may read the draft it carries (engine/definitions/drafts.py holds
 the drafts themselves)."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -31,20 +32,26 @@ def propose(session: Session, draft_id: int, *, user: User) -> Instance:
         raise Conflict("该草稿已提交过变更申请" if draft.state == DraftState.PROPOSED else "草稿已生效或已删除")
     for other in drafts.for_process(session, draft.process_key):
         if other.id != draft.id and drafts.state_of(session, other) == DraftState.PROPOSED:
-            raise Conflict(f"流程“{draft.name}”已有变更申请在审批中（案件 #{other.change_instance_id}），"
-                           f"请等待其结束后再申请")
+            raise Conflict(
+                f"流程“{draft.name}”已有变更申请在审批中（案件 #{other.change_instance_id}），请等待其结束后再申请"
+            )
     drafts.validate(session, draft.bpmn_xml, draft.forms, draft.process_key)  # the library may have changed since
     live = deploy.latest_version(session, draft.process_key)
     changes = drafts.diff(session, draft)
     content = changes["summary"]
     if draft.rollback_of:
         content = f"回滚到版本 {draft.rollback_of}。{content}"
-    data = {"process_key": draft.process_key, "process_name": draft.name,
-            "change_type": "change" if live else "new", "content": content[:2000]}
+    data = {
+        "process_key": draft.process_key,
+        "process_name": draft.name,
+        "change_type": "change" if live else "new",
+        "content": content[:2000],
+    }
     if user.department is not None:
         data["responsible_dept"] = user.department.code
-    case = instances.start(session, process_key=drafts.CHANGE_PROCESS, user=user,
-                           engine_data={**data, "process_draft_id": draft.id})
+    case = instances.start(
+        session, process_key=drafts.CHANGE_PROCESS, user=user, engine_data={**data, "process_draft_id": draft.id}
+    )
     draft.state, draft.change_instance_id = DraftState.PROPOSED, case.id
     draft.updated_by, draft.updated_at = user.id, clock.now()
     return case

@@ -1,6 +1,7 @@
 """A task's deadline falling due (engine/runtime/deadlines.py says when): the reminder, the overdue
 notice and the escalation the diagram sets (`notify:` lets someone read the case, `move:` hands the task
 on, under the lane's separation of duties)."""
+
 from __future__ import annotations
 
 from sqlalchemy import delete, select
@@ -40,13 +41,29 @@ def fire(session: Session, timer: Timer) -> bool:
     holders = notifications.holders(session, task)
     if timer.kind == TimerKind.REMIND:
         title = f"{task.name} 将于 {clock.local(task.due_at):%m-%d %H:%M} 到期"
-        notifications.send(session, user_ids=holders, kind="reminder", title=title, body=f"案件：{instance.title}",
-                           instance_id=instance.id, task_id=task.id, link=notifications.task_link(task.id))
+        notifications.send(
+            session,
+            user_ids=holders,
+            kind="reminder",
+            title=title,
+            body=f"案件：{instance.title}",
+            instance_id=instance.id,
+            task_id=task.id,
+            link=notifications.task_link(task.id),
+        )
         _record(session, task, history.NOTIFIED, title, holders, kind="reminder")
     else:
         title = f"{task.name} 已逾期（应于 {clock.local(task.due_at):%m-%d %H:%M} 前办理）"
-        notifications.send(session, user_ids=holders, kind="overdue", title=title, body=f"案件：{instance.title}",
-                           instance_id=instance.id, task_id=task.id, link=notifications.task_link(task.id))
+        notifications.send(
+            session,
+            user_ids=holders,
+            kind="overdue",
+            title=title,
+            body=f"案件：{instance.title}",
+            instance_id=instance.id,
+            task_id=task.id,
+            link=notifications.task_link(task.id),
+        )
         if timer.action:
             _escalate(session, instance, task, timer.action, holders, title)
         else:
@@ -62,26 +79,46 @@ def _next_stage(session: Session, timer: Timer, task: Task) -> None:
         session.delete(timer)
 
 
-def _escalate(session: Session, instance: Instance, task: Task, action: str, holders: list[int],
-              overdue: str) -> None:
+def _escalate(session: Session, instance: Instance, task: Task, action: str, holders: list[int], overdue: str) -> None:
     verb, _, expression = action.partition(":")
     department_id = instance.initiator_department_id
     if len(holders) == 1:  # "the department head" is the head of the holder's department
         department_id = session.scalar(select(User.department_id).where(User.id == holders[0])) or department_id
     try:
-        targets = assignment.resolve(session, expression, initiator_id=instance.initiator_id,
-                                     initiator_department_id=department_id, data=dict(instance.data or {}))
+        targets = assignment.resolve(
+            session,
+            expression,
+            initiator_id=instance.initiator_id,
+            initiator_department_id=department_id,
+            data=dict(instance.data or {}),
+        )
     except EngineError as exc:  # nobody to escalate to: the task stays where it is and the history says why
-        _record(session, task, history.ESCALATED, f"{overdue}；超时处理“{action}”未能执行：{exc}", [],
-                action=verb, holders=_usernames(session, holders))
+        _record(
+            session,
+            task,
+            history.ESCALATED,
+            f"{overdue}；超时处理“{action}”未能执行：{exc}",
+            [],
+            action=verb,
+            holders=_usernames(session, holders),
+        )
         return
-    if verb == EscalationKind.MOVE:  # a hand-over like 转办: the lane's separation of duties holds for whoever receives it
+    if (
+        verb == EscalationKind.MOVE
+    ):  # a hand-over like 转办: the lane's separation of duties holds for whoever receives it
         rules = separation_rules(session, task)
         kept = [uid for uid in targets if not any(uid in rule.user_ids for rule in rules)]
         if not kept:
             reasons = "；".join(dict.fromkeys(rule.reason for rule in rules if set(targets) & rule.user_ids))
-            _record(session, task, history.ESCALATED, f"{overdue}；超时处理“{action}”未能执行：{reasons}", [],
-                    action=verb, holders=_usernames(session, holders))
+            _record(
+                session,
+                task,
+                history.ESCALATED,
+                f"{overdue}；超时处理“{action}”未能执行：{reasons}",
+                [],
+                action=verb,
+                holders=_usernames(session, holders),
+            )
             return
         targets = kept
     names = "、".join(session.scalars(select(User.display_name).where(User.id.in_(holders)).order_by(User.id)))
@@ -93,12 +130,23 @@ def _escalate(session: Session, instance: Instance, task: Task, action: str, hol
         link = notifications.task_link(task.id)
     else:
         already = set(session.scalars(select(CaseCopy.user_id).where(CaseCopy.instance_id == instance.id)))
-        session.add_all(CaseCopy(instance_id=instance.id, user_id=uid, comment="超时升级")  # so they may read it
-                        for uid in targets if uid not in already)
+        session.add_all(
+            CaseCopy(instance_id=instance.id, user_id=uid, comment="超时升级")  # so they may read it
+            for uid in targets
+            if uid not in already
+        )
         title = f"{task.name} 已逾期，请督办（办理人：{names or '无'}）"
         link = notifications.case_link(instance.id)
-    notifications.send(session, user_ids=targets, kind="escalated", title=title, body=f"案件：{instance.title}",
-                       instance_id=instance.id, task_id=task.id, link=link)
+    notifications.send(
+        session,
+        user_ids=targets,
+        kind="escalated",
+        title=title,
+        body=f"案件：{instance.title}",
+        instance_id=instance.id,
+        task_id=task.id,
+        link=link,
+    )
     _record(session, task, history.ESCALATED, overdue, targets, action=verb, holders=_usernames(session, holders))
 
 
@@ -107,5 +155,12 @@ def _usernames(session: Session, ids: list[int]) -> list[str]:
 
 
 def _record(session: Session, task: Task, type_: str, comment: str, to: list[int], **data) -> None:
-    history.record(session, task.instance_id, type_, task_id=task.id, element_id=task.element_id, comment=comment,
-                   data={"to": _usernames(session, to), **data})
+    history.record(
+        session,
+        task.instance_id,
+        type_,
+        task_id=task.id,
+        element_id=task.element_id,
+        comment=comment,
+        data={"to": _usernames(session, to), **data},
+    )

@@ -1,5 +1,6 @@
 """`start:<process_key>` messages: a case a step asks for starts here, in the same transaction, and both
 cases' histories record the link (engine/runtime/messages.py hands the message on)."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -14,9 +15,14 @@ def start_case(session: Session, parent: Instance, message: str, payload: dict, 
     person whose action threw it (or the calling case's initiator)."""
     user = session.get_one(User, actor_id or parent.initiator_id)
     child = instances.start_by_message(session, message=message, payload=payload, user=user, parent=parent)
-    history.record(session, parent.id, history.CASE_STARTED, actor_id=actor_id,
-                   comment=f"发起 {child.title}",
-                   data={"instance_id": child.id, "process_key": child.process_key})
+    history.record(
+        session,
+        parent.id,
+        history.CASE_STARTED,
+        actor_id=actor_id,
+        comment=f"发起 {child.title}",
+        data={"instance_id": child.id, "process_key": child.process_key},
+    )
 
 
 messages.start_cases_with(start_case)

@@ -1,5 +1,6 @@
 """The ticker: APScheduler only says "now"; due rows in the database say what fires (engine/flows/timers.py)
 and which mails go (engine.notifications). Two jobs, so a slow mail server never delays a timer."""
+
 from __future__ import annotations
 
 import logging
@@ -54,15 +55,18 @@ def _send_mail(db: Database) -> None:
 def _configure(scheduler, db: Database, interval: float, mail_interval: float):
     # One tick of each job at a time per process (max_instances=1); other processes are kept apart
     # by the leases the ticks take, so any number of schedulers may run against one PostgreSQL.
-    scheduler.add_job(_fire_timers, "interval", seconds=interval, args=[db], max_instances=1, coalesce=True,
-                      id="timers")
-    scheduler.add_job(_send_mail, "interval", seconds=mail_interval, args=[db], max_instances=1, coalesce=True,
-                      id="mail")
+    scheduler.add_job(
+        _fire_timers, "interval", seconds=interval, args=[db], max_instances=1, coalesce=True, id="timers"
+    )
+    scheduler.add_job(
+        _send_mail, "interval", seconds=mail_interval, args=[db], max_instances=1, coalesce=True, id="mail"
+    )
     return scheduler
 
 
-def start_background(db: Database, interval: float = TICK_SECONDS,
-                     mail_interval: float = MAIL_SECONDS) -> BackgroundScheduler:
+def start_background(
+    db: Database, interval: float = TICK_SECONDS, mail_interval: float = MAIL_SECONDS
+) -> BackgroundScheduler:
     """For `bpm serve` on one machine: tick inside the web process."""
     scheduler = _configure(BackgroundScheduler(daemon=True), db, interval, mail_interval)
     scheduler.start()

@@ -4,6 +4,7 @@ escalation (engine/flows/deadlines.py), a timer start a new case.
 `fire_due()` claims due rows under a lease (engine/store/leases.py) and hands them to the engine, so any
 number of scheduler processes can tick at once and each timer fires once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,29 +34,41 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=float(os.environ.get("BPM_TIMER_LEASE_SECONDS", "60")))
 RETRY_AFTER = timedelta(minutes=1)  # a row that could not fire is not tried again before this
 BATCH = 50  # rows claimed at once
-PER_TRANSACTION = int(os.environ.get("BPM_TIMERS_PER_TRANSACTION", "25"))  # rows per commit: fewer commits; a case waits ~0.1 s at most
+PER_TRANSACTION = int(
+    os.environ.get("BPM_TIMERS_PER_TRANSACTION", "25")
+)  # rows per commit: fewer commits; a case waits ~0.1 s at most
 
 
-def fire_due(db: Database, *, limit: int = 10_000, worker: str | None = None, batch: int = BATCH,
-             process_key: str | None = None) -> int:
+def fire_due(
+    db: Database, *, limit: int = 10_000, worker: str | None = None, batch: int = BATCH, process_key: str | None = None
+) -> int:
     """Fire everything due by the engine clock (or only one procedure's schedules and cases' timers);
     answers how many timers and schedules fired. `limit` bounds one call's attempts."""
     worker = worker or leases.worker_id()
     fired = attempts = 0
     for model, due_column, fire_one, columns in (
-            (StartSchedule, StartSchedule.next_due_at, _fire_schedule, ()),
-            (Timer, Timer.due_at, _fire_timer, (Timer.instance_id, Timer.element_id))):
+        (StartSchedule, StartSchedule.next_due_at, _fire_schedule, ()),
+        (Timer, Timer.due_at, _fire_timer, (Timer.instance_id, Timer.element_id)),
+    ):
         while attempts < limit:
             now = clock.now()
             with db.session(write=True) as session:
-                claimed = leases.claim(session, model, due_column, now=now, worker=worker, lease=LEASE,
-                                       batch=min(batch, limit - attempts), where=_scope(model, now, process_key),
-                                       columns=columns)
+                claimed = leases.claim(
+                    session,
+                    model,
+                    due_column,
+                    now=now,
+                    worker=worker,
+                    lease=LEASE,
+                    batch=min(batch, limit - attempts),
+                    where=_scope(model, now, process_key),
+                    columns=columns,
+                )
             if not claimed:
                 break
             attempts += len(claimed)
             for start in range(0, len(claimed), PER_TRANSACTION):
-                fired += _fire_together(db, fire_one, claimed[start:start + PER_TRANSACTION], worker)
+                fired += _fire_together(db, fire_one, claimed[start : start + PER_TRANSACTION], worker)
     return fired
 
 
@@ -108,9 +121,12 @@ def _fire_timer(session: Session, claimed, worker: str, *, alone: bool = False) 
         raise
     except Exception:  # a fault of ours: the other cases fire; this row is tried again later
         log.exception("timer %s of instance %s failed", element_id, instance_id)
-    session.execute(update(Timer).where(Timer.id == row_id)
-                    .values(locked_by=None, locked_until=clock.now() + RETRY_AFTER)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(Timer)
+        .where(Timer.id == row_id)
+        .values(locked_by=None, locked_until=clock.now() + RETRY_AFTER)
+        .execution_options(synchronize_session=False)
+    )
     return 0
 
 
@@ -149,8 +165,14 @@ def _fire_schedule(session: Session, claimed, worker: str, *, alone: bool = Fals
             note = f"定时发起（应发起时间 {clock.local(missed_from):%Y-%m-%d %H:%M}）"
             if due_count > 1:
                 note += f"；停机期间错过 {due_count} 次，只发起本次一个案件"
-            history.record(session, instance.id, history.TIMER_FIRED, element_id=row.element_id, comment=note,
-                           data={"due_at": missed_from.isoformat(), "missed": due_count - 1})
+            history.record(
+                session,
+                instance.id,
+                history.TIMER_FIRED,
+                element_id=row.element_id,
+                comment=note,
+                data={"due_at": missed_from.isoformat(), "missed": due_count - 1},
+            )
     except EngineError as exc:  # e.g. nobody holds the first step's role: say so, try next time
         log.error("timer start %s/%s failed: %s", row.process_key, row.element_id, exc)
         return 0

@@ -2,6 +2,7 @@
 
 The browser renders the same JSON with the form-js viewer, but the server never trusts it.
 """
+
 from __future__ import annotations
 
 import copy
@@ -62,12 +63,21 @@ def fill_options(form: dict, session: Session) -> dict:
 class _IsoDate(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         subtype = self.metadata.get("subtype", "date")
-        parsers: dict[str, Callable[[str], date | time]] = {"date": date.fromisoformat, "time": time.fromisoformat, "datetime": datetime.fromisoformat}
+        parsers: dict[str, Callable[[str], date | time]] = {
+            "date": date.fromisoformat,
+            "time": time.fromisoformat,
+            "datetime": datetime.fromisoformat,
+        }
         try:
             return parsers.get(subtype, date.fromisoformat)(str(value)).isoformat()
         except ValueError:
-            raise ValidationError({"date": "日期格式应为 YYYY-MM-DD", "time": "时间格式应为 HH:MM",
-                                   "datetime": "日期时间格式应为 ISO 8601"}.get(subtype, "日期格式错误")) from None
+            raise ValidationError(
+                {
+                    "date": "日期格式应为 YYYY-MM-DD",
+                    "time": "时间格式应为 HH:MM",
+                    "datetime": "日期时间格式应为 ISO 8601",
+                }.get(subtype, "日期格式错误")
+            ) from None
 
 
 # ---- patterns: RE2 matches in time linear in the input, so no pattern can stall a submission -------
@@ -82,11 +92,18 @@ def compiled_pattern(pattern: str):
     return re2.compile(pattern, options=_RE2_OPTIONS)
 
 
-RE2_REASONS = {"invalid escape sequence": "无效的转义（反向引用）", "invalid perl operator": "不支持的写法",
-               "missing ]": "缺少 ]", "missing )": "缺少 )", "unexpected )": "多余的 )",
-               "invalid repetition size": "重复次数无效（最多 1000）", "bad repetition operator": "重复符号用法错误",
-               "trailing \\": "末尾多了 \\", "invalid character class": "字符类无效",
-               "invalid named capture group": "命名分组无效"}
+RE2_REASONS = {
+    "invalid escape sequence": "无效的转义（反向引用）",
+    "invalid perl operator": "不支持的写法",
+    "missing ]": "缺少 ]",
+    "missing )": "缺少 )",
+    "unexpected )": "多余的 )",
+    "invalid repetition size": "重复次数无效（最多 1000）",
+    "bad repetition operator": "重复符号用法错误",
+    "trailing \\": "末尾多了 \\",
+    "invalid character class": "字符类无效",
+    "invalid named capture group": "命名分组无效",
+}
 
 
 def pattern_problem(pattern) -> str | None:
@@ -97,8 +114,11 @@ def pattern_problem(pattern) -> str | None:
     except re2.error as exc:
         reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         kind, _, where = reason.partition(": ")
-        advice = ("匹配引擎 RE2 为保证线性时间，不支持反向引用（\\1）和环视（(?=…)、(?!…)、(?<=…)、(?<!…)），请改写"
-                  if kind in ("invalid escape sequence", "invalid perl operator") else "请改正")
+        advice = (
+            "匹配引擎 RE2 为保证线性时间，不支持反向引用（\\1）和环视（(?=…)、(?!…)、(?<=…)、(?<!…)），请改写"
+            if kind in ("invalid escape sequence", "invalid perl operator")
+            else "请改正"
+        )
         reason = f"{RE2_REASONS[kind]} {where}".strip() if kind in RE2_REASONS else reason
         return f"格式校验正则表达式“{pattern}”无法使用（{reason}）：{advice}"
     return None
@@ -173,7 +193,9 @@ def form_problems(form: dict, form_key: str) -> list[str]:
     names the form and the field)."""
     size_kb = len(json.dumps(form, ensure_ascii=False).encode("utf-8")) / 1024
     if size_kb > limits.FORM_KB.value():
-        return [f"表单 {form_key} 过大：{size_kb:.0f} KB，上限 {limits.FORM_KB.value()} KB（{limits.FORM_KB.variable}）"]
+        return [
+            f"表单 {form_key} 过大：{size_kb:.0f} KB，上限 {limits.FORM_KB.value()} KB（{limits.FORM_KB.variable}）"
+        ]
     problems = []
 
     def walk(components):
@@ -186,7 +208,9 @@ def form_problems(form: dict, form_key: str) -> list[str]:
                 problem = pattern_problem(rules["pattern"])
                 if problem:
                     label = comp.get("label") or comp.get("key") or comp.get("id")
-                    problems.append(f"表单 {form_key} 的字段“{label}”（{comp.get('key') or comp.get('id')}）：{problem}")
+                    problems.append(
+                        f"表单 {form_key} 的字段“{label}”（{comp.get('key') or comp.get('id')}）：{problem}"
+                    )
             walk(comp.get("components"))
 
     walk(form.get("components"))
@@ -201,8 +225,9 @@ def _field_for(comp: dict) -> fields.Field:
     options = [v.get("value") for v in comp.get("values") or []]
     checks: list[validate.Validator] = []
     if kind in ("textfield", "textarea"):
-        checks.extend(_length_checks(rules, (limits.TEXTAREA_CHARS if kind == "textarea"
-                                             else limits.TEXTFIELD_CHARS).value()))
+        checks.extend(
+            _length_checks(rules, (limits.TEXTAREA_CHARS if kind == "textarea" else limits.TEXTFIELD_CHARS).value())
+        )
         if rules.get("pattern"):
             checks.extend(_pattern_check(rules["pattern"]))
         if rules.get("validationType") == "email":
@@ -212,8 +237,9 @@ def _field_for(comp: dict) -> fields.Field:
         return fields.String(validate=checks, **kwargs)
     if kind == "number":
         if rules.get("min") is not None or rules.get("max") is not None:
-            checks.append(validate.Range(min=rules.get("min"), max=rules.get("max"),
-                                         error="数值应在 {min} 到 {max} 之间"))
+            checks.append(
+                validate.Range(min=rules.get("min"), max=rules.get("max"), error="数值应在 {min} 到 {max} 之间")
+            )
         return fields.Float(validate=checks, allow_nan=False, **kwargs)
     if kind == "checkbox":
         return fields.Boolean(**kwargs)
@@ -230,8 +256,11 @@ def _field_for(comp: dict) -> fields.Field:
         return _IsoDate(metadata={"subtype": comp.get("subtype", "date")}, **kwargs)
     if kind in ("group", "dynamiclist"):
         nested = build_schema({"components": comp.get("components")})
-        return (fields.List(fields.Nested(nested), validate=_list_checks(), **kwargs) if kind == "dynamiclist"
-                else fields.Nested(nested, **kwargs))
+        return (
+            fields.List(fields.Nested(nested), validate=_list_checks(), **kwargs)
+            if kind == "dynamiclist"
+            else fields.Nested(nested, **kwargs)
+        )
     return fields.Raw(**kwargs)
 
 
@@ -251,8 +280,12 @@ class _FormSchema(Schema):
 
     @validates_schema
     def _require_reason(self, data, **kwargs):
-        if (DECISION in self.fields and COMMENT in self.fields and data.get(DECISION) == "reject"
-                and not (data.get(COMMENT) or "").strip()):
+        if (
+            DECISION in self.fields
+            and COMMENT in self.fields
+            and data.get(DECISION) == "reject"
+            and not (data.get(COMMENT) or "").strip()
+        ):
             raise ValidationError("退回时必须填写意见", field_name=COMMENT)
 
 

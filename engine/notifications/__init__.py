@@ -14,36 +14,37 @@ server's client), `inapp_list` (my list, unread count, marking read), `settings`
 channels per kind), `present` (the API's views). How to add a channel: docs/notifications.md.
 The engine's calls are named here; the pages and the API import the module they use.
 """
+
 from engine.notifications.channels.email import deliver_outbox
 from engine.notifications.events import (
-                                         case_completed,
-                                         case_link,
-                                         case_message,
-                                         copied,
-                                         holders,
-                                         message_kind,
-                                         task_handed,
-                                         task_link,
-                                         task_opened,
-                                         tasks_created,
-                                         urged,
+    case_completed,
+    case_link,
+    case_message,
+    copied,
+    holders,
+    message_kind,
+    task_handed,
+    task_link,
+    task_opened,
+    tasks_created,
+    urged,
 )
 from engine.notifications.fanout import send
 from engine.notifications.kinds import KINDS
 
 __all__ = [
-                                         "KINDS",
-                                         "case_completed",
-                                         "case_link",
-                                         "case_message",
-                                         "copied",
-                                         "deliver_outbox",
-                                         "holders",
-                                         "message_kind",
-                                         "send",
-                                         "task_handed",
-                                         "task_link",
-                                         "task_opened",
-                                         "tasks_created",
-                                         "urged",
+    "KINDS",
+    "case_completed",
+    "case_link",
+    "case_message",
+    "copied",
+    "deliver_outbox",
+    "holders",
+    "message_kind",
+    "send",
+    "task_handed",
+    "task_link",
+    "task_opened",
+    "tasks_created",
+    "urged",
 ]

@@ -1,5 +1,6 @@
 """What the engine notifies about, one call from each place it happens: who is told what, and where
 the notice leads."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -27,9 +28,15 @@ def tasks_created(session: Session, instance: Instance, rows, *, actor_id: int |
         if row.state != TaskRowState.OPEN:
             continue
         people = holders(session, row)
-        made += send(session, user_ids=[p for p in people if p != actor_id], kind="task",
-                     title=f"{row.name}：{instance.title}", instance_id=instance.id, task_id=row.id,
-                     link=task_link(row.id))
+        made += send(
+            session,
+            user_ids=[p for p in people if p != actor_id],
+            kind="task",
+            title=f"{row.name}：{instance.title}",
+            instance_id=instance.id,
+            task_id=row.id,
+            link=task_link(row.id),
+        )
     return made
 
 
@@ -37,8 +44,11 @@ def holders(session: Session, row: Task) -> list[int]:
     """Who has a task row: its assignee, or else each candidate of the group task."""
     if row.assignee_id is not None:
         return [row.assignee_id]
-    return list(session.scalars(select(TaskCandidate.user_id).where(TaskCandidate.task_id == row.id)
-                                .order_by(TaskCandidate.user_id)))
+    return list(
+        session.scalars(
+            select(TaskCandidate.user_id).where(TaskCandidate.task_id == row.id).order_by(TaskCandidate.user_id)
+        )
+    )
 
 
 def task_opened(session: Session, row: Task, *, actor_id: int | None = None) -> int:
@@ -49,9 +59,16 @@ def task_opened(session: Session, row: Task, *, actor_id: int | None = None) -> 
 def task_handed(session: Session, task: Task, *, to: User, by: User, how: str, comment: str | None = None) -> int:
     """转办 / 委派: the task is now `to`'s to work. `how` is said in the title (转办, 委派)."""
     instance = session.get_one(Instance, task.instance_id)
-    return send(session, user_ids=[to.id], kind="task", title=f"{by.display_name} {how}给你：{task.name}",
-                body=comment or f"案件：{instance.title}", instance_id=instance.id, task_id=task.id,
-                link=task_link(task.id))
+    return send(
+        session,
+        user_ids=[to.id],
+        kind="task",
+        title=f"{by.display_name} {how}给你：{task.name}",
+        body=comment or f"案件：{instance.title}",
+        instance_id=instance.id,
+        task_id=task.id,
+        link=task_link(task.id),
+    )
 
 
 def urged(session: Session, instance: Instance, rows, user_ids, *, by: User, comment: str | None = None) -> int:
@@ -62,29 +79,47 @@ def urged(session: Session, instance: Instance, rows, user_ids, *, by: User, com
         if row.assignee_id is not None:
             theirs.setdefault(row.assignee_id, []).append(row)
     if unclaimed:
-        for task_id, uid in session.execute(select(TaskCandidate.task_id, TaskCandidate.user_id)
-                                            .where(TaskCandidate.task_id.in_(list(unclaimed)))):
+        for task_id, uid in session.execute(
+            select(TaskCandidate.task_id, TaskCandidate.user_id).where(TaskCandidate.task_id.in_(list(unclaimed)))
+        ):
             theirs.setdefault(uid, []).append(unclaimed[task_id])
     made = 0
     for uid in user_ids:
         mine = theirs.get(uid, [])
         one = mine[0] if len(mine) == 1 else None
-        made += send(session, user_ids=[uid], kind="urged",
-                     title=f"{by.display_name} 催办：{one.name if one else instance.title}",
-                     body=comment or "", instance_id=instance.id, task_id=one.id if one else None,
-                     link=task_link(one.id) if one else case_link(instance.id))
+        made += send(
+            session,
+            user_ids=[uid],
+            kind="urged",
+            title=f"{by.display_name} 催办：{one.name if one else instance.title}",
+            body=comment or "",
+            instance_id=instance.id,
+            task_id=one.id if one else None,
+            link=task_link(one.id) if one else case_link(instance.id),
+        )
     return made
 
 
 def copied(session: Session, instance: Instance, people, *, by: User, comment: str | None = None) -> int:
-    return send(session, user_ids=[p.id for p in people], kind="copied",
-                title=f"{by.display_name} 抄送给你：{instance.title}", body=comment or "",
-                instance_id=instance.id, link=case_link(instance.id))
+    return send(
+        session,
+        user_ids=[p.id for p in people],
+        kind="copied",
+        title=f"{by.display_name} 抄送给你：{instance.title}",
+        body=comment or "",
+        instance_id=instance.id,
+        link=case_link(instance.id),
+    )
 
 
 # What a diagram's `notify` payload may call its kind, and what we file it under.
-MESSAGE_KINDS = {"reminder": "reminder", "overdue": "overdue", "escalation": "escalated",
-                 "escalated": "escalated", "notify": "notify"}
+MESSAGE_KINDS = {
+    "reminder": "reminder",
+    "overdue": "overdue",
+    "escalation": "escalated",
+    "escalated": "escalated",
+    "notify": "notify",
+}
 
 
 def message_kind(value) -> str:
@@ -95,11 +130,23 @@ def case_message(session: Session, instance: Instance, user_ids, payload: dict) 
     """A diagram's `notify` message: a reminder, an escalation or a plain notice about the case."""
     kind = message_kind(payload.get("kind"))
     text = str(payload.get("text") or "").strip()
-    return send(session, user_ids=user_ids, kind=kind, title=text or f"{KINDS[kind]}：{instance.title}",
-                body=f"案件：{instance.title}" if text else "", instance_id=instance.id,
-                link=case_link(instance.id))
+    return send(
+        session,
+        user_ids=user_ids,
+        kind=kind,
+        title=text or f"{KINDS[kind]}：{instance.title}",
+        body=f"案件：{instance.title}" if text else "",
+        instance_id=instance.id,
+        link=case_link(instance.id),
+    )
 
 
 def case_completed(session: Session, instance: Instance) -> int:
-    return send(session, user_ids=[instance.initiator_id], kind="completed", title=f"已办结：{instance.title}",
-                instance_id=instance.id, link=case_link(instance.id))
+    return send(
+        session,
+        user_ids=[instance.initiator_id],
+        kind="completed",
+        title=f"已办结：{instance.title}",
+        instance_id=instance.id,
+        link=case_link(instance.id),
+    )

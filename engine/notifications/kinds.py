@@ -1,4 +1,5 @@
 """The kinds of notification, and what the 通知 list, the settings and a mail's subject call each."""
+
 from __future__ import annotations
 
 KINDS: dict[str, str] = {

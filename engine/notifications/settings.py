@@ -1,4 +1,5 @@
 """Each person's channels per kind: everything is on unless they turned it off (a `NotificationOptOut` row)."""
+
 from __future__ import annotations
 
 from sqlalchemy import delete, select
@@ -13,11 +14,16 @@ from engine.store.models import NotificationOptOut, User
 
 def of(session: Session, user: User) -> dict:
     """The kinds × channels matrix (on unless turned off), and whether e-mail can reach this person."""
-    off = set(session.execute(select(NotificationOptOut.kind, NotificationOptOut.channel)
-                              .where(NotificationOptOut.user_id == user.id)).all())
+    off = set(
+        session.execute(
+            select(NotificationOptOut.kind, NotificationOptOut.channel).where(NotificationOptOut.user_id == user.id)
+        ).all()
+    )
     return {
-        "kinds": [{"kind": kind, "label": label, **{ch: (kind, ch) not in off for ch in channels.NAMES}}
-                  for kind, label in KINDS.items()],
+        "kinds": [
+            {"kind": kind, "label": label, **{ch: (kind, ch) not in off for ch in channels.NAMES}}
+            for kind, label in KINDS.items()
+        ],
         "channels": [{"channel": ch.name, "label": ch.label} for ch in channels.ALL],
         "email_configured": email.configured(),
         "email": user.email or None,
@@ -47,9 +53,13 @@ def save(session: Session, user: User, kinds) -> dict:
     if errors:
         raise InvalidData({"kinds": errors})
     for (kind, channel), on in changes.items():
-        session.execute(delete(NotificationOptOut).where(
-            NotificationOptOut.user_id == user.id, NotificationOptOut.kind == kind,
-            NotificationOptOut.channel == channel))
+        session.execute(
+            delete(NotificationOptOut).where(
+                NotificationOptOut.user_id == user.id,
+                NotificationOptOut.kind == kind,
+                NotificationOptOut.channel == channel,
+            )
+        )
         if not on:
             session.add(NotificationOptOut(user_id=user.id, kind=kind, channel=channel))
     session.flush()

@@ -1,5 +1,6 @@
 """The mail server's client: a connection whose failures say what they mean for the batch (`Permanent`
 for the one mail, `Broken` for the rest), in Chinese for the outbox's `last_error`."""
+
 from __future__ import annotations
 
 import smtplib

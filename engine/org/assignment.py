@@ -12,6 +12,7 @@ Exclusions follow `!` and separate duties:
   `user@team!dept@dept`   the chosen team, without members of the department in `dept`
   `auditor!user@leader`   every auditor except the person chosen in `leader`
 """
+
 from __future__ import annotations
 
 import re
@@ -56,8 +57,10 @@ def check_expression(text: str | None, known_roles: set[str]) -> str | None:
     """The problem with a lane name, or None if the engine can resolve it."""
     expr = RoleExpr.parse(text)
     if expr is None:
-        return (f"泳道名称“{text}”不是角色表达式（例如 gm、dept_head、dept_head@business_dept、user@field、"
-                f"dept_head!initiator、user@team!dept@dept）")
+        return (
+            f"泳道名称“{text}”不是角色表达式（例如 gm、dept_head、dept_head@business_dept、user@field、"
+            f"dept_head!initiator、user@team!dept@dept）"
+        )
     if expr.role == "initiator" and expr.field:
         return "initiator 不能带 @字段"
     if expr.role == "user" and not expr.field:
@@ -75,8 +78,9 @@ def _values(value) -> list[str]:
     return [str(value)]
 
 
-def resolve(session: Session, text: str, *, initiator_id: int, initiator_department_id: int | None,
-            data: dict) -> list[int]:
+def resolve(
+    session: Session, text: str, *, initiator_id: int, initiator_department_id: int | None, data: dict
+) -> list[int]:
     expr = RoleExpr.parse(text)
     if expr is None:
         raise AssignmentError(f"无法解析泳道角色“{text}”")
@@ -95,6 +99,7 @@ def resolve(session: Session, text: str, *, initiator_id: int, initiator_departm
 @dataclass(frozen=True)
 class Exclusion:
     """One `!` term of a lane: the people it keeps off the step, and why (for refusals)."""
+
     user_ids: frozenset[int]
     who: str  # 申请人本人, leader 中选定的人, 运维部的人员
     reason: str  # the refusal when someone would hand the step to one of them
@@ -105,13 +110,14 @@ def exclusions(session: Session, lane: str | RoleExpr | None, *, initiator_id: i
     (转办, 委派, 加签, escalation) check their receiver against these, as the lane's own candidates were."""
     expr = lane if isinstance(lane, RoleExpr) else RoleExpr.parse(lane)
     rules = []
-    for kind, field in (expr.exclusions if expr else ()):
+    for kind, field in expr.exclusions if expr else ():
         if kind == "initiator":
             rules.append(Exclusion(frozenset({initiator_id}), "申请人本人", "职责分离：申请人不能审批自己的申请"))
         elif kind == "user":
             ids = session.scalars(select(User.id).where(User.username.in_(_values(data.get(field)))))
-            rules.append(Exclusion(frozenset(ids), f"{field} 中选定的人",
-                                   f"职责分离：表单字段 {field} 中选定的人不能办理本步骤"))
+            rules.append(
+                Exclusion(frozenset(ids), f"{field} 中选定的人", f"职责分离：表单字段 {field} 中选定的人不能办理本步骤")
+            )
         else:
             assert field is not None  # RoleExpr.parse: only `initiator` comes without a field
             dept = _department(session, field, data, what="回避的部门")
@@ -130,16 +136,18 @@ def _department(session: Session, field: str, data: dict, *, what: str) -> Depar
     return dept
 
 
-def _resolve_base(session: Session, expr: RoleExpr, initiator_id: int, initiator_department_id: int | None,
-                  data: dict) -> list[int]:
+def _resolve_base(
+    session: Session, expr: RoleExpr, initiator_id: int, initiator_department_id: int | None, data: dict
+) -> list[int]:
     if expr.role == "initiator":
         return [initiator_id]
     if expr.role == "user":
         usernames = _values(data.get(expr.field))
         if not usernames:
             raise AssignmentError(f"表单字段 {expr.field} 未选择办理人")
-        found = dict(session.execute(select(User.username, User.id).where(User.username.in_(usernames),
-                                                                            User.active)).all())
+        found = dict(
+            session.execute(select(User.username, User.id).where(User.username.in_(usernames), User.active)).all()
+        )
         if len(found) != len(set(usernames)):
             raise AssignmentError(f"表单字段 {expr.field} 中的用户不存在或已停用：{', '.join(usernames)}")
         return list(dict.fromkeys(found[name] for name in usernames))  # the order chosen (依次审批 follows it)
@@ -147,8 +155,12 @@ def _resolve_base(session: Session, expr: RoleExpr, initiator_id: int, initiator
     role = session.get(Role, expr.role)
     if role is None:
         raise AssignmentError(f"未知角色“{expr.role}”")
-    query = (select(User.id).join(UserRole, UserRole.user_id == User.id)
-             .where(UserRole.role_code == expr.role, User.active).order_by(User.id))
+    query = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role_code == expr.role, User.active)
+        .order_by(User.id)
+    )
     where = ""
     if expr.field:
         dept = _department(session, expr.field, data, what=f"“{role.name}”")

@@ -4,6 +4,7 @@ Each is an `api_token` row holding only the SHA-256 of its secret. A token is ac
 is not revoked, not expired and its user active; logging out revokes the row, so a copy of the token or
 of the page cookie taken before stops working at once, in every web process.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,12 +44,26 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue(session: Session, *, user: User, kind: CredentialKind, lifetime: timedelta,
-          client_address: str | None = None, user_agent: str | None = None) -> Issued:
+def issue(
+    session: Session,
+    *,
+    user: User,
+    kind: CredentialKind,
+    lifetime: timedelta,
+    client_address: str | None = None,
+    user_agent: str | None = None,
+) -> Issued:
     secret = secrets.token_urlsafe(32)
     now = wall_clock()
-    row = ApiToken(user_id=user.id, token_hash=_hash(secret), kind=kind.value, created_at=now, expires_at=now + lifetime,
-                   client_address=(client_address or "")[:64] or None, user_agent=(user_agent or "")[:255] or None)
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=_hash(secret),
+        kind=kind.value,
+        created_at=now,
+        expires_at=now + lifetime,
+        client_address=(client_address or "")[:64] or None,
+        user_agent=(user_agent or "")[:255] or None,
+    )
     session.add(row)
     session.flush()
     return Issued(id=row.id, secret=secret, expires_at=row.expires_at)
@@ -58,7 +73,8 @@ def resolve(session: Session, secret: str, *, kind: CredentialKind) -> tuple[Api
     """The live credential of this secret and its user, else AuthError. A page session's secret is no
     bearer token and a token opens no page session."""
     row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _hash(secret), ApiToken.kind == kind.value)
     ).first()
     if row is None:
@@ -70,8 +86,12 @@ def resolve(session: Session, secret: str, *, kind: CredentialKind) -> tuple[Api
 
 
 def revoke(session: Session, credential_id: int) -> None:
-    session.execute(update(ApiToken).where(ApiToken.id == credential_id, ApiToken.revoked.is_(False))
-                    .values(revoked=True, revoked_at=wall_clock()).execution_options(synchronize_session=False))
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == credential_id, ApiToken.revoked.is_(False))
+        .values(revoked=True, revoked_at=wall_clock())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def revoke_own(session: Session, *, user: User, credential_id: int) -> None:
@@ -85,7 +105,10 @@ def revoke_own(session: Session, *, user: User, credential_id: int) -> None:
 
 def live_for(session: Session, *, user: User) -> list[ApiToken]:
     """The user's tokens and page sessions that still let someone in, newest first."""
-    return list(session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False),
-                               ApiToken.expires_at > wall_clock())
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False), ApiToken.expires_at > wall_clock())
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )

@@ -6,6 +6,7 @@ sees the same ones. An account is the username as typed, known or not: an unknow
 like a real one, so a lock says nothing about who exists. A successful login resets its account's count,
 never the address's (else one valid account would reset the count for guessing everyone else's).
 """
+
 from __future__ import annotations
 
 import enum
@@ -44,8 +45,12 @@ class ThrottlePolicy:
     @classmethod
     def from_environment(cls) -> ThrottlePolicy:
         s = login_throttle_settings()
-        return cls(account_failures=s["account_failures"], address_failures=s["address_failures"],
-                   window=timedelta(minutes=s["window_minutes"]), lock=timedelta(minutes=s["lock_minutes"]))
+        return cls(
+            account_failures=s["account_failures"],
+            address_failures=s["address_failures"],
+            window=timedelta(minutes=s["window_minutes"]),
+            lock=timedelta(minutes=s["lock_minutes"]),
+        )
 
     def limit(self, scope: ThrottleScope) -> int:
         return self.account_failures if scope is ThrottleScope.ACCOUNT else self.address_failures
@@ -54,8 +59,9 @@ class ThrottlePolicy:
 WRONG_CREDENTIALS = "用户名或密码错误"
 
 
-def authenticate(session: Session, *, username: str, password: str, address: str | None,
-                 policy: ThrottlePolicy | None = None) -> User:
+def authenticate(
+    session: Session, *, username: str, password: str, address: str | None, policy: ThrottlePolicy | None = None
+) -> User:
     """The user whose password this is, or AuthError (401); TooManyRequests (429, with `retry_after`)
     while the account or the address is locked, whatever the password.
 
@@ -67,8 +73,11 @@ def authenticate(session: Session, *, username: str, password: str, address: str
     _refuse_if_locked(rows, now)
     user = session.scalar(select(User).where(User.username == username))
     if _password_matches(user, password) and user is not None and user.active:
-        session.execute(delete(LoginThrottle).where(LoginThrottle.scope == ThrottleScope.ACCOUNT.value,
-                                                    LoginThrottle.key == keys[ThrottleScope.ACCOUNT]))
+        session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.scope == ThrottleScope.ACCOUNT.value, LoginThrottle.key == keys[ThrottleScope.ACCOUNT]
+            )
+        )
         return user
     _record_failure(session, rows, keys, now, policy)
     raise AuthError(WRONG_CREDENTIALS)
@@ -96,28 +105,39 @@ def _rows(session: Session, keys: dict[ThrottleScope, str], now: datetime) -> di
     office behind one address does not log in one at a time) and locked when a failure is counted."""
     rows = {ThrottleScope.ACCOUNT: _new_row(session, ThrottleScope.ACCOUNT, keys[ThrottleScope.ACCOUNT], now)}
     if ThrottleScope.ADDRESS in keys:
-        row = session.get(LoginThrottle, (ThrottleScope.ADDRESS.value, keys[ThrottleScope.ADDRESS]),
-                          populate_existing=True)
+        row = session.get(
+            LoginThrottle, (ThrottleScope.ADDRESS.value, keys[ThrottleScope.ADDRESS]), populate_existing=True
+        )
         if row is not None:
             rows[ThrottleScope.ADDRESS] = row
     return rows
 
 
 def _refuse_if_locked(rows: dict[ThrottleScope, LoginThrottle], now: datetime) -> None:
-    locks = {scope: row.locked_until for scope, row in rows.items()
-             if row.locked_until is not None and row.locked_until > now}
+    locks = {
+        scope: row.locked_until
+        for scope, row in rows.items()
+        if row.locked_until is not None and row.locked_until > now
+    }
     if not locks:
         return
     until = max(locks.values())
     seconds = max(1, math.ceil((until - now).total_seconds()))
     minutes = math.ceil(seconds / 60)
     who = "该账号" if ThrottleScope.ACCOUNT in locks else "您所在的网络地址"
-    raise TooManyRequests(f"{who}登录失败次数过多，已暂时锁定，请于 {clock.local(until):%H:%M} 后"
-                          f"（约 {minutes} 分钟后）再试", retry_after=seconds)
+    raise TooManyRequests(
+        f"{who}登录失败次数过多，已暂时锁定，请于 {clock.local(until):%H:%M} 后（约 {minutes} 分钟后）再试",
+        retry_after=seconds,
+    )
 
 
-def _record_failure(session: Session, rows: dict[ThrottleScope, LoginThrottle], keys: dict[ThrottleScope, str],
-                    now: datetime, policy: ThrottlePolicy) -> None:
+def _record_failure(
+    session: Session,
+    rows: dict[ThrottleScope, LoginThrottle],
+    keys: dict[ThrottleScope, str],
+    now: datetime,
+    policy: ThrottlePolicy,
+) -> None:
     for scope, key in keys.items():
         row = rows[scope] if scope is ThrottleScope.ACCOUNT else _new_row(session, scope, key, now)
         if row.window_started_at <= now - policy.window or (row.locked_until is not None and row.locked_until <= now):
@@ -125,17 +145,26 @@ def _record_failure(session: Session, rows: dict[ThrottleScope, LoginThrottle], 
         row.failures += 1
         if row.failures >= policy.limit(scope):
             row.locked_until = now + policy.lock
-            log.warning("login locked for %s minutes after %s failures: %s %s",
-                        int(policy.lock.total_seconds() // 60), row.failures, scope.value, key)
+            log.warning(
+                "login locked for %s minutes after %s failures: %s %s",
+                int(policy.lock.total_seconds() // 60),
+                row.failures,
+                scope.value,
+                key,
+            )
     # Counters nobody has touched for a window and that lock nothing are forgotten; those another attempt
     # holds right now are left to the next one (no waiting, no deadlock between two clean-ups).
     stale = select(LoginThrottle.scope, LoginThrottle.key).where(
         LoginThrottle.window_started_at <= now - policy.window,
-        LoginThrottle.locked_until.is_(None) | (LoginThrottle.locked_until <= now))
+        LoginThrottle.locked_until.is_(None) | (LoginThrottle.locked_until <= now),
+    )
     if session.get_bind().dialect.name == "postgresql":
         stale = stale.with_for_update(skip_locked=True)
-    session.execute(delete(LoginThrottle).where(tuple_(LoginThrottle.scope, LoginThrottle.key).in_(stale))
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        delete(LoginThrottle)
+        .where(tuple_(LoginThrottle.scope, LoginThrottle.key).in_(stale))
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
 
 
@@ -144,6 +173,9 @@ def _new_row(session: Session, scope: ThrottleScope, key: str, now: datetime) ->
     instead of failing on the primary key."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(LoginThrottle).values(scope=scope.value, key=key, failures=0, window_started_at=now)
-                    .on_conflict_do_nothing(index_elements=["scope", "key"]))
+    session.execute(
+        insert(LoginThrottle)
+        .values(scope=scope.value, key=key, failures=0, window_started_at=now)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
     return session.get_one(LoginThrottle, (scope.value, key), with_for_update=True, populate_existing=True)

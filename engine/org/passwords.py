@@ -1,4 +1,5 @@
 """Password hashing with the standard library's scrypt (memory-hard, no extra dependency)."""
+
 import hashlib
 import hmac
 import secrets
@@ -19,8 +20,9 @@ def check_password(stored: str, password: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
-                               p=int(p), dklen=len(digest) // 2)
+    candidate = hashlib.scrypt(
+        password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(digest) // 2
+    )
     return hmac.compare_digest(candidate.hex(), digest)
 
 

@@ -1,4 +1,5 @@
 """Users, departments and roles (logging in: engine/org/login.py; tokens and sessions: credentials.py)."""
+
 from __future__ import annotations
 
 from sqlalchemy import or_, select
@@ -16,15 +17,28 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def create_user(session: Session, *, username: str, display_name: str, password: str,
-                department: str | None = None, roles: tuple[str, ...] = (), email: str | None = None) -> User:
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    department: str | None = None,
+    roles: tuple[str, ...] = (),
+    email: str | None = None,
+) -> User:
     dept = None
     if department:
         dept = session.scalar(select(Department).where(Department.code == department))
         if dept is None:
             raise NotFound(f"部门不存在：{department}")
-    user = User(username=username, display_name=display_name, email=email,
-                password_hash=hash_password(password), department_id=dept.id if dept else None)
+    user = User(
+        username=username,
+        display_name=display_name,
+        email=email,
+        password_hash=hash_password(password),
+        department_id=dept.id if dept else None,
+    )
     user.roles = [UserRole(role_code=code) for code in roles]
     session.add(user)
     session.flush()
@@ -38,8 +52,9 @@ def system_user(session: Session) -> User:
     """The initiator of cases the scheduler starts. It cannot log in and is never assigned a task."""
     user = session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
     if user is None:
-        user = User(username=SYSTEM_USERNAME, display_name="系统（定时发起）", active=False,
-                    password_hash="!")  # no password hash matches "!"
+        user = User(
+            username=SYSTEM_USERNAME, display_name="系统（定时发起）", active=False, password_hash="!"
+        )  # no password hash matches "!"
         session.add(user)
         session.flush()
     return user
@@ -50,8 +65,7 @@ def role_codes(session: Session) -> set[str]:
 
 
 def department_options(session: Session) -> list[dict]:
-    return [{"label": d.name, "value": d.code}
-            for d in session.scalars(select(Department).order_by(Department.id))]
+    return [{"label": d.name, "value": d.code} for d in session.scalars(select(Department).order_by(Department.id))]
 
 
 def user_options(session: Session) -> list[dict]:
@@ -69,6 +83,11 @@ def find_users(session: Session, text: str, *, limit: int = 20, exclude_ids=()) 
     if text:
         like = f"%{text}%"
         query = query.where(or_(User.username.ilike(like), User.display_name.ilike(like), Department.name.ilike(like)))
-    return [{"username": u.username, "display_name": u.display_name,
-             "department": u.department.name if u.department else None}
-            for u in session.scalars(query.order_by(User.id).limit(limit))]
+    return [
+        {
+            "username": u.username,
+            "display_name": u.display_name,
+            "department": u.department.name if u.department else None,
+        }
+        for u in session.scalars(query.order_by(User.id).limit(limit))
+    ]

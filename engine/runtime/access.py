@@ -1,5 +1,6 @@
 """Who may see a case: those who started it, acted on it, may act on it, were copied on it (抄送),
 or whose role sees all."""
+
 from __future__ import annotations
 
 from sqlalchemy import exists, or_, select
@@ -21,8 +22,9 @@ def visible_clause(user: User):
         exists().where(Event.instance_id == Instance.id, Event.actor_id == user.id),
         exists().where(Task.instance_id == Instance.id, Task.assignee_id == user.id),
         exists().where(CaseCopy.instance_id == Instance.id, CaseCopy.user_id == user.id),
-        exists().where(Task.instance_id == Instance.id, TaskCandidate.task_id == Task.id,
-                       TaskCandidate.user_id == user.id),
+        exists().where(
+            Task.instance_id == Instance.id, TaskCandidate.task_id == Task.id, TaskCandidate.user_id == user.id
+        ),
     )
 
 

@@ -6,6 +6,7 @@ the task open and this user's), case actions from `_locked_case`. Whether an act
 task or case as it stands is its rule (`_…_refusal`, the error or None): the action raises it, and
 `task_actions` / `instance_actions` offer the actions whose rules have no objection.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,8 +41,16 @@ from engine.store.models import (
 URGE_INTERVAL = timedelta(hours=1)
 BULK_LIMIT = 100
 # What counts as someone having acted on a step (撤回 is refused after any of these by another person).
-ACTED = {history.COMPLETED, history.CLAIMED, history.TRANSFERRED, history.DELEGATED, history.DELEGATE_RESOLVED,
-         history.SIGNER_ADDED, history.RETURNED, history.ATTACHED}
+ACTED = {
+    history.COMPLETED,
+    history.CLAIMED,
+    history.TRANSFERRED,
+    history.DELEGATED,
+    history.DELEGATE_RESOLVED,
+    history.SIGNER_ADDED,
+    history.RETURNED,
+    history.ATTACHED,
+}
 
 
 def _refuse(refusal: EngineError | None) -> None:
@@ -65,8 +74,16 @@ def _receiver(session: Session, user: User, username: str, *, not_yourself: str)
 
 
 def _record(session: Session, task: Task, type_: str, actor: User, comment: str | None, **data) -> None:
-    history.record(session, task.instance_id, type_, actor_id=actor.id, task_id=task.id,
-                   element_id=task.element_id, comment=comment or None, data=data or None)
+    history.record(
+        session,
+        task.instance_id,
+        type_,
+        actor_id=actor.id,
+        task_id=task.id,
+        element_id=task.element_id,
+        comment=comment or None,
+        data=data or None,
+    )
 
 
 def _take(session: Session, task: Task, user: User) -> None:
@@ -99,8 +116,9 @@ def separation_rules(session: Session, task: Task) -> list[assignment.Exclusion]
     if expr is None or not expr.exclusions:
         return []
     instance = session.get_one(Instance, task.instance_id)
-    return assignment.exclusions(session, expr, initiator_id=instance.initiator_id,
-                                 data=_step_data(session, instance, task))
+    return assignment.exclusions(
+        session, expr, initiator_id=instance.initiator_id, data=_step_data(session, instance, task)
+    )
 
 
 def _check_separation(session: Session, task: Task, target: User) -> None:
@@ -110,9 +128,19 @@ def _check_separation(session: Session, task: Task, target: User) -> None:
 
 
 def _another_row_on_step(session: Session, task: Task, user: User) -> bool:
-    return session.scalar(select(Task.id).where(
-        Task.spiff_task_id == task.spiff_task_id, Task.id != task.id, Task.assignee_id == user.id,
-        Task.state.in_(LIVE_TASK_STATES)).limit(1)) is not None
+    return (
+        session.scalar(
+            select(Task.id)
+            .where(
+                Task.spiff_task_id == task.spiff_task_id,
+                Task.id != task.id,
+                Task.assignee_id == user.id,
+                Task.state.in_(LIVE_TASK_STATES),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _candidate_count(session: Session, task: Task) -> int:
@@ -120,6 +148,7 @@ def _candidate_count(session: Session, task: Task) -> int:
 
 
 # --- on a task ---------------------------------------------------------------------------------
+
 
 def _unclaim_refusal(session: Session, task: Task, user: User) -> EngineError | None:
     if task.assignee_id != user.id:
@@ -188,8 +217,9 @@ def _add_signer_refusal(session: Session, task: Task, user: User) -> EngineError
     return None
 
 
-def add_signer(session: Session, task_id: str, *, user: User, to: str, position: str,
-               comment: str | None = None) -> Task:
+def add_signer(
+    session: Session, task_id: str, *, user: User, to: str, position: str, comment: str | None = None
+) -> Task:
     """加签: `before` — they give their opinion first, then the task is mine again to decide;
     `after` — once I approve, it goes to them, and their rejection rejects the step."""
     if position not in ("before", "after"):
@@ -202,8 +232,16 @@ def add_signer(session: Session, task_id: str, *, user: User, to: str, position:
     signer = approval.add_signer_row(session, task, target, position)
     if position == "before":  # theirs at once; a signer after me hears when I have approved
         notifications.task_handed(session, signer, to=target, by=user, how="加签", comment=comment)
-    _record(session, task, history.SIGNER_ADDED, user, comment, to=target.username, to_name=target.display_name,
-            position=position)
+    _record(
+        session,
+        task,
+        history.SIGNER_ADDED,
+        user,
+        comment,
+        to=target.username,
+        to_name=target.display_name,
+        position=position,
+    )
     session.flush()
     return task
 
@@ -211,8 +249,9 @@ def add_signer(session: Session, task_id: str, *, user: User, to: str, position:
 HANDOVERS = ("transfer", "delegate", "add_signer")
 
 
-def people_for(session: Session, task_id: str, *, user: User, action: str, text: str = "",
-               limit: int = 20) -> list[dict]:
+def people_for(
+    session: Session, task_id: str, *, user: User, action: str, text: str = "", limit: int = 20
+) -> list[dict]:
     """Whom the picker of 转办/委派/加签 offers: active people the hand-over would accept (not me, not
     someone the lane's separation of duties keeps off the step, for 转办 not someone already on it)."""
     if action not in HANDOVERS:
@@ -222,9 +261,16 @@ def people_for(session: Session, task_id: str, *, user: User, action: str, text:
         raise Forbidden("你现在不能对该任务执行此操作")
     excluded = {user.id}.union(*(rule.user_ids for rule in separation_rules(session, task)))
     if action == "transfer":
-        excluded.update(session.scalars(select(Task.assignee_id).where(
-            Task.spiff_task_id == task.spiff_task_id, Task.id != task.id, Task.assignee_id.is_not(None),
-            Task.state.in_(LIVE_TASK_STATES))))
+        excluded.update(
+            session.scalars(
+                select(Task.assignee_id).where(
+                    Task.spiff_task_id == task.spiff_task_id,
+                    Task.id != task.id,
+                    Task.assignee_id.is_not(None),
+                    Task.state.in_(LIVE_TASK_STATES),
+                )
+            )
+        )
     return find_users(session, text, limit=limit, exclude_ids=excluded)
 
 
@@ -239,22 +285,46 @@ def _return_targets(session: Session, task: Task) -> list[dict]:
     database), so a case redone many times costs what a fresh one does."""
     instance = session.get_one(Instance, task.instance_id)
     compiled = tasks.compiled_for(session, instance)
-    current = set(session.scalars(select(Task.element_id).where(
-        Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))))
+    current = set(
+        session.scalars(
+            select(Task.element_id).where(Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))
+        )
+    )
     candidates = sorted(compiled.return_targets - current)
     if not candidates:
         return []
-    latest = (select(Task.id, func.row_number().over(
-        partition_by=Task.element_id, order_by=(Task.completed_at.desc(), Task.id)).label("rank"))
-        .where(Task.instance_id == instance.id, Task.state == TaskRowState.COMPLETED, Task.kind != TaskKind.SIGNER,
-               Task.completed_by.is_not(None), Task.element_id.in_(candidates))
-        .subquery())
+    latest = (
+        select(
+            Task.id,
+            func.row_number()
+            .over(partition_by=Task.element_id, order_by=(Task.completed_at.desc(), Task.id))
+            .label("rank"),
+        )
+        .where(
+            Task.instance_id == instance.id,
+            Task.state == TaskRowState.COMPLETED,
+            Task.kind != TaskKind.SIGNER,
+            Task.completed_by.is_not(None),
+            Task.element_id.in_(candidates),
+        )
+        .subquery()
+    )
     rows = session.execute(
-        select(Task, User).join(latest, latest.c.id == Task.id).join(User, User.id == Task.completed_by)
-        .where(latest.c.rank == 1))
-    return [{"element_id": row.element_id, "name": row.name, "completed_by": person.username,
-             "completed_by_name": person.display_name, "completed_at": row.completed_at}
-            for row, person in sorted(rows, key=lambda r: (r[0].completed_at, r[0].id))]
+        select(Task, User)
+        .join(latest, latest.c.id == Task.id)
+        .join(User, User.id == Task.completed_by)
+        .where(latest.c.rank == 1)
+    )
+    return [
+        {
+            "element_id": row.element_id,
+            "name": row.name,
+            "completed_by": person.username,
+            "completed_by_name": person.display_name,
+            "completed_at": row.completed_at,
+        }
+        for row, person in sorted(rows, key=lambda r: (r[0].completed_at, r[0].id))
+    ]
 
 
 def _return_refusal(session: Session, task: Task, user: User) -> EngineError | None:
@@ -277,8 +347,16 @@ def return_to(session: Session, task_id: str, *, user: User, element_id: str, co
     if target is None:
         raise Conflict(f"“{element_id}”不是本案件已完成的、可退回的前序步骤")
     _refuse(_return_refusal(session, task, user))
-    _record(session, task, history.RETURNED, user, comment, to_element=element_id, to_name=target["name"],
-            to_user=target["completed_by"])
+    _record(
+        session,
+        task,
+        history.RETURNED,
+        user,
+        comment,
+        to_element=element_id,
+        to_name=target["name"],
+        to_user=target["completed_by"],
+    )
     _rewind(session, instance, element_id, target["completed_by"], actor=user)
     return instance
 
@@ -290,14 +368,21 @@ def _rewind(session: Session, instance: Instance, element_id: str, username: str
     advance(session, instance, workflow, compiled, actor_id=actor.id)
     # The step goes back to the person who did it, if the lane still allows them.
     person = session.scalar(select(User).where(User.username == username))
-    for row in session.scalars(select(Task).where(Task.instance_id == instance.id, Task.element_id == element_id,
-                                                  Task.state == TaskRowState.OPEN, Task.kind == TaskKind.TASK)):
+    for row in session.scalars(
+        select(Task).where(
+            Task.instance_id == instance.id,
+            Task.element_id == element_id,
+            Task.state == TaskRowState.OPEN,
+            Task.kind == TaskKind.TASK,
+        )
+    ):
         if person is not None and session.get(TaskCandidate, (row.id, person.id)) is not None:
             row.assignee_id = person.id
     session.flush()
 
 
 # --- on a case ---------------------------------------------------------------------------------
+
 
 def _locked_case(session: Session, instance_id: int, user: User) -> Instance:
     if not lock_instance(session, instance_id):
@@ -314,20 +399,47 @@ def _withdraw_point(session: Session, instance: Instance, user: User) -> tuple[T
         return None, Forbidden("只有发起人可以撤回")
     if instance.status != InstanceStatus.RUNNING:
         return None, Conflict("案件已结束，不能撤回")
-    if session.scalar(select(Task.id).where(Task.instance_id == instance.id, Task.state == TaskRowState.OPEN,
-                                            Task.assignee_id == instance.initiator_id).limit(1)):
+    if session.scalar(
+        select(Task.id)
+        .where(
+            Task.instance_id == instance.id, Task.state == TaskRowState.OPEN, Task.assignee_id == instance.initiator_id
+        )
+        .limit(1)
+    ):
         return None, Conflict("案件当前在你处办理，无需撤回")
-    last = session.scalar(select(Task).where(
-        Task.instance_id == instance.id, Task.completed_by == instance.initiator_id, Task.state == TaskRowState.COMPLETED,
-        Task.kind == TaskKind.TASK).order_by(Task.completed_at.desc(), Task.id).limit(1))
+    last = session.scalar(
+        select(Task)
+        .where(
+            Task.instance_id == instance.id,
+            Task.completed_by == instance.initiator_id,
+            Task.state == TaskRowState.COMPLETED,
+            Task.kind == TaskKind.TASK,
+        )
+        .order_by(Task.completed_at.desc(), Task.id)
+        .limit(1)
+    )
     since = 0
     if last is not None:
-        since = session.scalar(select(func.max(Event.id)).where(
-            Event.instance_id == instance.id, Event.task_id == last.id, Event.type == history.COMPLETED)) or 0
+        since = (
+            session.scalar(
+                select(func.max(Event.id)).where(
+                    Event.instance_id == instance.id, Event.task_id == last.id, Event.type == history.COMPLETED
+                )
+            )
+            or 0
+        )
     acted = session.execute(
-        select(Event.type, User.display_name).join(User, User.id == Event.actor_id)
-        .where(Event.instance_id == instance.id, Event.id > since, Event.type.in_(ACTED),
-               Event.actor_id != instance.initiator_id).order_by(Event.id).limit(1)).first()
+        select(Event.type, User.display_name)
+        .join(User, User.id == Event.actor_id)
+        .where(
+            Event.instance_id == instance.id,
+            Event.id > since,
+            Event.type.in_(ACTED),
+            Event.actor_id != instance.initiator_id,
+        )
+        .order_by(Event.id)
+        .limit(1)
+    ).first()
     if acted is not None:
         return None, Conflict(f"{acted[1]}已处理下一步，不能撤回；如需修改请联系其退回")
     if last is not None and last.element_id not in tasks.compiled_for(session, instance).return_targets:
@@ -345,8 +457,14 @@ def withdraw(session: Session, instance_id: int, *, user: User, comment: str | N
     instance = _locked_case(session, instance_id, user)
     point, refusal = _withdraw_point(session, instance, user)
     _refuse(refusal)
-    history.record(session, instance.id, history.WITHDRAWN, actor_id=user.id, comment=comment or None,
-                   element_id=point.element_id if point else None)
+    history.record(
+        session,
+        instance.id,
+        history.WITHDRAWN,
+        actor_id=user.id,
+        comment=comment or None,
+        element_id=point.element_id if point else None,
+    )
     if point is not None:
         _rewind(session, instance, point.element_id, user.username, actor=user)
         return instance
@@ -354,9 +472,14 @@ def withdraw(session: Session, instance_id: int, *, user: User, comment: str | N
         approval.cancel(session, row, "发起人撤回")
     session.execute(delete(Timer).where(Timer.instance_id == instance.id))
     now = utcnow()
-    session.execute(update(Instance).where(Instance.id == instance.id).values(
-        status=InstanceStatus.WITHDRAWN, completed_at=now, updated_at=now, lock_version=Instance.lock_version + 1)
-        .execution_options(synchronize_session=False))
+    session.execute(
+        update(Instance)
+        .where(Instance.id == instance.id)
+        .values(
+            status=InstanceStatus.WITHDRAWN, completed_at=now, updated_at=now, lock_version=Instance.lock_version + 1
+        )
+        .execution_options(synchronize_session=False)
+    )
     session.refresh(instance)
     return instance
 
@@ -374,19 +497,42 @@ def is_participant(session: Session, instance: Instance, user: User) -> bool:
     owner = session.scalar(select(ProcessDefinition.owner_role).where(ProcessDefinition.key == instance.process_key))
     if owner and owner in user.role_codes:
         return True
-    if session.scalar(select(Event.id).where(Event.instance_id == instance.id, Event.actor_id == user.id,
-                                             Event.type.in_(PARTICIPATED)).limit(1)) is not None:
+    if (
+        session.scalar(
+            select(Event.id)
+            .where(Event.instance_id == instance.id, Event.actor_id == user.id, Event.type.in_(PARTICIPATED))
+            .limit(1)
+        )
+        is not None
+    ):
         return True
     live = select(Task.id).where(Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))
-    return session.scalar(select(Task.id).where(
-        Task.id.in_(live), (Task.assignee_id == user.id) | (Task.owner_id == user.id)
-        | Task.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id))).limit(1)) is not None
+    return (
+        session.scalar(
+            select(Task.id)
+            .where(
+                Task.id.in_(live),
+                (Task.assignee_id == user.id)
+                | (Task.owner_id == user.id)
+                | Task.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id)),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _may_urge(session: Session, instance: Instance, user: User) -> bool:
     """Participants, and whoever an overdue step was escalated to for 督办 (copied by the engine)."""
-    return is_participant(session, instance, user) or session.scalar(select(CaseCopy.id).where(
-        CaseCopy.instance_id == instance.id, CaseCopy.user_id == user.id, CaseCopy.by_id.is_(None))) is not None
+    return (
+        is_participant(session, instance, user)
+        or session.scalar(
+            select(CaseCopy.id).where(
+                CaseCopy.instance_id == instance.id, CaseCopy.user_id == user.id, CaseCopy.by_id.is_(None)
+            )
+        )
+        is not None
+    )
 
 
 def _copy_refusal(session: Session, instance: Instance, user: User) -> EngineError | None:
@@ -395,8 +541,9 @@ def _copy_refusal(session: Session, instance: Instance, user: User) -> EngineErr
     return None
 
 
-def copy_to(session: Session, instance_id: int, *, user: User, usernames: list[str],
-            comment: str | None = None) -> list[str]:
+def copy_to(
+    session: Session, instance_id: int, *, user: User, usernames: list[str], comment: str | None = None
+) -> list[str]:
     """抄送: the people may read the case from now on; answers who was newly copied."""
     instance = _locked_case(session, instance_id, user)
     _refuse(_copy_refusal(session, instance, user))
@@ -405,11 +552,18 @@ def copy_to(session: Session, instance_id: int, *, user: User, usernames: list[s
     people = [_person(session, name, field="users") for name in dict.fromkeys(usernames)]
     already = set(session.scalars(select(CaseCopy.user_id).where(CaseCopy.instance_id == instance.id)))
     added = [p for p in people if p.id not in already]
-    session.add_all(CaseCopy(instance_id=instance.id, user_id=p.id, by_id=user.id, comment=comment or None)
-                    for p in added)
+    session.add_all(
+        CaseCopy(instance_id=instance.id, user_id=p.id, by_id=user.id, comment=comment or None) for p in added
+    )
     if added:
-        history.record(session, instance.id, history.COPIED, actor_id=user.id, comment=comment or None,
-                       data={"users": [p.username for p in added], "names": [p.display_name for p in added]})
+        history.record(
+            session,
+            instance.id,
+            history.COPIED,
+            actor_id=user.id,
+            comment=comment or None,
+            data={"users": [p.username for p in added], "names": [p.display_name for p in added]},
+        )
         notifications.copied(session, instance, added, by=user, comment=comment)
     session.flush()
     return [p.username for p in added]
@@ -445,16 +599,18 @@ def urge(session: Session, instance_id: int, *, user: User, comment: str | None 
     instance = _locked_case(session, instance_id, user)
     _refuse(_urge_refusal(session, instance, user))
     rows, people = _waited_on(session, instance, user)
-    last = session.scalar(select(func.max(Event.at)).where(
-        Event.instance_id == instance.id, Event.type == history.URGED, Event.actor_id == user.id))
+    last = session.scalar(
+        select(func.max(Event.at)).where(
+            Event.instance_id == instance.id, Event.type == history.URGED, Event.actor_id == user.id
+        )
+    )
     if last is not None and utcnow() - last < URGE_INTERVAL:
         raise TooManyRequests(f"一小时内只能催办一次，请在 {clock.local(last + URGE_INTERVAL):%H:%M} 之后再试")
     now = utcnow()
     for row in rows:
         row.urged_at = now
     names = list(session.scalars(select(User.username).where(User.id.in_(people)).order_by(User.id)))
-    history.record(session, instance.id, history.URGED, actor_id=user.id, comment=comment or None,
-                   data={"to": names})
+    history.record(session, instance.id, history.URGED, actor_id=user.id, comment=comment or None, data={"to": names})
     notifications.urged(session, instance, rows, people, by=user, comment=comment)
     session.flush()
     return names
@@ -478,14 +634,20 @@ def bulk_approve(session: Session, task_ids: list[str], *, user: User, comment: 
             results.append({"task_id": task_id, "ok": True, "message": "已同意"})
         except InvalidData as exc:
             fields = "、".join(exc.errors) if isinstance(exc.errors, dict) else ""
-            results.append({"task_id": task_id, "ok": False,
-                            "message": f"需要填写表单后单独提交（{fields}）" if fields else exc.message})
+            results.append(
+                {
+                    "task_id": task_id,
+                    "ok": False,
+                    "message": f"需要填写表单后单独提交（{fields}）" if fields else exc.message,
+                }
+            )
         except EngineError as exc:
             results.append({"task_id": task_id, "ok": False, "message": exc.message})
     return results
 
 
 # --- what a person may do now -------------------------------------------------------------------
+
 
 def _no_objection(session: Session, task: Task, user: User) -> EngineError | None:
     """Whoever may act on the task may do this (whom they hand it to is checked when they do)."""
@@ -497,8 +659,13 @@ CaseRule = Callable[[Session, Instance, User], EngineError | None]
 
 # Each action's rule beyond `tasks.holder_refusal`, in the order the actions are offered.
 TASK_ACTIONS: dict[str, TaskRule] = {
-    "complete": _no_objection, "attach": _no_objection, "transfer": _no_objection, "claim": tasks.claim_refusal,
-    "delegate": _delegate_refusal, "add_signer": _add_signer_refusal, "unclaim": _unclaim_refusal,
+    "complete": _no_objection,
+    "attach": _no_objection,
+    "transfer": _no_objection,
+    "claim": tasks.claim_refusal,
+    "delegate": _delegate_refusal,
+    "add_signer": _add_signer_refusal,
+    "unclaim": _unclaim_refusal,
     "return": _return_refusal,
 }
 CASE_ACTIONS: dict[str, CaseRule] = {"cc": _copy_refusal, "withdraw": _withdraw_refusal, "urge": _urge_refusal}

@@ -10,6 +10,7 @@ A step waiting in the engine has one or more task rows (see `Task`):
   (my approval goes on to them; their rejection rejects the step).
 The engine task completes only when its step is decided (`settle` says with what data).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -26,13 +27,19 @@ from engine.store.models import LIVE_TASK_STATES, Instance, Task, TaskCandidate,
 
 # The form of an added signer: an opinion on the step, whatever the step's own form asks.
 SIGNER_FORM = {
-    "id": "builtin_signer", "type": "default", "schemaVersion": 16,
+    "id": "builtin_signer",
+    "type": "default",
+    "schemaVersion": 16,
     "components": [
-        {"id": "decision", "key": "decision", "type": "radio", "label": "审批意见",
-         "values": [{"label": "同意", "value": "approve"}, {"label": "不同意", "value": "reject"}],
-         "validate": {"required": True}},
-        {"id": "comment", "key": "comment", "type": "textarea", "label": "意见说明",
-         "validate": {"maxLength": 2000}},
+        {
+            "id": "decision",
+            "key": "decision",
+            "type": "radio",
+            "label": "审批意见",
+            "values": [{"label": "同意", "value": "approve"}, {"label": "不同意", "value": "reject"}],
+            "validate": {"required": True},
+        },
+        {"id": "comment", "key": "comment", "type": "textarea", "label": "意见说明", "validate": {"maxLength": 2000}},
     ],
 }
 
@@ -41,21 +48,48 @@ def create_rows(session: Session, instance: Instance, spiff_task, *, actor_id: i
     """The rows for an engine task that just became ready; `actor_id` made it so (not told of their own)."""
     spec = element_spec(spiff_task)
     props = properties(spec)
-    candidates = assignment.resolve(session, spec.lane, initiator_id=instance.initiator_id,
-                                    initiator_department_id=instance.initiator_department_id,
-                                    data=spiff_task.data)
+    candidates = assignment.resolve(
+        session,
+        spec.lane,
+        initiator_id=instance.initiator_id,
+        initiator_department_id=instance.initiator_department_id,
+        data=spiff_task.data,
+    )
     mode, now = props.get(Property.APPROVAL_MODE), clock.now()
-    common = {"spiff_task_id": str(spiff_task.id), "instance_id": instance.id, "element_id": spec.bpmn_id,
-                  "name": spec.bpmn_name or spec.bpmn_id, "role": spec.lane, "form_key": props.get(Property.FORM_KEY),
-                  "created_at": now, "due_at": due_at(props, now)}
+    common = {
+        "spiff_task_id": str(spiff_task.id),
+        "instance_id": instance.id,
+        "element_id": spec.bpmn_id,
+        "name": spec.bpmn_name or spec.bpmn_id,
+        "role": spec.lane,
+        "form_key": props.get(Property.FORM_KEY),
+        "created_at": now,
+        "due_at": due_at(props, now),
+    }
     if mode not in APPROVAL_MODE_NAMES or len(candidates) == 1:
-        rows = [Task(id=str(spiff_task.id), kind=TaskKind.TASK, state=TaskRowState.OPEN,
-                     assignee_id=candidates[0] if len(candidates) == 1 else None, **common)]
+        rows = [
+            Task(
+                id=str(spiff_task.id),
+                kind=TaskKind.TASK,
+                state=TaskRowState.OPEN,
+                assignee_id=candidates[0] if len(candidates) == 1 else None,
+                **common,
+            )
+        ]
         pairs = [(rows[0].id, uid) for uid in candidates]
     else:
-        rows = [Task(id=str(uuid.uuid4()), kind=TaskKind.VOTE, mode=mode, seq=i, assignee_id=uid,
-                     state=TaskRowState.PENDING if mode == ApprovalMode.SEQUENTIAL and i > 0 else TaskRowState.OPEN, **common)
-                for i, uid in enumerate(candidates)]
+        rows = [
+            Task(
+                id=str(uuid.uuid4()),
+                kind=TaskKind.VOTE,
+                mode=mode,
+                seq=i,
+                assignee_id=uid,
+                state=TaskRowState.PENDING if mode == ApprovalMode.SEQUENTIAL and i > 0 else TaskRowState.OPEN,
+                **common,
+            )
+            for i, uid in enumerate(candidates)
+        ]
         pairs = [(row.id, uid) for row, uid in zip(rows, candidates)]
     session.add_all(rows)
     session.flush()
@@ -66,10 +100,21 @@ def create_rows(session: Session, instance: Instance, spiff_task, *, actor_id: i
 
 
 def add_signer_row(session: Session, origin: Task, signer: User, position: str) -> Task:
-    row = Task(id=str(uuid.uuid4()), spiff_task_id=origin.spiff_task_id, kind=TaskKind.SIGNER,
-               instance_id=origin.instance_id, element_id=origin.element_id, name=f"{origin.name}（加签）",
-               role=None, form_key=None, assignee_id=signer.id, origin_task_id=origin.id, position=position,
-               state=TaskRowState.OPEN if position == "before" else TaskRowState.PENDING, due_at=origin.due_at)
+    row = Task(
+        id=str(uuid.uuid4()),
+        spiff_task_id=origin.spiff_task_id,
+        kind=TaskKind.SIGNER,
+        instance_id=origin.instance_id,
+        element_id=origin.element_id,
+        name=f"{origin.name}（加签）",
+        role=None,
+        form_key=None,
+        assignee_id=signer.id,
+        origin_task_id=origin.id,
+        position=position,
+        state=TaskRowState.OPEN if position == "before" else TaskRowState.PENDING,
+        due_at=origin.due_at,
+    )
     session.add(row)
     session.flush()
     session.add(TaskCandidate(task_id=row.id, user_id=signer.id))
@@ -125,14 +170,21 @@ def _decide(session: Session, row: Task, data: dict) -> tuple[str, dict] | None:
             return None
     for other in live:
         cancel(session, other)
-    names: dict[int | None, str] = dict(session.execute(select(User.id, User.username).where(
-        User.id.in_({r.completed_by for r in rows if r.completed_by}))).all())
-    votes = [{"user": names.get(r.completed_by), "decision": r.decision}
-             for r in rows if r.kind == TaskKind.VOTE and r.state == TaskRowState.COMPLETED]
+    names: dict[int | None, str] = dict(
+        session.execute(
+            select(User.id, User.username).where(User.id.in_({r.completed_by for r in rows if r.completed_by}))
+        ).all()
+    )
+    votes = [
+        {"user": names.get(r.completed_by), "decision": r.decision}
+        for r in rows
+        if r.kind == TaskKind.VOTE and r.state == TaskRowState.COMPLETED
+    ]
     return row.spiff_task_id, {**data, "votes": votes}
 
 
 def cancel(session: Session, row: Task, reason: str | None = None) -> None:
     row.state, row.completed_at = TaskRowState.CANCELLED, utcnow()
-    history.record(session, row.instance_id, history.CANCELLED, task_id=row.id, element_id=row.element_id,
-                   comment=reason)
+    history.record(
+        session, row.instance_id, history.CANCELLED, task_id=row.id, element_id=row.element_id, comment=reason
+    )

@@ -4,6 +4,7 @@ The type of a file is what its bytes are, never what the browser says: the exten
 the allow-list and the content must match it (see `detect`). The stored content type comes from
 our table, so a download can never be served as HTML or script.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,31 +57,71 @@ _ZIP_KINDS = {"zip", "docx", "xlsx", "pptx", "vsdx", "odt", "ods", "odp"}
 ACCEPTS = {
     "pdf": {"pdf"},
     # An OLE2 file whose directory we could not read is taken on its magic number alone.
-    "doc": {"doc", "ole2"}, "xls": {"xls", "ole2"}, "ppt": {"ppt", "ole2"}, "msg": {"msg", "ole2"},
+    "doc": {"doc", "ole2"},
+    "xls": {"xls", "ole2"},
+    "ppt": {"ppt", "ole2"},
+    "msg": {"msg", "ole2"},
     # Password-protected OOXML files are OLE2 containers holding the encrypted package.
-    "docx": {"docx", "encrypted"}, "xlsx": {"xlsx", "encrypted"}, "pptx": {"pptx", "encrypted"},
-    "vsdx": {"vsdx"}, "odt": {"odt"}, "ods": {"ods"},
-    "png": {"png", "apng"}, "jpg": {"jpg"}, "jpeg": {"jpg"}, "gif": {"gif"}, "bmp": {"bmp"},
-    "zip": _ZIP_KINDS, "7z": {"7z"}, "rar": {"rar"},
+    "docx": {"docx", "encrypted"},
+    "xlsx": {"xlsx", "encrypted"},
+    "pptx": {"pptx", "encrypted"},
+    "vsdx": {"vsdx"},
+    "odt": {"odt"},
+    "ods": {"ods"},
+    "png": {"png", "apng"},
+    "jpg": {"jpg"},
+    "jpeg": {"jpg"},
+    "gif": {"gif"},
+    "bmp": {"bmp"},
+    "zip": _ZIP_KINDS,
+    "7z": {"7z"},
+    "rar": {"rar"},
 }
 
 LABELS = {
-    "pdf": "PDF 文档", "doc": "Word 97-2003 文档（doc）", "docx": "Word 文档（docx）",
-    "xls": "Excel 97-2003 工作簿（xls）", "xlsx": "Excel 工作簿（xlsx）",
-    "ppt": "PowerPoint 97-2003 演示文稿（ppt）", "pptx": "PowerPoint 演示文稿（pptx）",
-    "odt": "OpenDocument 文本（odt）", "ods": "OpenDocument 表格（ods）", "odp": "OpenDocument 演示文稿（odp）",
-    "vsdx": "Visio 绘图（vsdx）", "vsd": "Visio 2003-2010 绘图（vsd）",
-    "png": "PNG 图片", "apng": "PNG 动画", "jpg": "JPEG 图片", "jpeg": "JPEG 图片", "gif": "GIF 图片",
-    "bmp": "BMP 图片", "webp": "WebP 图片", "tif": "TIFF 图片",
-    "txt": "文本文件", "csv": "CSV 文件", "md": "Markdown 文本", "eml": "电子邮件（eml）",
-    "msg": "Outlook 邮件（msg）", "zip": "ZIP 压缩包", "7z": "7z 压缩包", "rar": "RAR 压缩包",
-    "gz": "gzip 压缩包", "tar": "tar 归档", "exe": "Windows 可执行程序（exe）", "elf": "Linux 可执行程序",
-    "ole2": "OLE2 复合文档", "compound": "OLE2 复合文档（不是 Office 文档，可能是安装包等）",
-    "encrypted": "加密的 Office 文档", "broken-zip": "损坏或不完整的 ZIP 文件", "text": "纯文本",
-    "sqlite": "SQLite 数据库", "rtf": "RTF 文档", "epub": "EPUB 电子书",
+    "pdf": "PDF 文档",
+    "doc": "Word 97-2003 文档（doc）",
+    "docx": "Word 文档（docx）",
+    "xls": "Excel 97-2003 工作簿（xls）",
+    "xlsx": "Excel 工作簿（xlsx）",
+    "ppt": "PowerPoint 97-2003 演示文稿（ppt）",
+    "pptx": "PowerPoint 演示文稿（pptx）",
+    "odt": "OpenDocument 文本（odt）",
+    "ods": "OpenDocument 表格（ods）",
+    "odp": "OpenDocument 演示文稿（odp）",
+    "vsdx": "Visio 绘图（vsdx）",
+    "vsd": "Visio 2003-2010 绘图（vsd）",
+    "png": "PNG 图片",
+    "apng": "PNG 动画",
+    "jpg": "JPEG 图片",
+    "jpeg": "JPEG 图片",
+    "gif": "GIF 图片",
+    "bmp": "BMP 图片",
+    "webp": "WebP 图片",
+    "tif": "TIFF 图片",
+    "txt": "文本文件",
+    "csv": "CSV 文件",
+    "md": "Markdown 文本",
+    "eml": "电子邮件（eml）",
+    "msg": "Outlook 邮件（msg）",
+    "zip": "ZIP 压缩包",
+    "7z": "7z 压缩包",
+    "rar": "RAR 压缩包",
+    "gz": "gzip 压缩包",
+    "tar": "tar 归档",
+    "exe": "Windows 可执行程序（exe）",
+    "elf": "Linux 可执行程序",
+    "ole2": "OLE2 复合文档",
+    "compound": "OLE2 复合文档（不是 Office 文档，可能是安装包等）",
+    "encrypted": "加密的 Office 文档",
+    "broken-zip": "损坏或不完整的 ZIP 文件",
+    "text": "纯文本",
+    "sqlite": "SQLite 数据库",
+    "rtf": "RTF 文档",
+    "epub": "EPUB 电子书",
 }
 
-_OLE2_MAGIC = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip, or an empty one
 # Bytes that do not occur in text (tab, line breaks, form feed, DOS EOF and ESC are allowed).
 _BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x19\x1c-\x1f]")
@@ -102,7 +143,7 @@ def clean_filename(raw: str | None) -> str:
     if len(name) > MAX_FILENAME:
         stem, dot, ext = name.rpartition(".")
         if dot and 0 < len(ext) <= 16:
-            name = stem[:MAX_FILENAME - len(ext) - 1].rstrip(" .") + "." + ext
+            name = stem[: MAX_FILENAME - len(ext) - 1].rstrip(" .") + "." + ext
         else:
             name = name[:MAX_FILENAME]
     if not name:
@@ -127,13 +168,17 @@ def detect(filename: str, data: bytes) -> str:
         charset = _text_charset(data)
         if charset is None:
             actual = _sniff(data)
-            raise _invalid(f"文件“{filename}”不是 UTF-8 或 GB18030 编码的文本"
-                           + (f"，内容实际是：{_label(actual)}" if actual else ""))
+            raise _invalid(
+                f"文件“{filename}”不是 UTF-8 或 GB18030 编码的文本"
+                + (f"，内容实际是：{_label(actual)}" if actual else "")
+            )
         return f"{content_type}; charset={charset}" if content_type.startswith("text/") else content_type
     actual = _sniff(data)
     if actual not in ACCEPTS[ext]:
-        raise _invalid(f"文件“{filename}”与扩展名 .{ext} 不符："
-                       + (f"内容实际是：{_label(actual)}" if actual else f"内容不是{_label(ext)}，无法识别其格式"))
+        raise _invalid(
+            f"文件“{filename}”与扩展名 .{ext} 不符："
+            + (f"内容实际是：{_label(actual)}" if actual else f"内容不是{_label(ext)}，无法识别其格式")
+        )
     return content_type
 
 
@@ -187,13 +232,22 @@ def _zip_kind(data: bytes) -> str:
             if "mimetype" in names:
                 with archive.open("mimetype") as member:
                     mime = member.read(100).decode("ascii", "replace").strip()
-                return {"application/vnd.oasis.opendocument.text": "odt",
-                        "application/vnd.oasis.opendocument.spreadsheet": "ods",
-                        "application/vnd.oasis.opendocument.presentation": "odp",
-                        "application/epub+zip": "epub"}.get(mime, "zip")
+                return {
+                    "application/vnd.oasis.opendocument.text": "odt",
+                    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+                    "application/vnd.oasis.opendocument.presentation": "odp",
+                    "application/epub+zip": "epub",
+                }.get(mime, "zip")
             return "zip"
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError,
-            RuntimeError):  # RuntimeError: an encrypted "mimetype" member
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+    ):  # RuntimeError: an encrypted "mimetype" member
         return "broken-zip"
 
 
@@ -237,10 +291,10 @@ def _ole2_names(data: bytes) -> set[str] | None:
             seen.add(sid)
             sector = _sector(data, sid, size)
             for offset in range(0, size, 128):
-                entry = sector[offset:offset + 128]
+                entry = sector[offset : offset + 128]
                 length = int.from_bytes(entry[64:66], "little")
                 if entry[66] in (1, 2) and 2 <= length <= 64:  # storage or stream
-                    names.add(entry[:length - 2].decode("utf-16-le", "replace"))
+                    names.add(entry[: length - 2].decode("utf-16-le", "replace"))
             sid = fat[sid]
         return names
     except (struct.error, IndexError, ValueError):
@@ -248,7 +302,7 @@ def _ole2_names(data: bytes) -> set[str] | None:
 
 
 def _sector(data: bytes, sid: int, size: int) -> bytes:
-    sector = data[(sid + 1) * size:(sid + 2) * size]
+    sector = data[(sid + 1) * size : (sid + 2) * size]
     if len(sector) != size:
         raise ValueError("sector outside the file")
     return sector
@@ -262,8 +316,7 @@ def limit_text(max_bytes: int) -> str:
     return f"{max_bytes} 字节"
 
 
-def add(session: Session, *, task_id: str, user: User, filename: str | None, data: bytes,
-        max_bytes: int) -> Attachment:
+def add(session: Session, *, task_id: str, user: User, filename: str | None, data: bytes, max_bytes: int) -> Attachment:
     """Attach a file to the case on a task the user may act on now. The same bytes under the same
     name on the same task (a double click, a retried upload) give back the row stored before."""
     task = tasks.actionable(session, task_id, user)
@@ -274,34 +327,72 @@ def add(session: Session, *, task_id: str, user: User, filename: str | None, dat
         raise TooLarge(f"附件不能超过 {limit_text(max_bytes)}（{name}）")
     content_type = detect(name, data)
     digest = hashlib.sha256(data).hexdigest()
-    existing = session.scalar(select(Attachment).where(
-        Attachment.task_id == task.id, Attachment.sha256 == digest, Attachment.filename == name))
+    existing = session.scalar(
+        select(Attachment).where(
+            Attachment.task_id == task.id, Attachment.sha256 == digest, Attachment.filename == name
+        )
+    )
     if existing is not None:
         return existing
-    attachment = Attachment(instance_id=task.instance_id, task_id=task.id, filename=name,
-                            content_type=content_type, size=len(data), sha256=digest, content=data,
-                            uploaded_by=user.id)
+    attachment = Attachment(
+        instance_id=task.instance_id,
+        task_id=task.id,
+        filename=name,
+        content_type=content_type,
+        size=len(data),
+        sha256=digest,
+        content=data,
+        uploaded_by=user.id,
+    )
     session.add(attachment)
     session.flush()
-    history.record(session, task.instance_id, history.ATTACHED, actor_id=user.id, task_id=task.id,
-                   element_id=task.element_id,
-                   data={"attachment_id": attachment.id, "filename": name, "size": len(data)})
+    history.record(
+        session,
+        task.instance_id,
+        history.ATTACHED,
+        actor_id=user.id,
+        task_id=task.id,
+        element_id=task.element_id,
+        data={"attachment_id": attachment.id, "filename": name, "size": len(data)},
+    )
     return attachment
 
 
 def _listing():
     # Never the content: it is deferred on the model and not selected here.
-    return (select(Attachment.id, Attachment.instance_id, Attachment.task_id, Attachment.filename,
-                   Attachment.content_type, Attachment.size, Attachment.sha256, Attachment.uploaded_at,
-                   User.username, User.display_name, Task.name.label("task_name"))
-            .join(User, User.id == Attachment.uploaded_by)
-            .outerjoin(Task, Task.id == Attachment.task_id))
+    return (
+        select(
+            Attachment.id,
+            Attachment.instance_id,
+            Attachment.task_id,
+            Attachment.filename,
+            Attachment.content_type,
+            Attachment.size,
+            Attachment.sha256,
+            Attachment.uploaded_at,
+            User.username,
+            User.display_name,
+            Task.name.label("task_name"),
+        )
+        .join(User, User.id == Attachment.uploaded_by)
+        .outerjoin(Task, Task.id == Attachment.task_id)
+    )
 
 
 def _as_dict(row) -> dict:
-    return {"id": row.id, "instance_id": row.instance_id, "task_id": row.task_id, "task_name": row.task_name,
-            "filename": row.filename, "content_type": row.content_type, "size": row.size, "sha256": row.sha256,
-            "uploaded_by": row.username, "uploaded_by_name": row.display_name, "uploaded_at": row.uploaded_at}
+    return {
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "task_id": row.task_id,
+        "task_name": row.task_name,
+        "filename": row.filename,
+        "content_type": row.content_type,
+        "size": row.size,
+        "sha256": row.sha256,
+        "uploaded_by": row.username,
+        "uploaded_by_name": row.display_name,
+        "uploaded_at": row.uploaded_at,
+    }
 
 
 def for_instance(session: Session, instance_id: int) -> list[dict]:

@@ -10,6 +10,7 @@ Each task row with a due time has one `timer` row (engine/flows/deadlines.py fir
 the reminder went, then `due`; it goes once the due stage fired or the task closed. A row not open
 when its time comes (its turn in 依次审批 has not come, or it waits on a signer) skips that stage.
 """
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -29,6 +30,16 @@ def schedule(session: Session, rows: list[Task], props: dict) -> None:
         if row.due_at is None:
             continue
         remind_at = row.due_at - duration(before) if before else None
-        kind, at = (TimerKind.REMIND, remind_at) if remind_at and remind_at > row.created_at else (TimerKind.DUE, row.due_at)
-        session.add(Timer(instance_id=row.instance_id, task_id=row.id, element_id=row.element_id, kind=kind,
-                          due_at=at, action=action))
+        kind, at = (
+            (TimerKind.REMIND, remind_at) if remind_at and remind_at > row.created_at else (TimerKind.DUE, row.due_at)
+        )
+        session.add(
+            Timer(
+                instance_id=row.instance_id,
+                task_id=row.id,
+                element_id=row.element_id,
+                kind=kind,
+                due_at=at,
+                action=action,
+            )
+        )

@@ -11,6 +11,7 @@ tasks of everybody (bench/inbox.py measures them with 100,000 open tasks):
   of the two in one WHERE, or an EXISTS per open task, would scan every open task for someone with a few;
 - both: each part limited to offset+limit, merged in one UNION ALL.
 """
+
 from __future__ import annotations
 
 from typing import Any, cast
@@ -38,6 +39,7 @@ def _mine(user: User):
 class _Unclaimed(TableClause):
     """The task table read through ix_task_unclaimed: `task AS unclaimed`, on SQLite with `INDEXED BY`.
     SQLite's planner would pick the primary key and read each row, seven times slower for a busy approver."""
+
     inherit_cache = True
 
 
@@ -57,8 +59,11 @@ UNCLAIMED = _Unclaimed("unclaimed", column("id"), column("state"), column("assig
 def _unclaimed_ids(user: User):
     """Ids of the open, unclaimed tasks I am a candidate for. The correlated EXISTS keeps SQLite's join
     order (my candidate rows outside, the probe inside); PostgreSQL plans it as a (merge) semi-join."""
-    probe: Select[Any] = select(literal_column("1")).select_from(UNCLAIMED).where(
-        UNCLAIMED.c.id == TaskCandidate.task_id, UNCLAIMED.c.state == OPEN, UNCLAIMED.c.assignee_id.is_(None))
+    probe: Select[Any] = (
+        select(literal_column("1"))
+        .select_from(UNCLAIMED)
+        .where(UNCLAIMED.c.id == TaskCandidate.task_id, UNCLAIMED.c.state == OPEN, UNCLAIMED.c.assignee_id.is_(None))
+    )
     return select(TaskCandidate.task_id).where(TaskCandidate.user_id == user.id, probe.exists())
 
 
@@ -77,8 +82,10 @@ def todo(session: Session, *, user: User, scope: str = "all", limit: int = 50, o
         query = _newest_first(select(Task).where(Task.state == OPEN))
     else:
         enough = offset + limit  # the page is among the first offset+limit rows of each part
-        parts = [_newest_first(part.with_only_columns(Task.id, Task.created_at)).limit(enough).subquery()
-                 for part in (_mine(user), _group(user))]
+        parts = [
+            _newest_first(part.with_only_columns(Task.id, Task.created_at)).limit(enough).subquery()
+            for part in (_mine(user), _group(user))
+        ]
         both = union_all(*(select(part) for part in parts)).subquery()
         query = select(Task).join(both, both.c.id == Task.id).order_by(both.c.created_at.desc(), both.c.id)
     return list(session.scalars(query.limit(limit).offset(offset)))
@@ -91,42 +98,69 @@ def todo_count(session: Session, *, user: User) -> int:
 
 
 def done(session: Session, *, user: User, limit: int = 50, offset: int = 0) -> list[Task]:
-    return list(session.scalars(
-        select(Task).where(Task.completed_by == user.id, Task.state == TaskRowState.COMPLETED)
-        .order_by(Task.completed_at.desc(), Task.id).limit(limit).offset(offset)))
+    return list(
+        session.scalars(
+            select(Task)
+            .where(Task.completed_by == user.id, Task.state == TaskRowState.COMPLETED)
+            .order_by(Task.completed_at.desc(), Task.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
 
 
-def started(session: Session, *, user: User, status: str | None = None, limit: int = 50,
-            offset: int = 0) -> list[Instance]:
+def started(
+    session: Session, *, user: User, status: str | None = None, limit: int = 50, offset: int = 0
+) -> list[Instance]:
     query = select(Instance).where(Instance.initiator_id == user.id)
     if status:
         query = query.where(Instance.status == status)
-    return list(session.scalars(query.order_by(Instance.created_at.desc(), Instance.id.desc())
-                                .limit(limit).offset(offset)))
+    return list(
+        session.scalars(query.order_by(Instance.created_at.desc(), Instance.id.desc()).limit(limit).offset(offset))
+    )
 
 
 def copied(session: Session, *, user: User, limit: int = 50, offset: int = 0) -> list[tuple[CaseCopy, Instance]]:
     rows = session.execute(
-        select(CaseCopy, Instance).join(Instance, Instance.id == CaseCopy.instance_id)
-        .where(CaseCopy.user_id == user.id).order_by(CaseCopy.at.desc(), CaseCopy.id.desc())
-        .limit(limit).offset(offset))
+        select(CaseCopy, Instance)
+        .join(Instance, Instance.id == CaseCopy.instance_id)
+        .where(CaseCopy.user_id == user.id)
+        .order_by(CaseCopy.at.desc(), CaseCopy.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return [(c, i) for c, i in rows]
 
 
 def copied_unread_count(session: Session, *, user: User) -> int:
-    return session.scalar(select(func.count()).select_from(CaseCopy).where(
-        CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None))) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(CaseCopy).where(CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def has_unread_copy(session: Session, instance_id: int, user: User) -> bool:
     """Whether this case was copied to this user and they have not opened it since."""
-    return session.scalar(select(CaseCopy.id).where(CaseCopy.instance_id == instance_id, CaseCopy.user_id == user.id,
-                                                    CaseCopy.read_at.is_(None))) is not None
+    return (
+        session.scalar(
+            select(CaseCopy.id).where(
+                CaseCopy.instance_id == instance_id, CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None)
+            )
+        )
+        is not None
+    )
 
 
 def mark_copy_read(session: Session, instance_id: int, user: User) -> bool:
     """The copy of this case to this user is read now (opening the case); False if there was none unread."""
-    result = cast(CursorResult, session.execute(  # an UPDATE answers a CursorResult, which has the rowcount
-        update(CaseCopy).where(CaseCopy.instance_id == instance_id, CaseCopy.user_id == user.id,
-                               CaseCopy.read_at.is_(None)).values(read_at=utcnow())))
+    result = cast(
+        CursorResult,
+        session.execute(  # an UPDATE answers a CursorResult, which has the rowcount
+            update(CaseCopy)
+            .where(CaseCopy.instance_id == instance_id, CaseCopy.user_id == user.id, CaseCopy.read_at.is_(None))
+            .values(read_at=utcnow())
+        ),
+    )
     return result.rowcount > 0

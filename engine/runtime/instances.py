@@ -1,4 +1,5 @@
 """Starting, reading and retrying cases."""
+
 from __future__ import annotations
 
 import copy
@@ -50,8 +51,9 @@ def reserved_names() -> frozenset[str]:
     return frozenset(provided) | ENGINE_KEYS
 
 
-def start(session: Session, *, process_key: str, user: User, data: dict | None = None,
-          engine_data: dict | None = None) -> Instance:
+def start(
+    session: Session, *, process_key: str, user: User, data: dict | None = None, engine_data: dict | None = None
+) -> Instance:
     """A case started by hand: at the none start event, or at the timer start event of a recurring
     procedure (企管部 may start this quarter's self-check early). Only `starterRoles` may, if set.
     `data` (from the person starting it) must fit the start form; `engine_data` is what the engine or
@@ -63,8 +65,9 @@ def start(session: Session, *, process_key: str, user: User, data: dict | None =
     if compiled.starter_roles and not (compiled.starter_roles & user.role_codes):
         raise Forbidden(f"只有以下角色可以发起“{version.name}”：{'、'.join(sorted(compiled.starter_roles))}")
     starts = start_event_specs(compiled.spec)
-    chosen = (next((s for s in starts if isinstance(s.event_definition, NoneEventDefinition)), None)
-              or next((s for s in starts if isinstance(s.event_definition, TimerEventDefinition)), None))
+    chosen = next((s for s in starts if isinstance(s.event_definition, NoneEventDefinition)), None) or next(
+        (s for s in starts if isinstance(s.event_definition, TimerEventDefinition)), None
+    )
     if chosen is None:
         raise Conflict(f"“{version.name}”只能由其他流程发起（消息启动事件），不能手工发起")
     data = _start_data(session, compiled, chosen, data)
@@ -81,8 +84,16 @@ def _start_data(session: Session, compiled: CompiledVersion, start_event, data: 
     elif not data:
         return data
     else:
-        form, partial = {"components": [c for key in _first_step_forms(start_event)
-                                        for c in (compiled.forms.get(key) or {}).get("components", [])]}, True
+        form, partial = (
+            {
+                "components": [
+                    c
+                    for key in _first_step_forms(start_event)
+                    for c in (compiled.forms.get(key) or {}).get("components", [])
+                ]
+            },
+            True,
+        )
     known = set(build_schema(form).fields)
     if partial:
         known.discard(DECISION)  # a first step's decision is its approver's, never preset by who asks
@@ -122,6 +133,7 @@ def _nothing_required(form: dict) -> dict:
         for comp in components or []:
             (comp.get("validate") or {}).pop("required", None)
             walk(comp.get("components"))
+
     walk(form.get("components"))
     return form
 
@@ -131,8 +143,7 @@ def start_by_timer(session: Session, *, process_key: str, element_id: str) -> In
     return _start(session, version, SPECS.get(version), element_id, system_user(session), {})
 
 
-def start_by_message(session: Session, *, message: str, payload: dict, user: User,
-                     parent: Instance) -> Instance:
+def start_by_message(session: Session, *, message: str, payload: dict, user: User, parent: Instance) -> Instance:
     """A case another case started (`start:<process_key>` thrown with a payload)."""
     process_key = message.split(":", 1)[1]
     try:
@@ -140,9 +151,14 @@ def start_by_message(session: Session, *, message: str, payload: dict, user: Use
     except NotFound:
         raise Conflict(f"要发起的流程不存在：{process_key}（消息 {message}）") from None
     compiled = SPECS.get(version)
-    chosen = next((s for s in start_event_specs(compiled.spec)
-                   if isinstance(s.event_definition, MessageEventDefinition) and s.event_definition.name == message),
-                  None)
+    chosen = next(
+        (
+            s
+            for s in start_event_specs(compiled.spec)
+            if isinstance(s.event_definition, MessageEventDefinition) and s.event_definition.name == message
+        ),
+        None,
+    )
     if chosen is None:
         raise Conflict(f"流程 {process_key} 没有接收消息“{message}”的启动事件")
     data = {k: v for k, v in payload.items() if k != "initiator"}
@@ -155,20 +171,40 @@ def start_by_message(session: Session, *, message: str, payload: dict, user: Use
     return _start(session, version, compiled, chosen.bpmn_id, starter, data, parent=parent)
 
 
-def _start(session: Session, version: ProcessVersion, compiled: CompiledVersion, start_event: str, user: User,
-           data: dict, parent: Instance | None = None) -> Instance:
+def _start(
+    session: Session,
+    version: ProcessVersion,
+    compiled: CompiledVersion,
+    start_event: str,
+    user: User,
+    data: dict,
+    parent: Instance | None = None,
+) -> Instance:
     _check_department_roles(session, compiled, user)
-    instance = Instance(process_key=version.process_key, version_id=version.id, status=InstanceStatus.RUNNING,
-                        initiator_id=user.id, initiator_department_id=user.department_id,
-                        title=f"{version.name} - {user.display_name}", data=data, lock_version=0,
-                        parent_instance_id=parent.id if parent else None)
+    instance = Instance(
+        process_key=version.process_key,
+        version_id=version.id,
+        status=InstanceStatus.RUNNING,
+        initiator_id=user.id,
+        initiator_department_id=user.department_id,
+        title=f"{version.name} - {user.display_name}",
+        data=data,
+        lock_version=0,
+        parent_instance_id=parent.id if parent else None,
+    )
     session.add(instance)
     session.flush()
     started: dict[str, object] = {"start_event": start_event}
     if parent is not None:
         started.update(parent_instance_id=parent.id, parent_process_key=parent.process_key)
-    history.record(session, instance.id, history.STARTED, actor_id=user.id, element_id=start_event,
-                   data={**data, **started} if data else started)
+    history.record(
+        session,
+        instance.id,
+        history.STARTED,
+        actor_id=user.id,
+        element_id=start_event,
+        data={**data, **started} if data else started,
+    )
     workflow = state.new_workflow(compiled, start_event, data)
     # Whoever starts a case by hand is looking at its first step; a case another case started is news.
     advance(session, instance, workflow, compiled, actor_id=user.id if parent is None else None)
@@ -187,8 +223,7 @@ def _check_department_roles(session: Session, compiled: CompiledVersion, user: U
         role = session.get(Role, expr.role)
         if role is None or role.scope != "department" or any(field for _, field in expr.exclusions):
             continue  # global roles are checked when their step comes; fields are not filled in yet
-        assignment.resolve(session, lane, initiator_id=user.id, initiator_department_id=user.department_id,
-                           data={})
+        assignment.resolve(session, lane, initiator_id=user.id, initiator_department_id=user.department_id, data={})
 
 
 def fire_timers_of(session: Session, instance: Instance) -> bool:
@@ -200,8 +235,11 @@ def fire_timers_of(session: Session, instance: Instance) -> bool:
     workflow = state.load(instance.state, compiled)
     fired = []
     while True:  # a cycle fires once per refresh: a case down over several of its times records each
-        waiting = {t.id: (timer_event_spec(t.task_spec), timers.due_of(t))
-                   for t in workflow.get_tasks(state=TaskState.WAITING) if timer_event_spec(t.task_spec)}
+        waiting = {
+            t.id: (timer_event_spec(t.task_spec), timers.due_of(t))
+            for t in workflow.get_tasks(state=TaskState.WAITING)
+            if timer_event_spec(t.task_spec)
+        }
         ready_before = {t.id for t in workflow.get_tasks(state=TaskState.READY)}
         workflow.refresh_timers()
         new = [t for t in workflow.get_tasks(state=TaskState.READY) if t.id not in ready_before]
@@ -214,8 +252,15 @@ def fire_timers_of(session: Session, instance: Instance) -> bool:
     if not fired:
         return False
     for task, spec, due in fired:
-        history.record(session, instance.id, history.TIMER_FIRED, task_id=str(task.id), element_id=spec.bpmn_id,
-                       comment=spec.bpmn_name, data={"due_at": due.isoformat()} if due else None)
+        history.record(
+            session,
+            instance.id,
+            history.TIMER_FIRED,
+            task_id=str(task.id),
+            element_id=spec.bpmn_id,
+            comment=spec.bpmn_name,
+            data={"due_at": due.isoformat()} if due else None,
+        )
     advance(session, instance, workflow, compiled)
     return True
 
@@ -228,8 +273,10 @@ def _check_keys(data) -> None:
         raise InvalidData({k: ["字段名只能由字母、数字和下划线组成，且以字母开头"] for k in bad})
     reserved = sorted(k for k in data if k in reserved_names())
     if reserved:
-        raise InvalidData({k: ["是系统保留的名称（脚本中的函数或引擎字段），不能设置"] for k in reserved},
-                          f"不能设置系统保留的名称：{'、'.join(reserved)}")
+        raise InvalidData(
+            {k: ["是系统保留的名称（脚本中的函数或引擎字段），不能设置"] for k in reserved},
+            f"不能设置系统保留的名称：{'、'.join(reserved)}",
+        )
 
 
 def get(session: Session, instance_id: int, *, user: User) -> Instance:
@@ -244,8 +291,9 @@ def get(session: Session, instance_id: int, *, user: User) -> Instance:
 CORRECTOR_ROLE = "admin"
 
 
-def retry(session: Session, instance_id: int, *, user: User, data: dict | None = None,
-          reason: str | None = None) -> Instance:
+def retry(
+    session: Session, instance_id: int, *, user: User, data: dict | None = None, reason: str | None = None
+) -> Instance:
     """Run the failed step again (after the cause was fixed): the initiator, 企管部 or an admin.
     With `data` it is a data correction: an admin's, with a reason, that never changes what an approval
     step decided; each corrected field is recorded with its old and new value."""
@@ -265,12 +313,21 @@ def retry(session: Session, instance_id: int, *, user: User, data: dict | None =
         task._set_state(TaskState.READY)
     for task in workflow.get_tasks(state=TaskState.FUTURE):
         # A timer whose expression failed as the step before it completed never started waiting: evaluate it again.
-        if task.parent is not None and task.parent.has_state(TaskState.COMPLETED) \
-                and timer_event_spec(task.task_spec) is not None:
+        if (
+            task.parent is not None
+            and task.parent.has_state(TaskState.COMPLETED)
+            and timer_event_spec(task.task_spec) is not None
+        ):
             task.data.update(data)
             task.task_spec._update(task)
-    history.record(session, instance.id, history.RETRIED, actor_id=user.id, comment=(reason or "").strip() or None,
-                   data={"corrections": corrections} if corrections else None)
+    history.record(
+        session,
+        instance.id,
+        history.RETRIED,
+        actor_id=user.id,
+        comment=(reason or "").strip() or None,
+        data={"corrections": corrections} if corrections else None,
+    )
     advance(session, instance, workflow, compiled, actor_id=user.id)
     return instance
 
@@ -286,8 +343,10 @@ def _corrections(session: Session, instance: Instance, user: User, data: dict, r
     refused = sorted(k for k in data if k in decided)
     if refused:
         steps = "、".join(dict.fromkeys(decided[k] for k in refused))
-        raise InvalidData({k: [f"已由审批步骤“{decided[k]}”决定，重试不能更改；如需重新审批请由该步骤重新办理"] for k in refused},
-                          f"重试不能更改已完成审批步骤（{steps}）的结论：{'、'.join(refused)}")
+        raise InvalidData(
+            {k: [f"已由审批步骤“{decided[k]}”决定，重试不能更改；如需重新审批请由该步骤重新办理"] for k in refused},
+            f"重试不能更改已完成审批步骤（{steps}）的结论：{'、'.join(refused)}",
+        )
     current = instance.data or {}
     return [{"field": k, "old": current.get(k), "new": v, "submitted_by": submitted.get(k)} for k, v in data.items()]
 
@@ -297,10 +356,12 @@ def _submitted_fields(session: Session, instance_id: int) -> tuple[dict[str, str
     gave a decision) decided its whole submission; other steps and the start only submitted theirs."""
     decided: dict[str, str] = dict.fromkeys(ENGINE_KEYS, "会签/依次审批")
     submitted: dict[str, str] = {}
-    rows = session.execute(select(Event.type, Event.element_id, Event.decision, Event.data, Task.name)
-                           .outerjoin(Task, Task.id == Event.task_id)
-                           .where(Event.instance_id == instance_id,
-                                  Event.type.in_((history.STARTED, history.COMPLETED))).order_by(Event.id))
+    rows = session.execute(
+        select(Event.type, Event.element_id, Event.decision, Event.data, Task.name)
+        .outerjoin(Task, Task.id == Event.task_id)
+        .where(Event.instance_id == instance_id, Event.type.in_((history.STARTED, history.COMPLETED)))
+        .order_by(Event.id)
+    )
     for type_, element_id, decision, values, name in rows:
         if not isinstance(values, dict):
             continue
@@ -316,8 +377,9 @@ def _submitted_fields(session: Session, instance_id: int) -> tuple[dict[str, str
 _START_RECORD_KEYS = {"start_event", "parent_instance_id", "parent_process_key"}
 
 
-def list_visible(session: Session, *, user: User, status: str | None = None, mine: bool = False,
-                 limit: int = 50, offset: int = 0) -> list[Instance]:
+def list_visible(
+    session: Session, *, user: User, status: str | None = None, mine: bool = False, limit: int = 50, offset: int = 0
+) -> list[Instance]:
     query = select(Instance).order_by(Instance.id.desc()).limit(limit).offset(offset)
     if mine:
         query = query.where(Instance.initiator_id == user.id)
@@ -328,11 +390,13 @@ def list_visible(session: Session, *, user: User, status: str | None = None, min
     return list(session.scalars(query))
 
 
-
 def diagram(session: Session, instance: Instance) -> dict:
     version = session.get_one(ProcessVersion, instance.version_id)
-    current = set(session.scalars(select(Task.element_id).where(
-        Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))))
+    current = set(
+        session.scalars(
+            select(Task.element_id).where(Task.instance_id == instance.id, Task.state.in_(LIVE_TASK_STATES))
+        )
+    )
     current.update(session.scalars(select(Timer.element_id).where(Timer.instance_id == instance.id)))
     return {"bpmn_xml": version.bpmn_xml, "completed": instance.path or [], "current": sorted(current)}
 
@@ -341,16 +405,22 @@ def startable(session: Session, user: User) -> list[tuple[ProcessDefinition, Pro
     """The procedures this user may start by hand (the rule of `start`), by category then key:
     the latest version's starterRoles admit them and it has a none or timer start event."""
     rows = session.execute(
-        select(ProcessDefinition, ProcessVersion).join(
-            ProcessVersion, (ProcessVersion.process_key == ProcessDefinition.key)
-            & (ProcessVersion.version == ProcessDefinition.latest_version))
-        .order_by(ProcessDefinition.category, ProcessDefinition.key))
+        select(ProcessDefinition, ProcessVersion)
+        .join(
+            ProcessVersion,
+            (ProcessVersion.process_key == ProcessDefinition.key)
+            & (ProcessVersion.version == ProcessDefinition.latest_version),
+        )
+        .order_by(ProcessDefinition.category, ProcessDefinition.key)
+    )
     allowed = []
     for definition, version in rows:
         compiled = SPECS.get(version)
         if compiled.starter_roles and not (compiled.starter_roles & user.role_codes):
             continue
-        if any(isinstance(s.event_definition, (NoneEventDefinition, TimerEventDefinition))
-               for s in start_event_specs(compiled.spec)):
+        if any(
+            isinstance(s.event_definition, (NoneEventDefinition, TimerEventDefinition))
+            for s in start_event_specs(compiled.spec)
+        ):
             allowed.append((definition, version))
     return allowed

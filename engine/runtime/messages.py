@@ -1,10 +1,11 @@
 """Messages a case throws that no task inside it catches, handed on by the engine:
 
-  `start:<process_key>`  asks for a case of that procedure, started at its message start event with
-                         the payload (a dict) as its data, by the flow engine/flows/messages.py installs.
-  `notify`               a reminder or escalation: payload `{"to": <lane expression>, "text": ...}`;
-                         without `to`, the people the case's open tasks wait on.
+`start:<process_key>`  asks for a case of that procedure, started at its message start event with
+                       the payload (a dict) as its data, by the flow engine/flows/messages.py installs.
+`notify`               a reminder or escalation: payload `{"to": <lane expression>, "text": ...}`;
+                       without `to`, the people the case's open tasks wait on.
 """
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -37,8 +38,9 @@ def dispatch(session: Session, instance: Instance, events, *, actor_id: int | No
 
 
 class CaseStarter(Protocol):
-    def __call__(self, session: Session, parent: Instance, message: str, payload: dict,
-                 actor_id: int | None) -> None: ...
+    def __call__(
+        self, session: Session, parent: Instance, message: str, payload: dict, actor_id: int | None
+    ) -> None: ...
 
 
 _case_starter: CaseStarter | None = None
@@ -60,13 +62,28 @@ def _start_case(session: Session, parent: Instance, message: str, payload: dict,
 def _notify(session: Session, instance: Instance, payload: dict) -> None:
     target = payload.get("to")
     if target:
-        ids = assignment.resolve(session, str(target), initiator_id=instance.initiator_id,
-                                 initiator_department_id=instance.initiator_department_id,
-                                 data={**(instance.data or {}), **payload})
+        ids = assignment.resolve(
+            session,
+            str(target),
+            initiator_id=instance.initiator_id,
+            initiator_department_id=instance.initiator_department_id,
+            data={**(instance.data or {}), **payload},
+        )
     else:
-        ids = list(session.scalars(select(TaskCandidate.user_id).join(Task, Task.id == TaskCandidate.task_id)
-                                   .where(Task.instance_id == instance.id, Task.state == TaskRowState.OPEN).distinct()))
+        ids = list(
+            session.scalars(
+                select(TaskCandidate.user_id)
+                .join(Task, Task.id == TaskCandidate.task_id)
+                .where(Task.instance_id == instance.id, Task.state == TaskRowState.OPEN)
+                .distinct()
+            )
+        )
     usernames = list(session.scalars(select(User.username).where(User.id.in_(ids)).order_by(User.id)))
-    history.record(session, instance.id, history.NOTIFIED, comment=str(payload.get("text") or ""),
-                   data={"to": usernames, "kind": payload.get("kind", "reminder")})
+    history.record(
+        session,
+        instance.id,
+        history.NOTIFIED,
+        comment=str(payload.get("text") or ""),
+        data={"to": usernames, "kind": payload.get("kind", "reminder")},
+    )
     notifications.case_message(session, instance, ids, payload)

@@ -12,6 +12,7 @@ it is dropped and predicted again from the new one, so the case follows the new 
 current steps on. The steps it waits on keep their ids, data and timers, so their task rows,
 candidates and timer rows stay valid.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,20 +38,47 @@ from engine.store.models import LIVE_TASK_STATES, Instance, InstanceStatus, Proc
 _REACHED = TaskState.WAITING | TaskState.READY | TaskState.STARTED
 _PREDICTED = TaskState.FUTURE | TaskState.PREDICTED_MASK
 
-_STATUS: dict[str, str] = {InstanceStatus.COMPLETED: "已完成", InstanceStatus.WITHDRAWN: "已撤回", InstanceStatus.TERMINATED: "已终止"}
+_STATUS: dict[str, str] = {
+    InstanceStatus.COMPLETED: "已完成",
+    InstanceStatus.WITHDRAWN: "已撤回",
+    InstanceStatus.TERMINATED: "已终止",
+}
 _KINDS = {
-    "UserTask": "用户任务", "ManualTask": "人工任务", "NoneTask": "任务", "ScriptTask": "脚本任务",
-    "ServiceTask": "服务任务", "BusinessRuleTask": "业务规则任务", "SendTask": "发送任务", "ReceiveTask": "接收任务",
-    "ExclusiveGateway": "排他网关", "ParallelGateway": "并行网关", "InclusiveGateway": "包容网关",
-    "EventBasedGateway": "事件网关", "StartEvent": "开始事件", "EndEvent": "结束事件",
-    "IntermediateCatchEvent": "中间捕获事件", "IntermediateThrowEvent": "中间抛出事件", "BoundaryEvent": "边界事件",
-    "SubWorkflowTask": "子流程", "CallActivity": "调用活动", "TransactionSubprocess": "事务子流程",
-    "StandardLoopTask": "循环任务", "ParallelMultiInstanceTask": "并行多实例任务",
+    "UserTask": "用户任务",
+    "ManualTask": "人工任务",
+    "NoneTask": "任务",
+    "ScriptTask": "脚本任务",
+    "ServiceTask": "服务任务",
+    "BusinessRuleTask": "业务规则任务",
+    "SendTask": "发送任务",
+    "ReceiveTask": "接收任务",
+    "ExclusiveGateway": "排他网关",
+    "ParallelGateway": "并行网关",
+    "InclusiveGateway": "包容网关",
+    "EventBasedGateway": "事件网关",
+    "StartEvent": "开始事件",
+    "EndEvent": "结束事件",
+    "IntermediateCatchEvent": "中间捕获事件",
+    "IntermediateThrowEvent": "中间抛出事件",
+    "BoundaryEvent": "边界事件",
+    "SubWorkflowTask": "子流程",
+    "CallActivity": "调用活动",
+    "TransactionSubprocess": "事务子流程",
+    "StandardLoopTask": "循环任务",
+    "ParallelMultiInstanceTask": "并行多实例任务",
     "SequentialMultiInstanceTask": "串行多实例任务",
-    "TimerEventDefinition": "定时", "DurationTimerEventDefinition": "时长定时", "TimeDateEventDefinition": "日期定时",
-    "CycleTimerEventDefinition": "周期定时", "MessageEventDefinition": "消息", "SignalEventDefinition": "信号",
-    "ErrorEventDefinition": "错误", "EscalationEventDefinition": "升级", "TerminateEventDefinition": "终止",
-    "ConditionalEventDefinition": "条件", "CancelEventDefinition": "取消", "MultipleEventDefinition": "多重",
+    "TimerEventDefinition": "定时",
+    "DurationTimerEventDefinition": "时长定时",
+    "TimeDateEventDefinition": "日期定时",
+    "CycleTimerEventDefinition": "周期定时",
+    "MessageEventDefinition": "消息",
+    "SignalEventDefinition": "信号",
+    "ErrorEventDefinition": "错误",
+    "EscalationEventDefinition": "升级",
+    "TerminateEventDefinition": "终止",
+    "ConditionalEventDefinition": "条件",
+    "CancelEventDefinition": "取消",
+    "MultipleEventDefinition": "多重",
 }
 
 
@@ -65,20 +93,24 @@ class MigrationCheck:
     current_steps: list[str] = field(default_factory=list)  # element ids the case waits on
 
 
-def plan(session: Session, *, process_key: str, to_version: int | None = None,
-         instance_ids: list[int] | None = None) -> list[MigrationCheck]:
+def plan(
+    session: Session, *, process_key: str, to_version: int | None = None, instance_ids: list[int] | None = None
+) -> list[MigrationCheck]:
     """The dry run: changes nothing. No ids: every unfinished case of the procedure on an older version
     (cases in error included, so the admin sees they need a retry first)."""
     target = get_version(session, process_key, to_version)
     if instance_ids is None:
         instance_ids = _unfinished_on_older(session, target)
     dest = _Target(target)
-    return [_check(session, session.get(Instance, instance_id), instance_id, dest)[0]
-            for instance_id in dict.fromkeys(instance_ids)]
+    return [
+        _check(session, session.get(Instance, instance_id), instance_id, dest)[0]
+        for instance_id in dict.fromkeys(instance_ids)
+    ]
 
 
-def migrate(session: Session, *, process_key: str, to_version: int | None = None,
-            instance_ids: list[int] | None, actor: User) -> list[MigrationCheck]:
+def migrate(
+    session: Session, *, process_key: str, to_version: int | None = None, instance_ids: list[int] | None, actor: User
+) -> list[MigrationCheck]:
     """Move the given cases that may move (None: those `plan` would list); leave the others untouched.
     Each case is re-checked under its row lock and moved in a savepoint of its own: all of it moves,
     or none of it."""
@@ -105,15 +137,21 @@ def migrate(session: Session, *, process_key: str, to_version: int | None = None
 
 
 def _unfinished_on_older(session: Session, target: ProcessVersion) -> list[int]:
-    return list(session.scalars(
-        select(Instance.id).join(ProcessVersion, ProcessVersion.id == Instance.version_id)
-        .where(Instance.process_key == target.process_key, Instance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
-               ProcessVersion.version < target.version)
-        .order_by(Instance.id)))
+    return list(
+        session.scalars(
+            select(Instance.id)
+            .join(ProcessVersion, ProcessVersion.id == Instance.version_id)
+            .where(
+                Instance.process_key == target.process_key,
+                Instance.status.in_((InstanceStatus.RUNNING, InstanceStatus.ERROR)),
+                ProcessVersion.version < target.version,
+            )
+            .order_by(Instance.id)
+        )
+    )
 
 
-def _move(session: Session, instance: Instance, workflow, dest: _Target, actor: User,
-          check: MigrationCheck) -> None:
+def _move(session: Session, instance: Instance, workflow, dest: _Target, actor: User, check: MigrationCheck) -> None:
     old_index = dest.index(SPECS.get(session.get_one(ProcessVersion, instance.version_id)))
     new_index = dest.index(dest.compiled)
     instance.version_id = dest.version.id
@@ -128,12 +166,17 @@ def _move(session: Session, instance: Instance, workflow, dest: _Target, actor: 
         old_name, new_name = before.bpmn_name or before.bpmn_id, after.bpmn_name or after.bpmn_id
         if row.kind == TaskKind.SIGNER:  # `<step>（加签）`, its form the built-in one
             if row.name.startswith(old_name):
-                row.name = new_name + row.name[len(old_name):]
+                row.name = new_name + row.name[len(old_name) :]
         else:
             row.name, row.form_key = new_name, properties(after).get(Property.FORM_KEY)
-    history.record(session, instance.id, history.MIGRATED, actor_id=actor.id,
-                   comment=f"从版本 {check.from_version} 迁移到版本 {check.to_version}",
-                   data={"from_version": check.from_version, "to_version": check.to_version})
+    history.record(
+        session,
+        instance.id,
+        history.MIGRATED,
+        actor_id=actor.id,
+        comment=f"从版本 {check.from_version} 迁移到版本 {check.to_version}",
+        data={"from_version": check.from_version, "to_version": check.to_version},
+    )
     session.flush()
 
 
@@ -186,8 +229,7 @@ def _check(session: Session, instance: Instance | None, instance_id: int, dest: 
     except Exception as exc:
         reasons.append(f"无法读取实例的引擎状态：{exc}")
         return check, None
-    reached = [t for wf in (before, *before.subprocesses.values()) for t in wf.tasks.values()
-               if t.has_state(_REACHED)]
+    reached = [t for wf in (before, *before.subprocesses.values()) for t in wf.tasks.values() if t.has_state(_REACHED)]
     check.current_steps = sorted({t.task_spec.bpmn_id for t in reached if t.task_spec.bpmn_id})
     old_index, new_index = dest.index(old), dest.index(dest.compiled)
     reasons.extend(_completed_steps(instance.path or [], old_index, new_index))
@@ -202,6 +244,7 @@ def _check(session: Session, instance: Instance | None, instance_id: int, dest: 
 
 # --- rule 1: what the case has done --------------------------------------------------------------
 
+
 def _completed_steps(path: list[str], old_index: dict, new_index: dict) -> list[str]:
     reasons = []
     for element_id in path:
@@ -215,6 +258,7 @@ def _completed_steps(path: list[str], old_index: dict, new_index: dict) -> list[
 
 
 # --- rule 2: what the case waits on --------------------------------------------------------------
+
 
 def _current_steps(workflow, reached: list, old_index: dict, new_index: dict, dest: _Target) -> list[str]:
     new = dest.compiled
@@ -237,8 +281,9 @@ def _current_steps(workflow, reached: list, old_index: dict, new_index: dict, de
             reasons.append(f"当前步骤 {label}在新版本中类型改变（{_kind_label(spec)} → {_kind_label(after)}）")
             continue
         if spec.manual:
-            reasons.extend(_user_task(label, _worked(old_index.get(element_id)), _worked(new_index.get(element_id)),
-                                      forms))
+            reasons.extend(
+                _user_task(label, _worked(old_index.get(element_id)), _worked(new_index.get(element_id)), forms)
+            )
         # Boundary events hang on a split the step is entered through: one the case never passed would
         # make the step's join fail when it completes.
         splits = {s.name for s in after.inputs if type(s).__name__ == "BoundaryEventSplit"}
@@ -271,8 +316,9 @@ def _parallel_branches(old_spec, new_spec, reached: list, old_index: dict) -> li
         if not changed:
             inputs = [sorted(s.name for s in g.inputs) for g in (before, after)]
             outputs = [sorted(s.name for s in g.outputs) for g in (before, after)]
-            changed = (len(before.inputs) > 1 and inputs[0] != inputs[1]) \
-                or (len(before.outputs) > 1 and outputs[0] != outputs[1])
+            changed = (len(before.inputs) > 1 and inputs[0] != inputs[1]) or (
+                len(before.outputs) > 1 and outputs[0] != outputs[1]
+            )
         if changed:
             gateway = gateways[0]
             label = _label(gateway.bpmn_id or name, old_index.get(gateway.bpmn_id) or [gateway])
@@ -286,8 +332,10 @@ def _user_task(label: str, before, after, forms: dict) -> list[str]:
         return [f"当前步骤 {label}在新版本中被删除"]
     reasons = []
     if (before.lane or "") != (after.lane or ""):
-        reasons.append(f"当前步骤 {label}在新版本中改由“{after.lane or '未指定'}”办理（原为“{before.lane or '未指定'}”），"
-                       "已分派的待办人会不对")
+        reasons.append(
+            f"当前步骤 {label}在新版本中改由“{after.lane or '未指定'}”办理（原为“{before.lane or '未指定'}”），"
+            "已分派的待办人会不对"
+        )
     old_props, new_props = properties(before), properties(after)
     if old_props.get(Property.APPROVAL_MODE) != new_props.get(Property.APPROVAL_MODE):
         reasons.append(f"当前步骤 {label}在新版本中的审批方式改变，进行中的审批无法按新方式继续")
@@ -298,6 +346,7 @@ def _user_task(label: str, before, after, forms: dict) -> list[str]:
 
 
 # --- rule 3: the saved state loads and runs on the new specs -------------------------------------
+
 
 def _rebased(saved: str | None, new: CompiledVersion, old_index: dict, reasons: list[str]):
     """The case's workflow on the new specs with its unreached part predicted again, or None (and why)."""
@@ -311,13 +360,16 @@ def _rebased(saved: str | None, new: CompiledVersion, old_index: dict, reasons: 
         if sub_spec is None:
             missing.append(sub.get("spec"))
             continue
-        missing.extend(t["task_spec"] for t in sub.get("tasks", {}).values()
-                       if t["task_spec"] not in sub_spec.task_specs)
+        missing.extend(
+            t["task_spec"] for t in sub.get("tasks", {}).values() if t["task_spec"] not in sub_spec.task_specs
+        )
     if missing:
         for name in dict.fromkeys(missing):
             element_id = _element_id_of_name(name)
-            reasons.append(f"实例的引擎状态引用的 {name}（属于步骤 {_label(element_id, old_index.get(element_id))}）"
-                           "在新版本中不存在")
+            reasons.append(
+                f"实例的引擎状态引用的 {name}（属于步骤 {_label(element_id, old_index.get(element_id))}）"
+                "在新版本中不存在"
+            )
         return None
     try:
         workflow = state.load(saved, new)
@@ -355,6 +407,7 @@ def _repredict(workflow) -> None:
 
 # --- naming things for people --------------------------------------------------------------------
 
+
 def _element_id(spec) -> str:
     return spec.bpmn_id or _element_id_of_name(spec.name)
 
@@ -379,8 +432,11 @@ def _worked(specs: list | None):
     multi-instance task is the inner task, carrying the name and the form."""
     if not specs:
         return None
-    return next((s for s in specs if s.manual and s.lane), None) or next((s for s in specs if s.manual), None) \
+    return (
+        next((s for s in specs if s.manual and s.lane), None)
+        or next((s for s in specs if s.manual), None)
         or _element(specs)
+    )
 
 
 def _label(element_id: str, specs: list | None) -> str:

@@ -8,6 +8,7 @@ the person redoing the step sees what was filled in before.
 This is only sound where no join waits on the target's branch: the targets are the top-level steps
 that are not inside a parallel or inclusive split (`safe_targets`, computed once per version).
 """
+
 from __future__ import annotations
 
 from copy import deepcopy
@@ -21,8 +22,14 @@ def jump_to(workflow, element_id: str, data: dict) -> None:
     """Drop every live task and make `element_id` (a top-level step) the one to do next."""
     candidates = [s for s in workflow.spec.task_specs.values() if s.bpmn_id == element_id and is_user_step(s)]
     target = next((s for s in candidates if not s.manual), candidates[0])  # a multi-instance: its wrapper
-    entry = next((s for s in workflow.spec.task_specs.values()
-                  if type(s).__name__ == "BoundaryEventSplit" and target in s.outputs), target)
+    entry = next(
+        (
+            s
+            for s in workflow.spec.task_specs.values()
+            if type(s).__name__ == "BoundaryEventSplit" and target in s.outputs
+        ),
+        target,
+    )
     root = workflow.task_tree
     for task in list(root):
         if task.id in workflow.subprocesses and task is not root:

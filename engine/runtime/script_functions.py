@@ -5,6 +5,7 @@ Most need the database (numbering, the annual report's figures, a draft going li
 makes its session available to them for its duration (`scripting.scripts_use`), so what they do is part
 of the step's transaction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -47,18 +48,34 @@ def process_statistics(year: int) -> dict:
 
     in_year = Instance.created_at.between(begin, end)
     started = counts(select(Instance.process_key, func.count()).where(in_year).group_by(Instance.process_key))
-    completed = counts(select(Instance.process_key, func.count()).where(Instance.completed_at.between(begin, end))
-                       .group_by(Instance.process_key))
-    running = counts(select(Instance.process_key, func.count()).where(Instance.status == InstanceStatus.RUNNING)
-                     .group_by(Instance.process_key))
-    versions = counts(select(ProcessVersion.process_key, func.count())
-                      .where(ProcessVersion.deployed_at.between(begin, end)).group_by(ProcessVersion.process_key))
+    completed = counts(
+        select(Instance.process_key, func.count())
+        .where(Instance.completed_at.between(begin, end))
+        .group_by(Instance.process_key)
+    )
+    running = counts(
+        select(Instance.process_key, func.count())
+        .where(Instance.status == InstanceStatus.RUNNING)
+        .group_by(Instance.process_key)
+    )
+    versions = counts(
+        select(ProcessVersion.process_key, func.count())
+        .where(ProcessVersion.deployed_at.between(begin, end))
+        .group_by(ProcessVersion.process_key)
+    )
     rows: list[dict[str, Any]] = []
     for definition in session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key)):
-        rows.append({"key": definition.key, "name": definition.name, "version": definition.latest_version,
-                     "started": started.get(definition.key, 0), "completed": completed.get(definition.key, 0),
-                     "running": running.get(definition.key, 0),
-                     "versions_deployed": versions.get(definition.key, 0)})
+        rows.append(
+            {
+                "key": definition.key,
+                "name": definition.name,
+                "version": definition.latest_version,
+                "started": started.get(definition.key, 0),
+                "completed": completed.get(definition.key, 0),
+                "running": running.get(definition.key, 0),
+                "versions_deployed": versions.get(definition.key, 0),
+            }
+        )
     totals = {k: sum(r[k] for r in rows) for k in ("started", "completed", "running", "versions_deployed")}
     return {"year": int(year), "processes": rows, "totals": totals}
 
@@ -69,5 +86,9 @@ def activate_process_draft(draft_id) -> dict:
     return drafts.activate(session, int(draft_id), change_instance_id=scripting.running_case()[1])
 
 
-SCRIPT_FUNCTIONS: Mapping[str, Callable] = {**scripting.CLOCK_FUNCTIONS, "next_number": next_number,
-                    "process_statistics": process_statistics, "activate_process_draft": activate_process_draft}
+SCRIPT_FUNCTIONS: Mapping[str, Callable] = {
+    **scripting.CLOCK_FUNCTIONS,
+    "next_number": next_number,
+    "process_statistics": process_statistics,
+    "activate_process_draft": activate_process_draft,
+}

@@ -6,6 +6,7 @@ go on is the subtree under the lowest common ancestor of the unfinished tasks (j
 their own branches below the split). We save that subtree, without the spec (cached per version),
 so what is saved per step does not grow with the case's history.
 """
+
 from __future__ import annotations
 
 import json
@@ -92,8 +93,9 @@ def new_workflow(compiled: CompiledVersion, start_event: str | None = None, data
 
 def prune(workflow: BpmnWorkflow) -> None:
     """Drop every finished task that is not below the lowest common ancestor of the live ones."""
-    live = [t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)
-            or t.has_state(TaskState.ERROR)]
+    live = [
+        t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK) or t.has_state(TaskState.ERROR)
+    ]
     if not live:
         return
     ancestors = _path_to_root(live[0])

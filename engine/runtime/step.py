@@ -1,4 +1,5 @@
 """One engine step: run the workflow as far as it goes, then mirror its state into indexed rows."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,15 @@ from engine.runtime import approval, messages, state, timers
 from engine.store.models import LIVE_TASK_STATES, Instance, InstanceStatus, Task, utcnow
 
 
-def advance(session: Session, instance: Instance, workflow, compiled: CompiledVersion,
-            failure: WorkflowException | None = None, *, actor_id: int | None = None) -> None:
+def advance(
+    session: Session,
+    instance: Instance,
+    workflow,
+    compiled: CompiledVersion,
+    failure: WorkflowException | None = None,
+    *,
+    actor_id: int | None = None,
+) -> None:
     """Run engine steps, sync task and timer rows, hand thrown messages on, save. Script errors put
     the instance in `error`; what the user submitted before the failing step is kept."""
     budget = StepBudget()
@@ -75,8 +83,9 @@ class StepBudget:
         if getattr(task.task_spec, "script", None):
             self.last_script = task.task_spec
         if self.ran > self.max_tasks:
-            raise StepBudgetExceeded(f"一次推进执行了超过 {self.max_tasks} 个自动步骤，流程可能陷入循环，已中止",
-                                     task=task)
+            raise StepBudgetExceeded(
+                f"一次推进执行了超过 {self.max_tasks} 个自动步骤，流程可能陷入循环，已中止", task=task
+            )
         if time.monotonic() > self.deadline:
             raise StepBudgetExceeded(f"一次推进的自动步骤运行超过 {self.seconds:g} 秒，已中止", task=task)
 
@@ -84,8 +93,9 @@ class StepBudget:
 def _count_budget_hit(session: Session, instance: Instance, budget: StepBudget, exc: StepBudgetExceeded) -> None:
     spec = budget.last_script
     if spec is not None:  # the loop's script: paused like code that ran into its own limits
-        quarantine.record_hit(session, spec.script, process_key=instance.process_key, element_id=spec.bpmn_id,
-                              error=str(exc))
+        quarantine.record_hit(
+            session, spec.script, process_key=instance.process_key, element_id=spec.bpmn_id, error=str(exc)
+        )
 
 
 def _written(instance: Instance, **values) -> None:
@@ -99,9 +109,18 @@ def save(session: Session, instance: Instance, workflow) -> None:
     expected = instance.lock_version
     now = utcnow()
     result = session.execute(
-        update(Instance).where(Instance.id == instance.id, Instance.lock_version == expected)
-        .values(state=state.dump(workflow), lock_version=expected + 1, status=instance.status,
-                data=instance.data, path=instance.path, error=instance.error, completed_at=instance.completed_at, updated_at=now)
+        update(Instance)
+        .where(Instance.id == instance.id, Instance.lock_version == expected)
+        .values(
+            state=state.dump(workflow),
+            lock_version=expected + 1,
+            status=instance.status,
+            data=instance.data,
+            path=instance.path,
+            error=instance.error,
+            completed_at=instance.completed_at,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult

@@ -1,4 +1,5 @@
 """Acting on tasks: read with its form, claim, complete. Every write locks the instance first."""
+
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -39,8 +40,12 @@ def get(session: Session, task_id: str, *, user: User) -> Task:
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"任务不存在：{task_id}")
-    if not (task.assignee_id == user.id or task.owner_id == user.id or _is_candidate(session, task_id, user.id)
-            or access.can_view(session, user, case_of(session, task))):
+    if not (
+        task.assignee_id == user.id
+        or task.owner_id == user.id
+        or _is_candidate(session, task_id, user.id)
+        or access.can_view(session, user, case_of(session, task))
+    ):
         raise Forbidden("无权查看该任务")
     return task
 
@@ -112,8 +117,9 @@ def claim(session: Session, task_id: str, *, user: User) -> Task:
     if claim_refusal(session, task, user) is not None:
         return task  # already theirs: claiming twice (a double click) is harmless
     task.assignee_id = user.id
-    history.record(session, task.instance_id, history.CLAIMED, actor_id=user.id, task_id=task.id,
-                   element_id=task.element_id)
+    history.record(
+        session, task.instance_id, history.CLAIMED, actor_id=user.id, task_id=task.id, element_id=task.element_id
+    )
     session.flush()
     return task
 
@@ -152,17 +158,38 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
     cleaned = validated(session, task, data)
     if task.owner_id is not None:  # a delegate has done their part: back to the delegator, who decides
         task.pending_data, task.assignee_id, task.owner_id = cleaned, task.owner_id, None
-        history.record(session, instance.id, history.DELEGATE_RESOLVED, actor_id=user.id, task_id=task.id,
-                       element_id=task.element_id, decision=cleaned.get("decision"),
-                       comment=cleaned.get("comment"), data=cleaned)
+        history.record(
+            session,
+            instance.id,
+            history.DELEGATE_RESOLVED,
+            actor_id=user.id,
+            task_id=task.id,
+            element_id=task.element_id,
+            decision=cleaned.get("decision"),
+            comment=cleaned.get("comment"),
+            data=cleaned,
+        )
         notifications.task_opened(session, task, actor_id=user.id)
         session.flush()
         return instance
-    task.state, task.assignee_id, task.completed_by, task.completed_at = TaskRowState.COMPLETED, user.id, user.id, utcnow()
+    task.state, task.assignee_id, task.completed_by, task.completed_at = (
+        TaskRowState.COMPLETED,
+        user.id,
+        user.id,
+        utcnow(),
+    )
     task.decision = cleaned.get("decision")
-    history.record(session, instance.id, history.COMPLETED, actor_id=user.id, task_id=task.id,
-                   element_id=task.element_id, decision=cleaned.get("decision"),
-                   comment=cleaned.get("comment"), data=cleaned)
+    history.record(
+        session,
+        instance.id,
+        history.COMPLETED,
+        actor_id=user.id,
+        task_id=task.id,
+        element_id=task.element_id,
+        decision=cleaned.get("decision"),
+        comment=cleaned.get("comment"),
+        data=cleaned,
+    )
     session.flush()
     decided = approval.settle(session, task, cleaned)
     if decided is not None:
@@ -170,8 +197,9 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
     return instance
 
 
-def run_engine_task(session: Session, instance: Instance, compiled: CompiledVersion, spiff_task_id: str,
-                    data: dict, *, actor_id: int) -> None:
+def run_engine_task(
+    session: Session, instance: Instance, compiled: CompiledVersion, spiff_task_id: str, data: dict, *, actor_id: int
+) -> None:
     """Complete the engine's task with the step's data and let the case run on."""
     workflow = workflow_of(instance, compiled)
     current = spiff_task(workflow, spiff_task_id)
@@ -186,8 +214,15 @@ def run_engine_task(session: Session, instance: Instance, compiled: CompiledVers
     advance(session, instance, workflow, compiled, failure, actor_id=actor_id)
 
 
-def list_for(session: Session, *, user: User, scope: str = "mine", state_: str = TaskRowState.OPEN,
-             limit: int = 50, offset: int = 0) -> list[Task]:
+def list_for(
+    session: Session,
+    *,
+    user: User,
+    scope: str = "mine",
+    state_: str = TaskRowState.OPEN,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Task]:
     """The API's task list: open tasks by scope (see inbox.todo), or the ones I completed."""
     if state_ == TaskRowState.COMPLETED:
         return inbox.done(session, user=user, limit=limit, offset=offset)

@@ -1,6 +1,7 @@
 """The timer events a case waits on, as `timer` rows (kind `event`): after every step the engine
 mirrors them here, so the scheduler (engine/flows/timers.py) finds what falls due with one indexed
 query. Task deadlines are `timer` rows too (engine/runtime/deadlines.py)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -42,8 +43,10 @@ def sync(session: Session, instance_id: int, workflow) -> None:
             due = due_of(task)
             if due is not None:
                 waiting[str(task.id)] = (spec.bpmn_id, due)
-    rows = {row.task_id: row for row in session.scalars(
-        select(Timer).where(Timer.instance_id == instance_id, Timer.kind == TimerKind.EVENT))}
+    rows = {
+        row.task_id: row
+        for row in session.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.kind == TimerKind.EVENT))
+    }
     for task_id, stale in rows.items():
         if task_id not in waiting:
             session.delete(stale)

@@ -1,4 +1,5 @@
 """Database connection, sessions and the per-instance write lock."""
+
 from __future__ import annotations
 
 import os
@@ -88,8 +89,7 @@ class Database:
         self.url = url or database_url()
         self.engine = make_engine(self.url, **engine_kwargs)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
-        self.WriteSession = sessionmaker(self.engine.execution_options(sqlite_immediate=True),
-                                         expire_on_commit=False)
+        self.WriteSession = sessionmaker(self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -148,13 +148,16 @@ def lock_instance(session: Session, instance_id: int) -> bool:
     from engine.store.models import Instance
 
     if session.get_bind().dialect.name == "postgresql":
-        row = session.execute(
-            text("SELECT id FROM instance WHERE id = :id FOR UPDATE"), {"id": instance_id}
-        ).first()
+        row = session.execute(text("SELECT id FROM instance WHERE id = :id FOR UPDATE"), {"id": instance_id}).first()
         return row is not None
     # An UPDATE's result is a CursorResult (with rowcount); Session.execute is typed as any Result.
-    result = cast(CursorResult[Any], session.execute(
-        update(Instance).where(Instance.id == instance_id).values(lock_version=Instance.lock_version)
-        .execution_options(synchronize_session=False)
-    ))
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Instance)
+            .where(Instance.id == instance_id)
+            .values(lock_version=Instance.lock_version)
+            .execution_options(synchronize_session=False)
+        ),
+    )
     return result.rowcount == 1

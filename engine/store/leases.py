@@ -6,6 +6,7 @@ once. It then works each row in a transaction of its own, after checking the lea
 own (`held`). A process that dies mid-work rolls back and leaves a lease that runs out, so another
 process takes the row after it. A lease with no holder is a "not before" for a row to retry later.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,19 +22,35 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
-def claim(session: Session, model, due_column, *, now: datetime, worker: str, batch: int,
-          lease: timedelta, where=(), columns=()) -> list[Row]:
+def claim(
+    session: Session,
+    model,
+    due_column,
+    *,
+    now: datetime,
+    worker: str,
+    batch: int,
+    lease: timedelta,
+    where=(),
+    columns=(),
+) -> list[Row]:
     """Lease up to `batch` rows of `model` due by `now` that nobody holds; answers (id, *columns) of each."""
-    query = (select(model.id, *columns).where(due_column <= now, *where,
-                                    or_(model.locked_until.is_(None), model.locked_until <= now))
-             .order_by(due_column).limit(batch))
+    query = (
+        select(model.id, *columns)
+        .where(due_column <= now, *where, or_(model.locked_until.is_(None), model.locked_until <= now))
+        .order_by(due_column)
+        .limit(batch)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(session.execute(query).all())  # .all() is typed as a Sequence; callers take a list
     if rows:
-        session.execute(update(model).where(model.id.in_([row[0] for row in rows]))
-                        .values(locked_by=worker, locked_until=now + lease)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(model)
+            .where(model.id.in_([row[0] for row in rows]))
+            .values(locked_by=worker, locked_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
     return rows
 
 

@@ -3,6 +3,7 @@
 The inbox and reports read `task`, `task_candidate` and `event` rows; only an engine step
 loads `instance.state` (the pruned, spec-less SpiffWorkflow serialization).
 """
+
 from __future__ import annotations
 
 import enum
@@ -30,6 +31,7 @@ from engine import clock
 
 class InstanceStatus(enum.StrEnum):
     """Where a case stands (`instance.status`)."""
+
     RUNNING = "running"
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"  # 撤回 by its initiator
@@ -39,6 +41,7 @@ class InstanceStatus(enum.StrEnum):
 
 class TaskRowState(enum.StrEnum):
     """Where a task row stands (`task.state`); not SpiffWorkflow's TaskState of the engine task."""
+
     OPEN = "open"  # to be worked by its assignee or candidates
     WAITING = "waiting"  # for a signer added before (加签)
     PENDING = "pending"  # not its turn yet (依次审批)
@@ -52,6 +55,7 @@ LIVE_TASK_STATES = (TaskRowState.OPEN, TaskRowState.WAITING, TaskRowState.PENDIN
 
 class TaskKind(enum.StrEnum):
     """How a task row relates to the engine task it acts on (see `Task`)."""
+
     TASK = "task"
     VOTE = "vote"
     SIGNER = "signer"
@@ -59,6 +63,7 @@ class TaskKind(enum.StrEnum):
 
 class TimerKind(enum.StrEnum):
     """What a `timer` row stands for."""
+
     EVENT = "event"  # a BPMN timer event a case waits on (engine/runtime/timers.py)
     REMIND = "remind"  # a task deadline's reminder, then its due stage (engine/runtime/deadlines.py)
     DUE = "due"
@@ -66,6 +71,7 @@ class TimerKind(enum.StrEnum):
 
 class DraftState(enum.StrEnum):
     """Where a draft of a procedure stands (`process_draft.state`)."""
+
     DRAFT = "draft"
     PROPOSED = "proposed"  # a change case runs
     ACTIVATED = "activated"
@@ -74,6 +80,7 @@ class DraftState(enum.StrEnum):
 
 class MailStatus(enum.StrEnum):
     """Where a mail of the outbox stands."""
+
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
@@ -93,6 +100,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class Timestamp(TypeDecorator):
     """Aware UTC datetimes on every backend (SQLite stores them naive)."""
+
     impl = DateTime(timezone=True)
     cache_ok = True
 
@@ -151,6 +159,7 @@ class UserRole(Base):
 
 class CredentialKind(enum.StrEnum):
     """What an `api_token` row lets in: a bearer token, or the login session behind a page cookie."""
+
     API = "api"
     PAGE = "page"
 
@@ -158,6 +167,7 @@ class CredentialKind(enum.StrEnum):
 class ApiToken(Base):
     """A credential kept server-side (only its SHA-256), so that it can be listed and revoked: an API
     bearer token or a page session (the cookie carries the session's secret)."""
+
     __tablename__ = "api_token"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
@@ -175,6 +185,7 @@ class ApiToken(Base):
 class LoginThrottle(Base):
     """Failed logins counted per account (the username typed, known or not) and per client address.
     In the database, so every web process sees the same counts."""
+
     __tablename__ = "login_throttle"
     scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # ThrottleScope
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -185,6 +196,7 @@ class LoginThrottle(Base):
 
 class ProcessDefinition(Base):
     """One procedure of the library; its versions hold the content."""
+
     __tablename__ = "process_definition"
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -219,6 +231,7 @@ class ProcessVersion(Base):
 class ProcessDraft(Base):
     """A procedure being edited in the modeler: nothing runs it. It goes live as the next version
     through a process_change case (or an admin's direct deploy)."""
+
     __tablename__ = "process_draft"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_key: Mapped[str] = mapped_column(String(128))  # no FK: a new procedure has no definition yet
@@ -272,6 +285,7 @@ class Task(Base):
       vote    one approver of a multi-person step (approvalMode all | any | sequential)
       signer  a person added before or after another row (加签); `origin_task_id` is that row
     """
+
     __tablename__ = "task"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     spiff_task_id: Mapped[str] = mapped_column(String(36), nullable=True)  # always set; see migration 0004
@@ -305,8 +319,12 @@ class Task(Base):
         Index("ix_task_completed_by", "completed_by", "completed_at"),
         Index("ix_task_spiff", "spiff_task_id"),
         # The open rows nobody has claimed: what a candidate's group tasks are probed against.
-        Index("ix_task_unclaimed", "id", postgresql_where=text("state = 'open' AND assignee_id IS NULL"),
-              sqlite_where=text("state = 'open' AND assignee_id IS NULL")),
+        Index(
+            "ix_task_unclaimed",
+            "id",
+            postgresql_where=text("state = 'open' AND assignee_id IS NULL"),
+            sqlite_where=text("state = 'open' AND assignee_id IS NULL"),
+        ),
     )
 
     def is_overdue(self, now: datetime) -> bool:
@@ -323,6 +341,7 @@ class TaskCandidate(Base):
 
 class Event(Base):
     """Append-only history: never updated, never deleted."""
+
     __tablename__ = "event"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
@@ -339,6 +358,7 @@ class Event(Base):
 
 class CaseCopy(Base):
     """抄送: a person copied on a case, who may then read it."""
+
     __tablename__ = "case_copy"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
@@ -352,6 +372,7 @@ class CaseCopy(Base):
 
 class Attachment(Base):
     """A file uploaded on a task. The content lives in the database, so every web process sees it."""
+
     __tablename__ = "attachment"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
@@ -368,6 +389,7 @@ class Attachment(Base):
 
 class Timer(Base):
     """A timer event an instance waits on, with its due time: what the scheduler scans."""
+
     __tablename__ = "timer"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
@@ -387,6 +409,7 @@ class Timer(Base):
 
 class StartSchedule(Base):
     """A timer start event of the live version of a procedure: when it next starts a case."""
+
     __tablename__ = "start_schedule"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_key: Mapped[str] = mapped_column(ForeignKey("process_definition.key"))
@@ -402,6 +425,7 @@ class StartSchedule(Base):
 class NumberSequence(Base):
     """Document and record numbers: one counter per name, incremented under a row lock, never reused.
     A counter belongs to the procedure whose case first used it (`process_key`); no other may advance it."""
+
     __tablename__ = "number_sequence"
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
@@ -410,6 +434,7 @@ class NumberSequence(Base):
 
 class Notification(Base):
     """An in-app notification: what the 通知 list and the unread badge read (engine/notifications/)."""
+
     __tablename__ = "notification"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
@@ -424,14 +449,19 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notification_user", "user_id", "id"),
         # The unread count in every page's nav: only the unread rows are indexed.
-        Index("ix_notification_unread", "user_id", postgresql_where=text("read_at IS NULL"),
-              sqlite_where=text("read_at IS NULL")),
+        Index(
+            "ix_notification_unread",
+            "user_id",
+            postgresql_where=text("read_at IS NULL"),
+            sqlite_where=text("read_at IS NULL"),
+        ),
     )
 
 
 class MailOutbox(Base):
     """An e-mail to send: written in the engine step's transaction, sent later by `deliver_outbox`
     with retry and back-off, so a mail server that is down loses nothing. Never deleted."""
+
     __tablename__ = "mail_outbox"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     to_address: Mapped[str] = mapped_column(String(255))
@@ -451,14 +481,19 @@ class MailOutbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
     __table_args__ = (
         # Sent rows pile up for ever; the deliverer only scans the pending ones.
-        Index("ix_mail_outbox_due", "next_attempt_at", postgresql_where=text("status = 'pending'"),
-              sqlite_where=text("status = 'pending'")),
+        Index(
+            "ix_mail_outbox_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
         Index("ix_mail_outbox_status", "status", "id"),
     )
 
 
 class NotificationOptOut(Base):
     """A kind of notification a user turned off on one channel. No row: on (the default)."""
+
     __tablename__ = "notification_optout"
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -469,6 +504,7 @@ class CodeQuarantine(Base):
     """A piece of diagram code (by the SHA-256 of its source) that ran into its limits: counted per hit,
     and paused once it reached BPM_SCRIPT_QUARANTINE_HITS, so it cannot stall the system again and
     again (engine/quarantine.py). Released by an admin, or by the next version, whose code differs."""
+
     __tablename__ = "code_quarantine"
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     process_key: Mapped[str | None] = mapped_column(String(64))

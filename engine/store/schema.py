@@ -1,4 +1,5 @@
 """Create or upgrade the schema with Alembic migrations."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,4 +22,3 @@ def alembic_config(connection=None) -> Config:
 def upgrade(db: Database) -> None:
     with db.engine.begin() as connection:
         command.upgrade(alembic_config(connection), "head")
-

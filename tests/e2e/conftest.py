@@ -3,6 +3,7 @@
 One server and one browser per session; every user gets a context of their own (own cookies), logged
 in through the real login form. Outside CI the tests skip when /usr/bin/chromium is missing; in CI
 (CI=true) that is a failure."""
+
 from __future__ import annotations
 
 import contextlib
@@ -53,12 +54,15 @@ def pytest_runtest_makereport(item, call):
 def _chromium():
     if not CHROMIUM.exists():
         if IN_CI:
-            pytest.fail(f"CI must provide Debian's Chromium at {CHROMIUM} (.ci/run installs it: "
-                        "apt-get install chromium chromium-driver)")
+            pytest.fail(
+                f"CI must provide Debian's Chromium at {CHROMIUM} (.ci/run installs it: "
+                "apt-get install chromium chromium-driver)"
+            )
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
 
 
 # ---- the live server ----
+
 
 def _bpm() -> list[str]:
     """The installed `bpm` console script beside this Python, else the module it runs."""
@@ -102,8 +106,13 @@ def server(tmp_path_factory) -> str:
     port = _free_port()
     log = work / "server.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(_bpm() + ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"],
-                                cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            _bpm() + ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, proc, log)
@@ -152,8 +161,11 @@ class LiveApi:
         return self.post(f"/processes/{key}/instances", as_, {"data": {}}, expect=201)
 
     def open_task(self, instance_id: int, element_id: str) -> dict:
-        tasks = [t for t in self.get(f"/instances/{instance_id}", "admin")["tasks"]
-                 if t["state"] == "open" and t["element_id"] == element_id]
+        tasks = [
+            t
+            for t in self.get(f"/instances/{instance_id}", "admin")["tasks"]
+            if t["state"] == "open" and t["element_id"] == element_id
+        ]
         assert tasks, f"no open {element_id} in case {instance_id}"
         return tasks[0]
 
@@ -168,6 +180,7 @@ def live_api(server) -> LiveApi:
 
 # ---- the browser ----
 
+
 @pytest.fixture(scope="session")
 def browser(_chromium):
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
@@ -175,8 +188,11 @@ def browser(_chromium):
 
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield browser
         browser.close()
 
@@ -206,14 +222,19 @@ def page_as(request, browser, server):
         key = (username, phone)
         if key not in contexts:
             options = {"viewport": PHONE, "is_mobile": True, "has_touch": True} if phone else {}
-            context = browser.new_context(base_url=server, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                          accept_downloads=True, **options)
+            context = browser.new_context(
+                base_url=server, locale="zh-CN", timezone_id="Asia/Shanghai", accept_downloads=True, **options
+            )
             context.set_default_timeout(TIMEOUT_MS)
             page = context.new_page()
             name = username + ("-phone" if phone else "")
             page.on("load", lambda _page, name=name: last_load.__setitem__(name, next(loads)))
-            page.on("console", lambda message, name=name: refused.append(f"{name}: {message.text}")
-                    if "Content Security Policy" in message.text else None)
+            page.on(
+                "console",
+                lambda message, name=name: (
+                    refused.append(f"{name}: {message.text}") if "Content Security Policy" in message.text else None
+                ),
+            )
             if login:
                 log_in(page, username)
             contexts[key] = page
@@ -229,8 +250,7 @@ def page_as(request, browser, server):
         pages.sort(key=lambda item: last_load.get(item[0], -1), reverse=True)
         for i, (who, page) in enumerate(pages):
             with contextlib.suppress(Exception):  # a crashed page must not hide the test's own failure
-                page.screenshot(path=str(FAILURES / (f"{name}.png" if i == 0 else f"{name}-{who}.png")),
-                                full_page=True)
+                page.screenshot(path=str(FAILURES / (f"{name}.png" if i == 0 else f"{name}-{who}.png")), full_page=True)
     for page in contexts.values():
         page.context.close()
     if refused and not (failed is not None and failed.failed):

@@ -1,5 +1,6 @@
 """The inbox in the browser: logging in and out, the language switch, a phone-sized 待办, the 403 page,
 批量同意 from 待办, templated text in a task's form (the case data, shown as text), the login lock."""
+
 from __future__ import annotations
 
 import re
@@ -9,16 +10,36 @@ from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 
-APPLY = {"change_type": "change", "process_name": "事件管理流程", "process_key": "incident",
-         "trigger": "inspection_result", "responsible_dept": "ops", "business_dept": "tech",
-         "reason": "季度检查发现升级时限不清", "content": "增加升级步骤", "affects_documents": False}
+APPLY = {
+    "change_type": "change",
+    "process_name": "事件管理流程",
+    "process_key": "incident",
+    "trigger": "inspection_result",
+    "responsible_dept": "ops",
+    "business_dept": "tech",
+    "reason": "季度检查发现升级时限不清",
+    "content": "增加升级步骤",
+    "affects_documents": False,
+}
 # 服务风险管理 (tests/procedures/test_risk_management.py), with a risk name that is markup.
 HOSTILE_NAME = 'A<img src="http://127.0.0.1:9/html.png">![x](http://127.0.0.1:9/md.png)**粗**'
-IDENTIFY = {"risk_name": HOSTILE_NAME, "risk_category": "技术风险", "identification_method": "检查表法",
-            "related_service": "客户管理系统", "department": "ops", "risk_description": "数据库无热备"}
-STRATEGY = {"risk_strategy": "降低", "strategy_measures": "建设热备并演练", "measures_deadline": "2026-12-31",
-            "threshold_frequency": 2, "threshold_scope": 100, "threshold_loss": 5,
-            "warning_contacts": ["tech_head", "ops_eng"]}
+IDENTIFY = {
+    "risk_name": HOSTILE_NAME,
+    "risk_category": "技术风险",
+    "identification_method": "检查表法",
+    "related_service": "客户管理系统",
+    "department": "ops",
+    "risk_description": "数据库无热备",
+}
+STRATEGY = {
+    "risk_strategy": "降低",
+    "strategy_measures": "建设热备并演练",
+    "measures_deadline": "2026-12-31",
+    "threshold_frequency": 2,
+    "threshold_scope": 100,
+    "threshold_loss": 5,
+    "warning_contacts": ["tech_head", "ops_eng"],
+}
 NAV = ["待办", "已办", "我发起的", "抄送我的", "发起流程"]
 NAV_EN = ["To do", "Done", "Started by me", "Copied to me", "Start"]  # webapp/translations/en
 
@@ -30,7 +51,8 @@ def nav_link(page: Page, name: str):
 
 def todo_row(page: Page, case_id: int):
     return page.locator("#todo-list li.item").filter(
-        has=page.locator(".case-link .num", has_text=re.compile(rf"^#{case_id}$")))
+        has=page.locator(".case-link .num", has_text=re.compile(rf"^#{case_id}$"))
+    )
 
 
 def test_login_failure_then_login_and_logout(page_as):
@@ -87,8 +109,9 @@ def test_todo_on_a_phone_has_no_sideways_scroll_and_a_usable_nav(page_as, live_a
     page = page_as("emp", phone=True)
     page.goto("/")
     expect(todo_row(page, case["id"])).to_be_visible()
-    assert page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"), \
+    assert page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"), (
         page.evaluate("[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+    )
     for name in NAV:
         expect(nav_link(page, name)).to_be_in_viewport()
     nav_link(page, "发起流程").click()
@@ -143,12 +166,17 @@ def test_bulk_approve_two_tasks_from_todo(page_as, live_api):
         expect(row).to_have_count(0)
     mr.goto("/done")
     for case_id in cases:
-        expect(mr.locator("ul.list li.item").filter(
-            has=mr.locator(".case-link .num", has_text=re.compile(rf"^#{case_id}$")))).to_contain_text("同意")
+        expect(
+            mr.locator("ul.list li.item").filter(
+                has=mr.locator(".case-link .num", has_text=re.compile(rf"^#{case_id}$"))
+            )
+        ).to_contain_text("同意")
     for case_id in cases:
         history = live_api.get(f"/instances/{case_id}", "admin")["history"]
         mine = [e for e in history if e["type"] == "task_completed" and e["element_id"] == "mr_review"]
-        assert [(e["actor"], e["decision"], e["comment"]) for e in mine] == [("mr", "approve", "批量同意：变更理由充分")]
+        assert [(e["actor"], e["decision"], e["comment"]) for e in mine] == [
+            ("mr", "approve", "批量同意：变更理由充分")
+        ]
         assert live_api.open_task(case_id, "qg_review")["state"] == "open"
 
 
@@ -170,8 +198,11 @@ def test_templated_text_shows_the_case_data_as_text_also_on_a_task_being_worked(
         expect(text_view(page, "风险：").locator("strong")).to_have_count(0)
     assert fetched == []
 
-    live_api.complete(assess["id"], "tech_head", {"likelihood": "中", "impact": "中", "cause_analysis": "单机部署",
-                                                  "risk_owner": "ops_head"})
+    live_api.complete(
+        assess["id"],
+        "tech_head",
+        {"likelihood": "中", "impact": "中", "cause_analysis": "单机部署", "risk_owner": "ops_head"},
+    )
     live_api.complete(live_api.open_task(case["id"], "plan_strategy")["id"], "ops_head", STRATEGY)
     approve = live_api.open_task(case["id"], "approve_strategy")
     page = page_as("tech_head")

@@ -2,6 +2,7 @@
 (000 篇2 第九–十五条), clicked through the pages: hr_head adds a step to 培训追加审批, proposes the change,
 管理者代表 … 总经理 approve it in their inboxes; a new case takes the new step, a case started before
 follows the old version to its end."""
+
 from __future__ import annotations
 
 import re
@@ -14,12 +15,24 @@ pytestmark = pytest.mark.e2e
 
 KEY = "training_request"
 NEW_STEP = "人力资源部负责人复核"
-TRAINING = {"department": "ops", "course": "Kubernetes 运维", "reason": "新上线容器平台", "content": "容器编排",
-            "trainees": ["ops_eng"], "kind": "external", "start_date": "2026-12-10", "end_date": "2026-12-12",
-            "place": "北京", "trainer": "某培训机构", "cost": 6000}
-TO_ORGANISE = [("vp_review", "vp", {"decision": "approve"}), ("gm_approve", "gm", {"decision": "approve"}),
-               ("organise", "hr_trainer", {"confirmed_date": "2026-12-10", "confirmed_place": "北京",
-                                           "arrangement": "已通知"})]
+TRAINING = {
+    "department": "ops",
+    "course": "Kubernetes 运维",
+    "reason": "新上线容器平台",
+    "content": "容器编排",
+    "trainees": ["ops_eng"],
+    "kind": "external",
+    "start_date": "2026-12-10",
+    "end_date": "2026-12-12",
+    "place": "北京",
+    "trainer": "某培训机构",
+    "cost": 6000,
+}
+TO_ORGANISE = [
+    ("vp_review", "vp", {"decision": "approve"}),
+    ("gm_approve", "gm", {"decision": "approve"}),
+    ("organise", "hr_trainer", {"confirmed_date": "2026-12-10", "confirmed_place": "北京", "arrangement": "已通知"}),
+]
 
 
 def walk(live_api, case_id: int, steps) -> None:

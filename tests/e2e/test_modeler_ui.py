@@ -4,6 +4,7 @@ tools' extension elements surviving a save, the form editor, 直接部署 and a 
 
 Each test works on a procedure of its own (the lead's change-approval test owns training_request's live
 version, so the draft made here is discarded at the end)."""
+
 from __future__ import annotations
 
 import re
@@ -14,13 +15,16 @@ from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-      "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
-      "camunda": "http://camunda.org/schema/1.0/bpmn"}
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+    "camunda": "http://camunda.org/schema/1.0/bpmn",
+}
 NO_FORM = "用户任务没有指定表单"
 
 
 # ---- what a modeler user does ----
+
 
 def open_modeler(page: Page, path: str) -> None:
     page.goto(path)
@@ -70,11 +74,16 @@ def node(root: etree._Element, element_id: str) -> etree._Element:
 
 
 def props(element: etree._Element) -> dict[str, str]:
-    return {p.get("name"): p.get("value") for p in element.xpath(
-        "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS)}
+    return {
+        p.get("name"): p.get("value")
+        for p in element.xpath(
+            "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS
+        )
+    }
 
 
 # ---- tests ----
+
 
 def test_edit_steps_add_one_save_and_reopen_the_draft(page_as, live_api):
     live = live_api.get("/processes/training_request/content", "admin")["version"]  # other tests change it
@@ -178,12 +187,17 @@ def test_other_tools_extension_elements_survive_a_save(page_as, live_api):
     live = live_api.get("/processes/record_destroy/content", "admin")
     root = etree.fromstring(live["bpmn_xml"].encode("utf-8"))
     ext = node(root, "head_decide").find("bpmn:extensionElements", NS)
-    ext.insert(0, etree.fromstring(
-        '<camunda:properties xmlns:camunda="http://camunda.org/schema/1.0/bpmn">'
-        '<camunda:property name="x" value="1"/></camunda:properties>'))
+    ext.insert(
+        0,
+        etree.fromstring(
+            '<camunda:properties xmlns:camunda="http://camunda.org/schema/1.0/bpmn">'
+            '<camunda:property name="x" value="1"/></camunda:properties>'
+        ),
+    )
     xml = etree.tostring(root, encoding="unicode")
-    draft = live_api.post("/processes/record_destroy/drafts", "admin", {"bpmn_xml": xml, "forms": live["forms"]},
-                          expect=201)
+    draft = live_api.post(
+        "/processes/record_destroy/drafts", "admin", {"bpmn_xml": xml, "forms": live["forms"]}, expect=201
+    )
 
     page = page_as("admin")
     open_modeler(page, f"/modeler/record_destroy?draft={draft['id']}")
@@ -223,7 +237,8 @@ def test_form_editor_edits_the_drafts_form(page_as, live_api):
     expect(editor.locator('.fjs-element[data-id="comment"]')).to_contain_text("意见")  # the form's own fields
     # a text field from the palette, dropped above 意见, given a key in the editor's properties panel
     editor.locator('.fjs-palette-field[data-field-type="textfield"]').drag_to(
-        editor.locator('.fjs-element[data-id="comment"]'))
+        editor.locator('.fjs-element[data-id="comment"]')
+    )
     editor.locator(".bio-properties-panel-group-header", has_text="General").click()
     key_box = editor.locator("#bio-properties-panel-key")
     expect(key_box).to_have_value(re.compile(r"^textfield_"))
@@ -334,8 +349,10 @@ def test_lane_roles_conditions_scripts_and_undo(page_as, live_api):
     page.keyboard.press("Control+z")
     root = modeler_xml(page)
     assert node(root, "gw_gm").get("default") == "flow_gw_gm_implement"
-    assert node(root, "flow_gm_reject").findtext("bpmn:conditionExpression", namespaces=NS) == \
-        'decision == "reject" and comment'
+    assert (
+        node(root, "flow_gm_reject").findtext("bpmn:conditionExpression", namespaces=NS)
+        == 'decision == "reject" and comment'
+    )
 
     # -- a script the engine would refuse, then one it runs --
     select(page, "number")
@@ -365,7 +382,9 @@ def test_multi_instance_steps_and_timers_survive_editing(page_as, live_api):
     page.evaluate("""() => { const m = BPM_MODELER.modeler;
         m.get('selection').select(m.get('elementRegistry').get('remind_needs')); }""")
     expect(page.locator('[name="prop-timerType"]')).to_have_value("timeDate")
-    expect(page.locator('[name="prop-timerValue"]')).to_have_value(re.compile(r"^\(datetime\.fromisoformat\(needs_deadline"))
+    expect(page.locator('[name="prop-timerValue"]')).to_have_value(
+        re.compile(r"^\(datetime\.fromisoformat\(needs_deadline")
+    )
     expect(page.locator('[name="prop-cancelActivity"]')).not_to_be_checked()
     page.locator('[name="prop-timerType"]').select_option("timeDuration")
     fill_prop(page, "timerValue", "P7D")

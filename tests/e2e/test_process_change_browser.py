@@ -1,5 +1,6 @@
 """流程新增/变更审批 from application to publication, clicked through the pages by the demo users,
 with a 转办 (mr → vp) and a 退回 (业务部门领导 back to 企管部审核)."""
+
 from __future__ import annotations
 
 import re
@@ -22,11 +23,14 @@ RETURN_COMMENT = "评审发现与问题管理流程的接口未说明，请企�
 
 # ---- what a person does on the pages ----
 
+
 def case_row(page: Page, list_id: str, case_id: int, step: str):
     """The row of a list (#todo-list, or the 已办 list) for this case's step."""
-    return (page.locator(f"{list_id} li.item")
-            .filter(has=page.locator(".case-link .num", has_text=re.compile(rf"^#{case_id}$")))
-            .filter(has=page.get_by_role("link", name=step, exact=True)))
+    return (
+        page.locator(f"{list_id} li.item")
+        .filter(has=page.locator(".case-link .num", has_text=re.compile(rf"^#{case_id}$")))
+        .filter(has=page.get_by_role("link", name=step, exact=True))
+    )
 
 
 def todo_row(page: Page, case_id: int, step: str):
@@ -64,7 +68,8 @@ def in_done(page: Page, case_id: int, step: str) -> None:
 def choose(page: Page, label: str, option: str) -> None:
     """A form-js select: open the dropdown under its label and pick the option by its text."""
     field = page.locator(".fjs-form-field-select").filter(
-        has=page.locator("label", has_text=re.compile(rf"^{re.escape(label)}\*?$")))
+        has=page.locator("label", has_text=re.compile(rf"^{re.escape(label)}\*?$"))
+    )
     field.locator(".fjs-select-display").click()
     field.locator(".fjs-dropdownlist-item", has_text=re.compile(rf"^{re.escape(option)}$")).click()
     expect(field.locator(".fjs-select-display")).to_have_text(option)
@@ -252,7 +257,9 @@ def test_process_change_from_application_to_publication(page_as):
 
     rows = timeline(emp)
     assert rows[0]["actor"] == "普通员工" and rows[0]["label"] == "发起流程"
-    acted = [(r["actor"], r["label"], r["step"], r["decision"]) for r in rows if r["label"] in ("办理完成", "转办", "退回")]
+    acted = [
+        (r["actor"], r["label"], r["step"], r["decision"]) for r in rows if r["label"] in ("办理完成", "转办", "退回")
+    ]
     assert acted == [
         ("普通员工", "办理完成", APPLY, ""),
         ("管理者代表", "转办", MR, ""),
@@ -287,9 +294,11 @@ def test_process_change_from_application_to_publication(page_as):
 
 def small_pdf() -> bytes:
     """A real one-page PDF (header, objects, cross-reference table, trailer)."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R >>",
+    ]
     stream = b"BT /F1 12 Tf 20 50 Td (change request) Tj ET"
     objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
     out = bytearray(b"%PDF-1.4\n")

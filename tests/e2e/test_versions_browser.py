@@ -1,5 +1,6 @@
 """Versions in the pages: an admin migrates a running case to the new version after a dry run, and a
 process owner rolls back to an old version (a draft, which then takes the governed path)."""
+
 from __future__ import annotations
 
 import re
@@ -16,7 +17,9 @@ def test_dry_run_then_migrate_then_roll_back(page_as, live_api):
     old = live_api.start(KEY, "emp")  # waits at 填写文件借阅、复制记录 on V1
     live = live_api.get(f"/processes/{KEY}/content", "admin")
     renamed = live["bpmn_xml"].replace('name="本部门负责人同意"', 'name="本部门负责人审核同意"')
-    draft = live_api.post(f"/processes/{KEY}/drafts", "admin", {"bpmn_xml": renamed, "forms": live["forms"]}, expect=201)
+    draft = live_api.post(
+        f"/processes/{KEY}/drafts", "admin", {"bpmn_xml": renamed, "forms": live["forms"]}, expect=201
+    )
     version = live_api.post(f"/drafts/{draft['id']}/deploy", "admin", {"note": "步骤改名"}, expect=201)["version"]
 
     admin = page_as("admin")

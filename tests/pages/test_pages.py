@@ -1,5 +1,6 @@
 """The server-rendered inbox pages, through the Flask test client: login, the lists, the task and case
 pages, permissions, expiry and the English switch. The pages' JavaScript is exercised in the browser."""
+
 from __future__ import annotations
 
 import re
@@ -12,9 +13,17 @@ from sqlalchemy import event, select
 from engine.store.models import CaseCopy, User
 
 # A valid 流程新增/变更 application (as in tests/test_process_change.py).
-APPLY = {"change_type": "change", "process_name": "事件管理流程", "process_key": "incident",
-         "trigger": "inspection_result", "responsible_dept": "ops", "business_dept": "tech",
-         "reason": "季度检查发现升级时限不清", "content": "增加升级步骤", "affects_documents": False}
+APPLY = {
+    "change_type": "change",
+    "process_name": "事件管理流程",
+    "process_key": "incident",
+    "trigger": "inspection_result",
+    "responsible_dept": "ops",
+    "business_dept": "tech",
+    "reason": "季度检查发现升级时限不清",
+    "content": "增加升级步骤",
+    "affects_documents": False,
+}
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "webapp" / "translations"
 
@@ -53,10 +62,12 @@ def login(client, username: str, next_path: str | None = None):
 @pytest.fixture
 def web(app):
     """Log in as a demo user in a browser of their own (a fresh cookie jar)."""
+
     def open_as(username: str):
         browser = app.test_client()
         assert login(browser, username).status_code == 302
         return browser
+
     return open_as
 
 
@@ -72,9 +83,12 @@ def case(api):
 
 # ---- login, logout, expiry ----
 
+
 def test_login_needs_the_form_csrf_token_and_the_right_password(client):
     assert client.post("/login", data={"username": "emp", "password": "demo"}).status_code == 400
-    wrong = client.post("/login", data={"username": "emp", "password": "nope", "csrf": form_csrf(client.get("/login").text)})
+    wrong = client.post(
+        "/login", data={"username": "emp", "password": "nope", "csrf": form_csrf(client.get("/login").text)}
+    )
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text
     assert client.get("/").status_code == 302  # still logged out
 
@@ -114,6 +128,7 @@ def test_an_idle_session_expires_to_the_login_page(web):
 
 
 # ---- the lists ----
+
 
 def test_todo_lists_my_task_with_case_process_and_initiator(web, case):
     page = web("mr").get("/").text
@@ -168,7 +183,7 @@ def test_done_started_and_status_filter(web, api, case):
     assert _row_link(done, f"/tasks/{case['apply']['id']}")
     started = emp.get("/started").text
     assert f"/cases/{case['id']}" in started and case["review"]["name"] in started  # the current step
-    assert f"/cases/{case['id']}\"" not in emp.get("/started?status=completed").text
+    assert f'/cases/{case["id"]}"' not in emp.get("/started?status=completed").text
     assert f"/cases/{case['id']}" in emp.get("/started?status=running").text
     assert f"/cases/{case['id']}" not in web("mr").get("/started").text
 
@@ -190,6 +205,7 @@ def test_copied_to_me_is_unread_until_the_case_is_opened(web, case, db):
 
 
 # ---- task and case pages, permissions ----
+
 
 def test_task_page_for_the_assignee_and_read_only_for_others(web, case):
     mine = web("mr").get(f"/tasks/{case['review']['id']}")
@@ -233,6 +249,7 @@ def test_api_errors_stay_json(web):
 
 # ---- start page, language ----
 
+
 def test_start_page_lists_only_what_i_may_start(web):
     emp = web("emp").get("/start").text
     assert 'data-key="process_change"' in emp
@@ -266,6 +283,7 @@ def test_error_pages_are_in_the_layout_and_translated(web):
 
 
 # ---- helpers ----
+
 
 def _row(html: str, marker: str) -> str:
     """The list item (<li class="item">) that mentions `marker`."""

@@ -1,5 +1,6 @@
 """配置管理 (seed 001 3.1.7 r; seed 002 index 《配置管理程序》, text cut off; ISO 20000-1 8.2.6): the quarterly
 CI audit walked through the API by the demo users."""
+
 import re
 from datetime import UTC, datetime
 
@@ -10,32 +11,66 @@ from engine.org.service import SYSTEM_USERNAME
 from engine.runtime import instances
 from engine.store.models import StartSchedule
 
-PLAN = {"audit_period": "2026年第4季度", "audit_scope": ["hardware", "application"], "audit_method": "physical",
-        "audit_date": "2026-11-24", "audit_basis": "CMDB 基线 2026-10"}
-D1 = {"ci_id": "SRV-0012", "ci_name": "财务数据库服务器", "discrepancy_type": "mismatch",
-      "description": "内存 64G，CMDB 登记 32G", "owner": "ops_head"}
-D2 = {"ci_id": "APP-0031", "ci_name": "OA 系统", "discrepancy_type": "unregistered",
-      "description": "新增的移动端未登记", "owner": "impl_head"}
-D3 = {"ci_id": "SRV-0020", "ci_name": "备份服务器", "discrepancy_type": "missing",
-      "description": "已报废未注销", "owner": "ops_head"}
+PLAN = {
+    "audit_period": "2026年第4季度",
+    "audit_scope": ["hardware", "application"],
+    "audit_method": "physical",
+    "audit_date": "2026-11-24",
+    "audit_basis": "CMDB 基线 2026-10",
+}
+D1 = {
+    "ci_id": "SRV-0012",
+    "ci_name": "财务数据库服务器",
+    "discrepancy_type": "mismatch",
+    "description": "内存 64G，CMDB 登记 32G",
+    "owner": "ops_head",
+}
+D2 = {
+    "ci_id": "APP-0031",
+    "ci_name": "OA 系统",
+    "discrepancy_type": "unregistered",
+    "description": "新增的移动端未登记",
+    "owner": "impl_head",
+}
+D3 = {
+    "ci_id": "SRV-0020",
+    "ci_name": "备份服务器",
+    "discrepancy_type": "missing",
+    "description": "已报废未注销",
+    "owner": "ops_head",
+}
 AUDIT = {"ci_checked": 120, "discrepancies": [D1, D2, D3], "correction_deadline": "2026-11-27"}
-REPORT = {"cmdb_accuracy": 97.5, "audit_summary": "3 项差异已全部整改", "improvement_actions": "报废流程增加 CMDB 注销步骤"}
+REPORT = {
+    "cmdb_accuracy": 97.5,
+    "audit_summary": "3 项差异已全部整改",
+    "improvement_actions": "报废流程增加 CMDB 注销步骤",
+}
 
 
 def fixed(ci_ids):
-    return {"correction": {"ci_ids": ci_ids, "actions": "已核对并更新", "completed_date": "2026-11-25",
-                           "cmdb_updated": True}}
+    return {
+        "correction": {
+            "ci_ids": ci_ids,
+            "actions": "已核对并更新",
+            "completed_date": "2026-11-25",
+            "cmdb_updated": True,
+        }
+    }
 
 
 def correct(api, case_id, user, data):
-    [task] = [t for t in api.case(case_id)["tasks"]
-              if t["state"] == "open" and t["element_id"] == "correct" and user in t["candidate_users"]]
+    [task] = [
+        t
+        for t in api.case(case_id)["tasks"]
+        if t["state"] == "open" and t["element_id"] == "correct" and user in t["candidate_users"]
+    ]
     api.complete(task["id"], user, data)
 
 
 def open_tasks(api, case_id):
-    return sorted((t["element_id"], tuple(t["candidate_users"])) for t in api.case(case_id)["tasks"]
-                  if t["state"] == "open")
+    return sorted(
+        (t["element_id"], tuple(t["candidate_users"])) for t in api.case(case_id)["tasks"] if t["state"] == "open"
+    )
 
 
 def audited(api, audit=AUDIT):
@@ -51,8 +86,11 @@ def test_every_quarter_a_case_opens_for_the_configuration_manager(api, clock, db
         quarters = Occurrences.parse(row.expression, row.next_due_at)
         utc = UTC
         assert [quarters.at(k) for k in range(4)] == [
-            datetime(2027, 1, 1, 1, tzinfo=utc), datetime(2027, 4, 1, 1, tzinfo=utc),
-            datetime(2027, 7, 1, 1, tzinfo=utc), datetime(2027, 10, 1, 1, tzinfo=utc)]
+            datetime(2027, 1, 1, 1, tzinfo=utc),
+            datetime(2027, 4, 1, 1, tzinfo=utc),
+            datetime(2027, 7, 1, 1, tzinfo=utc),
+            datetime(2027, 10, 1, 1, tzinfo=utc),
+        ]
         assert row.next_due_at in [quarters.at(k) for k in range(12)]
     with db.session(write=True) as session:  # what the scheduler does when the quarter comes
         case_id = instances.start_by_timer(session, process_key="configuration_audit", element_id="start").id
@@ -75,8 +113,16 @@ def test_owners_correct_in_parallel_rework_goes_to_the_named_owner_then_report(a
     correct(api, case_id, "ops_head", fixed("SRV-0012, SRV-0020"))
     correct(api, case_id, "impl_head", {"correction": {**fixed("APP-0031")["correction"], "cmdb_updated": False}})
     task = api.open_task(case_id, "tech_eng", "verify")
-    api.complete(task["id"], "tech_eng", {"decision": "reject", "comment": "APP-0031 未更新 CMDB",
-                                          "rework_owners": ["impl_head"], "correction_deadline": "2026-11-30"})
+    api.complete(
+        task["id"],
+        "tech_eng",
+        {
+            "decision": "reject",
+            "comment": "APP-0031 未更新 CMDB",
+            "rework_owners": ["impl_head"],
+            "correction_deadline": "2026-11-30",
+        },
+    )
     assert open_tasks(api, case_id) == [("correct", ("impl_head",))]  # only the owner who must redo it
     correct(api, case_id, "impl_head", fixed("APP-0031"))
     api.walk(case_id, [("verify", "tech_eng", {"decision": "approve"}), ("report", "tech_eng", REPORT)])
@@ -85,8 +131,15 @@ def test_owners_correct_in_parallel_rework_goes_to_the_named_owner_then_report(a
     assert body["data"]["discrepancy_count"] == 3
     assert [c["ci_ids"] for c in body["data"]["corrections"]] == ["APP-0031"]  # the rework round
     assert [s[:2] for s in api.completions(case_id)] == [
-        ("plan_audit", "tech_eng"), ("audit", "tech_eng"), ("correct", "ops_head"), ("correct", "impl_head"),
-        ("verify", "tech_eng"), ("correct", "impl_head"), ("verify", "tech_eng"), ("report", "tech_eng")]
+        ("plan_audit", "tech_eng"),
+        ("audit", "tech_eng"),
+        ("correct", "ops_head"),
+        ("correct", "impl_head"),
+        ("verify", "tech_eng"),
+        ("correct", "impl_head"),
+        ("verify", "tech_eng"),
+        ("report", "tech_eng"),
+    ]
     filed = next(e for e in body["history"] if e["element_id"] == "audit" and e["type"] == "task_completed")
     assert [d["ci_id"] for d in filed["data"]["discrepancies"]] == ["SRV-0012", "APP-0031", "SRV-0020"]
 
@@ -104,8 +157,11 @@ def test_reminder_before_the_deadline_and_escalation_to_it_head_after(api, clock
     correct(api, case_id, "ops_head", fixed("SRV-0012"))
 
     def sent():
-        return [(e["data"]["to"], e["data"]["kind"], e["comment"]) for e in api.case(case_id)["history"]
-                if e["type"] == "notified"]
+        return [
+            (e["data"]["to"], e["data"]["kind"], e["comment"])
+            for e in api.case(case_id)["history"]
+            if e["type"] == "notified"
+        ]
 
     clock.advance(days=1, hours=23, minutes=59)  # 2026-11-25 08:59
     assert sent() == []

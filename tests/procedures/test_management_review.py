@@ -1,4 +1,5 @@
 """管理评审 (seed 002《管理评审控制程序》3, 4.1–4.8) walked through the API by the demo users."""
+
 import re
 from datetime import timedelta
 
@@ -10,29 +11,73 @@ from engine.store.models import Instance, StartSchedule
 
 KEY = "management_review"
 TRIGGER = {"trigger_reason": "complaints", "trigger_description": "本季度连续被顾客投诉事件响应超时（管理者代表提出）"}
-PLAN = {**TRIGGER, "meeting_date": "2026-12-20", "schedule": "09:00 总裁宣布开始；09:15 管理者代表报告；10:00 部门报告；11:00 讨论与结论",
-        "meeting_place": "一楼大会议室", "attendees": ["gm", "mr", "tech_head", "ops_head", "qg_head"],
-        "purpose": "评价管理体系的适宜性、充分性和有效性", "scope": "IT服务管理体系覆盖的全部服务和过程",
-        "preparation": "各部门部长准备本部门运行情况、问题及建议", "input_items": ["system_operation", "complaints", "slm"],
-        "departments": ["tech", "ops"], "input_deadline": "2026-12-15"}
+PLAN = {
+    **TRIGGER,
+    "meeting_date": "2026-12-20",
+    "schedule": "09:00 总裁宣布开始；09:15 管理者代表报告；10:00 部门报告；11:00 讨论与结论",
+    "meeting_place": "一楼大会议室",
+    "attendees": ["gm", "mr", "tech_head", "ops_head", "qg_head"],
+    "purpose": "评价管理体系的适宜性、充分性和有效性",
+    "scope": "IT服务管理体系覆盖的全部服务和过程",
+    "preparation": "各部门部长准备本部门运行情况、问题及建议",
+    "input_items": ["system_operation", "complaints", "slm"],
+    "departments": ["tech", "ops"],
+    "input_deadline": "2026-12-15",
+}
 APPROVE = {"decision": "approve"}
 ISSUE_PLAN = {"issued_to": ["tech", "ops", "qg"]}
-MATERIALS = {"inputs_summary": "服务方针适宜；过程绩效基本达标", "audit_results": "2026年内审发现一般不合格2项",
-             "capa_status": "上年纠正措施均已关闭", "incident_status": "重大事件1起，已完成问题分析",
-             "last_review_followup": "上次评审输出已落实", "slm_results": "12个月内服务级别达成率98.5%",
-             "agenda": "一、开幕；二、管理者代表报告；三、部门报告；四、讨论；五、结论"}
-MEETING = {"held_on": "2026-12-20", "held_at": "一楼大会议室", "chair": "gm",
-           "signed_in": ["gm", "mr", "tech_head", "ops_head", "qg_head"], "mr_report": "体系运行总体有效",
-           "dept_reports": "技术部：变更失败率偏高；运维部：夜间响应超时", "discussion": "需加强夜间值班和变更评审",
-           "meeting_conclusion": "体系适宜、充分、基本有效"}
-CA = [{"description": "夜间值班响应超时，需完善值班制度", "department": "ops", "severity": "一般", "due_date": "2027-01-31"},
-      {"description": "变更失败率偏高，需加强变更评审", "department": "tech", "severity": "轻微", "due_date": "2027-02-28"}]
-DOC = [{"doc_title": "事件和服务请求管理程序", "doc_level": "procedure", "change_reason": "增加夜间升级规则",
-        "department": "ops"}]
-REPORT = {"report_meeting": "2026-12-20 一楼大会议室；总裁、管理者代表、技术部、运维部、企管部负责人",
-          "report_purpose_scope": "评价体系；覆盖全部IT服务", "report_summary": "体系运行总体有效，存在两项改进点",
-          "ca_actions": CA, "doc_changes": DOC, "suitability": "suitable", "adequacy": "adequate",
-          "effectiveness": "partly", "report_conclusion": "管理体系适宜、充分，基本有效"}
+MATERIALS = {
+    "inputs_summary": "服务方针适宜；过程绩效基本达标",
+    "audit_results": "2026年内审发现一般不合格2项",
+    "capa_status": "上年纠正措施均已关闭",
+    "incident_status": "重大事件1起，已完成问题分析",
+    "last_review_followup": "上次评审输出已落实",
+    "slm_results": "12个月内服务级别达成率98.5%",
+    "agenda": "一、开幕；二、管理者代表报告；三、部门报告；四、讨论；五、结论",
+}
+MEETING = {
+    "held_on": "2026-12-20",
+    "held_at": "一楼大会议室",
+    "chair": "gm",
+    "signed_in": ["gm", "mr", "tech_head", "ops_head", "qg_head"],
+    "mr_report": "体系运行总体有效",
+    "dept_reports": "技术部：变更失败率偏高；运维部：夜间响应超时",
+    "discussion": "需加强夜间值班和变更评审",
+    "meeting_conclusion": "体系适宜、充分、基本有效",
+}
+CA = [
+    {
+        "description": "夜间值班响应超时，需完善值班制度",
+        "department": "ops",
+        "severity": "一般",
+        "due_date": "2027-01-31",
+    },
+    {
+        "description": "变更失败率偏高，需加强变更评审",
+        "department": "tech",
+        "severity": "轻微",
+        "due_date": "2027-02-28",
+    },
+]
+DOC = [
+    {
+        "doc_title": "事件和服务请求管理程序",
+        "doc_level": "procedure",
+        "change_reason": "增加夜间升级规则",
+        "department": "ops",
+    }
+]
+REPORT = {
+    "report_meeting": "2026-12-20 一楼大会议室；总裁、管理者代表、技术部、运维部、企管部负责人",
+    "report_purpose_scope": "评价体系；覆盖全部IT服务",
+    "report_summary": "体系运行总体有效，存在两项改进点",
+    "ca_actions": CA,
+    "doc_changes": DOC,
+    "suitability": "suitable",
+    "adequacy": "adequate",
+    "effectiveness": "partly",
+    "report_conclusion": "管理体系适宜、充分，基本有效",
+}
 ISSUE_REPORT = {"report_recipients": ["gm", "mr", "tech_head", "ops_head", "qg_head"], "report_issued_on": "2026-12-22"}
 VERIFY = {"verification": "两项纠正措施已关闭，程序文件已换版发布，验证有效", "verified_on": "2027-03-01"}
 EVALUATE = {"decision": "approve", "evaluation": "更改后夜间响应达标"}
@@ -40,8 +85,14 @@ ARCHIVE = {"archive_location": "企管部档案柜 QG-2026-MR", "archived_on": "
 
 
 def dept_input(dept):
-    return {"dept_input": {"operation": f"{dept} 按程序运行", "objectives": "目标达成",
-                           "problems": f"{dept} 的主要问题", "suggestions": f"{dept} 的建议"}}
+    return {
+        "dept_input": {
+            "operation": f"{dept} 按程序运行",
+            "objectives": "目标达成",
+            "problems": f"{dept} 的主要问题",
+            "suggestions": f"{dept} 的建议",
+        }
+    }
 
 
 def started_with(child):
@@ -56,15 +107,17 @@ def open_tasks(api, case_id):
 
 
 def notes(api, case_id):
-    return [(sorted(e["data"]["to"]), e["data"]["kind"]) for e in api.case(case_id)["history"]
-            if e["type"] == "notified"]
+    return [
+        (sorted(e["data"]["to"]), e["data"]["kind"]) for e in api.case(case_id)["history"] if e["type"] == "notified"
+    ]
 
 
 def submit_inputs(api, case_id, heads=(("tech_head", "tech"), ("ops_head", "ops"))):
     """Each department head gets one task, for their own department only."""
     for user, dept in heads:
-        mine = [t for t in open_tasks(api, case_id) if t["element_id"] == "prepare_inputs"
-                and user in t["candidate_users"]]
+        mine = [
+            t for t in open_tasks(api, case_id) if t["element_id"] == "prepare_inputs" and user in t["candidate_users"]
+        ]
         assert len(mine) == 1 and mine[0]["candidate_users"] == [user], open_tasks(api, case_id)
         api.complete(mine[0]["id"], user, dept_input(dept))
 
@@ -77,13 +130,24 @@ def started_by_mr(api):
     return case["id"]
 
 
-PLAN_APPROVED = [("draft_plan", "qg_staff", PLAN), ("mr_review_plan", "mr", APPROVE),
-                 ("gm_approve_plan", "gm", APPROVE)]
-FROM_ISSUE = [("issue_plan", "qg_head", ISSUE_PLAN), "inputs", ("collect_materials", "qg_staff", MATERIALS),
-              ("mr_confirm_materials", "mr", APPROVE), ("hold_meeting", "qg_staff", MEETING),
-              ("draft_report", "qg_staff", REPORT), ("gm_approve_report", "gm", APPROVE),
-              ("issue_report", "qg_staff", ISSUE_REPORT), ("verify_actions", "qg_head", VERIFY),
-              ("mr_evaluate", "mr", EVALUATE), ("archive", "qg_staff", ARCHIVE)]
+PLAN_APPROVED = [
+    ("draft_plan", "qg_staff", PLAN),
+    ("mr_review_plan", "mr", APPROVE),
+    ("gm_approve_plan", "gm", APPROVE),
+]
+FROM_ISSUE = [
+    ("issue_plan", "qg_head", ISSUE_PLAN),
+    "inputs",
+    ("collect_materials", "qg_staff", MATERIALS),
+    ("mr_confirm_materials", "mr", APPROVE),
+    ("hold_meeting", "qg_staff", MEETING),
+    ("draft_report", "qg_staff", REPORT),
+    ("gm_approve_report", "gm", APPROVE),
+    ("issue_report", "qg_staff", ISSUE_REPORT),
+    ("verify_actions", "qg_head", VERIFY),
+    ("mr_evaluate", "mr", EVALUATE),
+    ("archive", "qg_staff", ARCHIVE),
+]
 ALL_STEPS = PLAN_APPROVED + FROM_ISSUE
 
 
@@ -114,10 +178,13 @@ def test_triggered_review_from_plan_to_archive_starts_the_improvement_cases(api,
     assert [c["process_key"] for c in children] == ["corrective_action", "corrective_action", "document_change"]
     assert all(c["parent_instance_id"] == case_id for c in children)
     payloads = [started_with(c) for c in children]
-    actions = sorted((p["department"], p["severity"], p["source"], p["source_no"], p["nonconformity"])
-                     for p in payloads[:2])
-    assert actions == [("ops", "一般", "management_review", data["report_no"], CA[0]["description"]),
-                       ("tech", "轻微", "management_review", data["report_no"], CA[1]["description"])]
+    actions = sorted(
+        (p["department"], p["severity"], p["source"], p["source_no"], p["nonconformity"]) for p in payloads[:2]
+    )
+    assert actions == [
+        ("ops", "一般", "management_review", data["report_no"], CA[0]["description"]),
+        ("tech", "轻微", "management_review", data["report_no"], CA[1]["description"]),
+    ]
     doc = payloads[2]
     assert (doc["doc_title"], doc["doc_level"], doc["department"]) == ("事件和服务请求管理程序", "procedure", "ops")
     assert doc["change_reason"] == f"管理评审（{data['report_no']}）：增加夜间升级规则"
@@ -127,13 +194,22 @@ def test_triggered_review_from_plan_to_archive_starts_the_improvement_cases(api,
     done = api.case(case_id)
     assert done["status"] == "completed", done["error"]
     assert api.completions(case_id) == [
-        ("draft_plan", "qg_staff", None), ("mr_review_plan", "mr", "approve"),
-        ("gm_approve_plan", "gm", "approve"), ("issue_plan", "qg_head", None),
-        ("prepare_inputs", "tech_head", None), ("prepare_inputs", "ops_head", None),
-        ("collect_materials", "qg_staff", None), ("mr_confirm_materials", "mr", "approve"),
-        ("hold_meeting", "qg_staff", None), ("draft_report", "qg_staff", None),
-        ("gm_approve_report", "gm", "approve"), ("issue_report", "qg_staff", None),
-        ("verify_actions", "qg_head", None), ("mr_evaluate", "mr", "approve"), ("archive", "qg_staff", None)]
+        ("draft_plan", "qg_staff", None),
+        ("mr_review_plan", "mr", "approve"),
+        ("gm_approve_plan", "gm", "approve"),
+        ("issue_plan", "qg_head", None),
+        ("prepare_inputs", "tech_head", None),
+        ("prepare_inputs", "ops_head", None),
+        ("collect_materials", "qg_staff", None),
+        ("mr_confirm_materials", "mr", "approve"),
+        ("hold_meeting", "qg_staff", None),
+        ("draft_report", "qg_staff", None),
+        ("gm_approve_report", "gm", "approve"),
+        ("issue_report", "qg_staff", None),
+        ("verify_actions", "qg_head", None),
+        ("mr_evaluate", "mr", "approve"),
+        ("archive", "qg_staff", None),
+    ]
 
 
 def test_the_improvement_cases_are_raised_in_the_name_of_the_qg_person_who_issued_the_report(api, clock):
@@ -185,13 +261,16 @@ def test_only_the_president_the_management_representative_and_qg_start_it_by_han
     assert api.case(case["id"])["data"]["trigger_reason"] == "gm_decision"
 
 
-@pytest.mark.parametrize("rejecter,element_id,fixer,fix_step", [
-    ("mr", "mr_review_plan", "qg_staff", "draft_plan"),
-    ("gm", "gm_approve_plan", "qg_staff", "draft_plan"),
-    ("mr", "mr_confirm_materials", "qg_staff", "collect_materials"),
-    ("gm", "gm_approve_report", "qg_staff", "draft_report"),
-    ("mr", "mr_evaluate", "qg_head", "verify_actions"),
-])
+@pytest.mark.parametrize(
+    "rejecter,element_id,fixer,fix_step",
+    [
+        ("mr", "mr_review_plan", "qg_staff", "draft_plan"),
+        ("gm", "gm_approve_plan", "qg_staff", "draft_plan"),
+        ("mr", "mr_confirm_materials", "qg_staff", "collect_materials"),
+        ("gm", "gm_approve_report", "qg_staff", "draft_report"),
+        ("mr", "mr_evaluate", "qg_head", "verify_actions"),
+    ],
+)
 def test_a_rejection_returns_to_the_step_that_fixes_it(api, clock, rejecter, element_id, fixer, fix_step):
     case_id = started_by_mr(api)
     at = next(i for i, s in enumerate(ALL_STEPS) if s != "inputs" and s[0] == element_id)
@@ -217,9 +296,16 @@ def test_a_rejection_returns_to_the_step_that_fixes_it(api, clock, rejecter, ele
 
 def test_a_plan_issued_less_than_10_days_ahead_goes_back_for_a_new_meeting_date(api, clock):
     case_id = started_by_mr(api)
-    run(api, case_id, [("draft_plan", "qg_staff", {**PLAN, "meeting_date": "2026-12-01", "input_deadline": "2026-11-28"}),
-                       ("mr_review_plan", "mr", APPROVE), ("gm_approve_plan", "gm", APPROVE),
-                       ("issue_plan", "qg_staff", ISSUE_PLAN)])
+    run(
+        api,
+        case_id,
+        [
+            ("draft_plan", "qg_staff", {**PLAN, "meeting_date": "2026-12-01", "input_deadline": "2026-11-28"}),
+            ("mr_review_plan", "mr", APPROVE),
+            ("gm_approve_plan", "gm", APPROVE),
+            ("issue_plan", "qg_staff", ISSUE_PLAN),
+        ],
+    )
     assert api.case(case_id)["data"]["notice_days"] == 8
     [back] = open_tasks(api, case_id)
     assert back["element_id"] == "draft_plan"  # no department is asked for inputs yet
@@ -276,8 +362,9 @@ def test_verification_is_reminded_every_30_days_until_qg_verifies(api, clock):
 def test_a_review_without_improvement_actions_goes_straight_to_archiving(api, clock):
     case_id = started_by_mr(api)
     no_actions = {**REPORT, "ca_actions": [], "doc_changes": []}
-    steps = [s if s == "inputs" or s[0] != "draft_report" else ("draft_report", "qg_staff", no_actions)
-             for s in ALL_STEPS]
+    steps = [
+        s if s == "inputs" or s[0] != "draft_report" else ("draft_report", "qg_staff", no_actions) for s in ALL_STEPS
+    ]
     at = next(i for i, s in enumerate(steps) if s != "inputs" and s[0] == "verify_actions")
     run(api, case_id, steps[:at])
     assert [t["element_id"] for t in open_tasks(api, case_id)] == ["archive"]

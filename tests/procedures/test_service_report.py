@@ -1,4 +1,5 @@
 """服务报告 (seed 002《服务报告管理程序》3–4.5; 《服务级别管理程序》5.5) walked through the API by the demo users."""
+
 import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -9,13 +10,32 @@ from engine.flows import timers
 from engine.store.models import Instance, StartSchedule
 
 KEY = "service_report"
-DRAFT = {"customer": "某银行信息科技部", "sla_no": "SLA-2026-001", "period_start": "2026-11-01", "period_end": "2026-11-30",
-         "report_types": ["reactive", "planned"], "performance": "可用性目标 99.9%，实际 99.95%", "availability": 99.95,
-         "nonconformities": "无违反SLA", "incident_count": 42, "problem_count": 3, "change_count": 7, "request_count": 120,
-         "workload": "月末为高峰", "trends": "事件量环比下降 10%", "planned_workload": "12 月两次版本发布",
-         "findings": "存储告警偏多，建议扩容", "recipient": "客户王经理"}
+DRAFT = {
+    "customer": "某银行信息科技部",
+    "sla_no": "SLA-2026-001",
+    "period_start": "2026-11-01",
+    "period_end": "2026-11-30",
+    "report_types": ["reactive", "planned"],
+    "performance": "可用性目标 99.9%，实际 99.95%",
+    "availability": 99.95,
+    "nonconformities": "无违反SLA",
+    "incident_count": 42,
+    "problem_count": 3,
+    "change_count": 7,
+    "request_count": 120,
+    "workload": "月末为高峰",
+    "trends": "事件量环比下降 10%",
+    "planned_workload": "12 月两次版本发布",
+    "findings": "存储告警偏多，建议扩容",
+    "recipient": "客户王经理",
+}
 APPROVE = {"decision": "approve", "corrective_actions": []}
-SEND = {"sent_on": "2026-12-05", "sent_to": "客户王经理", "send_channel": "email", "communicated_to": "市场营销部、运维部"}
+SEND = {
+    "sent_on": "2026-12-05",
+    "sent_to": "客户王经理",
+    "send_channel": "email",
+    "communicated_to": "市场营销部、运维部",
+}
 
 
 def open_tasks(api, case_id):
@@ -55,8 +75,10 @@ def test_every_month_the_scheduler_asks_the_project_manager_for_last_months_repo
     assert due.day == 1
     last_month_end = due - timedelta(days=1)
     data = api.case(case_id)["data"]
-    assert (data["period_start"], data["period_end"]) == (last_month_end.replace(day=1).isoformat(),
-                                                          last_month_end.isoformat())
+    assert (data["period_start"], data["period_end"]) == (
+        last_month_end.replace(day=1).isoformat(),
+        last_month_end.isoformat(),
+    )
     tasks = open_tasks(api, case_id)
     assert {t["element_id"] for t in tasks} == {"draft_report"}
     assert all(t["candidate_users"] == ["pm"] for t in tasks)
@@ -82,8 +104,11 @@ def test_drafted_reviewed_numbered_and_sent(api, clock):
     assert done["status"] == "completed", done["error"]
     assert re.fullmatch(r"FWBG-2026-\d{3}", done["data"]["report_no"])
     assert (done["data"]["sent_on"], done["data"]["sent_to"]) == ("2026-12-05", "客户王经理")
-    assert api.completions(case_id) == [("draft_report", "pm", None), ("review_report", "dev_head", "approve"),
-                                        ("send_report", "pm", None)]
+    assert api.completions(case_id) == [
+        ("draft_report", "pm", None),
+        ("review_report", "dev_head", "approve"),
+        ("send_report", "pm", None),
+    ]
     assert api.children(case_id) == []
     report = next(e for e in done["history"] if e["element_id"] == "draft_report")["data"]
     assert report["incident_count"] == 42 and report["findings"] == "存储告警偏多，建议扩容"  # 《服务报告》 kept
@@ -99,12 +124,22 @@ def test_a_rejected_report_goes_back_to_the_project_manager(api, clock):
     [back] = open_tasks(api, case_id)
     assert (back["element_id"], back["candidate_users"]) == ("draft_report", ["pm"])
     assert "report_no" not in api.case(case_id)["data"]  # numbered only when approved
-    api.walk(case_id, [("draft_report", "pm", {**DRAFT, "performance": "见图1：可用性对比"}),
-                       ("review_report", "dev_head", APPROVE), ("send_report", "pm", SEND)])
+    api.walk(
+        case_id,
+        [
+            ("draft_report", "pm", {**DRAFT, "performance": "见图1：可用性对比"}),
+            ("review_report", "dev_head", APPROVE),
+            ("send_report", "pm", SEND),
+        ],
+    )
     assert api.case(case_id)["status"] == "completed"
     assert api.completions(case_id) == [
-        ("draft_report", "pm", None), ("review_report", "dev_head", "reject"), ("draft_report", "pm", None),
-        ("review_report", "dev_head", "approve"), ("send_report", "pm", None)]
+        ("draft_report", "pm", None),
+        ("review_report", "dev_head", "reject"),
+        ("draft_report", "pm", None),
+        ("review_report", "dev_head", "approve"),
+        ("send_report", "pm", None),
+    ]
 
 
 def test_a_late_draft_is_reminded_then_escalated_to_the_dev_manager(api, clock):
@@ -121,8 +156,13 @@ def test_a_late_draft_is_reminded_then_escalated_to_the_dev_manager(api, clock):
 def test_findings_needing_corrective_action_start_corrective_action_cases(api, clock):
     case_id = started_by_hand(api)
     actions = [{"department": "ops", "description": "存储告警频繁，需扩容并完善监控阈值"}]
-    api.walk(case_id, [("draft_report", "pm", DRAFT),
-                       ("review_report", "dev_head", {"decision": "approve", "corrective_actions": actions})])
+    api.walk(
+        case_id,
+        [
+            ("draft_report", "pm", DRAFT),
+            ("review_report", "dev_head", {"decision": "approve", "corrective_actions": actions}),
+        ],
+    )
     data = api.case(case_id)["data"]
     [child] = api.children(case_id)
     assert child["process_key"] == "corrective_action" and child["parent_instance_id"] == case_id

@@ -1,4 +1,5 @@
 """REST API under /api/v1 with flask-smorest: marshmallow schemas, OpenAPI at /api/v1/openapi.json."""
+
 from __future__ import annotations
 
 from flask import Flask, jsonify, request
@@ -27,13 +28,26 @@ class ErrorSchema(Schema):
 
     message = fields.String(required=True, metadata={"description": "为人阅读的中文说明"})
     code = fields.Integer(metadata={"description": "the HTTP status"})
-    errors = fields.Raw(metadata={
-        "description": "what exactly is wrong: {field: [message]} for a request body or a form (nested for "
-                       "nested fields), [{element_id, message}] for a diagram that cannot be deployed",
-        "oneOf": [{"type": "object", "additionalProperties": {}},
-                  {"type": "array", "items": {"type": "object", "required": ["message"], "properties": {
-                      "element_id": {"type": "string", "nullable": True},
-                      "message": {"type": "string"}}}}]})
+    errors = fields.Raw(
+        metadata={
+            "description": "what exactly is wrong: {field: [message]} for a request body or a form (nested for "
+            "nested fields), [{element_id, message}] for a diagram that cannot be deployed",
+            "oneOf": [
+                {"type": "object", "additionalProperties": {}},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["message"],
+                        "properties": {
+                            "element_id": {"type": "string", "nullable": True},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            ],
+        }
+    )
 
 
 class _Api(Api):
@@ -60,8 +74,16 @@ def _describe(code, error):
     if code == 405 and getattr(error, "valid_methods", None):
         allowed = "、".join(m for m in error.valid_methods if m not in ("HEAD", "OPTIONS"))
         return f"不支持 {request.method} 方法，此地址可用：{allowed}"
-    return {400: "请求格式错误", 401: "需要登录", 403: "无权操作", 404: "不存在", 405: "不支持该方法",
-            413: "上传内容过大", 422: "请求数据有误", 500: "服务器内部错误"}.get(code, error.name)
+    return {
+        400: "请求格式错误",
+        401: "需要登录",
+        403: "无权操作",
+        404: "不存在",
+        405: "不支持该方法",
+        413: "上传内容过大",
+        422: "请求数据有误",
+        500: "服务器内部错误",
+    }.get(code, error.name)
 
 
 ERRORS_DESCRIPTION = (
@@ -70,20 +92,27 @@ ERRORS_DESCRIPTION = (
     "its body is read. A method a path does not have is 405 with `Allow`. An id beyond 2^63 − 1 "
     "in a path is 404; such a number in a query or body is 400. 503 with `Retry-After`: the database "
     "was busy (a lock held elsewhere too long, a deadlock); nothing was saved and the request may be "
-    "sent again.")
+    "sent again."
+)
 
 
 def init_api(app: Flask) -> set[str]:
     """Register the operations; answers the names of their blueprints (authenticated in webapp/auth.py)."""
     app.config.update(
-        API_TITLE="流程管理系统 API", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
-        API_SPEC_OPTIONS={"components": {"securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}],
-            "info": {"description": ERRORS_DESCRIPTION}},
+        API_TITLE="流程管理系统 API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+            "info": {"description": ERRORS_DESCRIPTION},
+        },
     )
     api = _Api(app)
     from webapp.api import attachments, auth, definitions, instances, notifications, processes, tasks, users, vocabulary
+
     modules = (auth, processes, definitions, instances, tasks, users, attachments, notifications, vocabulary)
     for module in modules:
         api.register_blueprint(module.blp, url_prefix="/api/v1")

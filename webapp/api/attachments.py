@@ -1,4 +1,5 @@
 """Attachments: upload on a task, list a case's, download one (pages use the same URLs)."""
+
 import io
 
 from flask import current_app, send_file, url_for
@@ -31,8 +32,7 @@ def upload_attachment(files, task_id):
     limit = current_app.config["ATTACHMENT_MAX_BYTES"]
     upload = files["file"]
     data = upload.stream.read(limit + 1)  # one byte past the limit is enough to refuse it
-    attachment = engine.add(session, task_id=task_id, user=user, filename=upload.filename, data=data,
-                            max_bytes=limit)
+    attachment = engine.add(session, task_id=task_id, user=user, filename=upload.filename, data=data, max_bytes=limit)
     return _with_url(engine.describe(session, attachment))
 
 
@@ -51,9 +51,14 @@ def download_attachment(attachment_id):
     """The file's bytes with the content type determined on upload, as a download."""
     session = db_session()
     attachment = engine.get(session, attachment_id, user=current_user())
-    response = send_file(io.BytesIO(attachment.content), mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.filename, etag=attachment.sha256,
-                         last_modified=attachment.uploaded_at)
+    response = send_file(
+        io.BytesIO(attachment.content),
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.filename,
+        etag=attachment.sha256,
+        last_modified=attachment.uploaded_at,
+    )
     response.content_type = attachment.content_type  # send_file would add a second charset to text types
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Opened directly anyway, the file may not run script or load anything.

@@ -1,4 +1,5 @@
 """Logging in for API clients: tokens, logout, and one's own tokens and page sessions."""
+
 from flask import request
 
 from engine.org import credentials
@@ -25,10 +26,20 @@ def issue_token(body):
     then 429 for `BPM_LOGIN_LOCK_MINUTES` (default 15), whatever the password."""
     user = authenticate(body["username"], body["password"])
     lifetime = credentials.token_lifetime()
-    issued = credentials.issue(db_session(), user=user, kind=CredentialKind.API, lifetime=lifetime,
-                               client_address=client_address(), user_agent=request.user_agent.string)
-    return {"token": issued.secret, "expires_in": int(lifetime.total_seconds()), "id": issued.id,
-            "expires_at": issued.expires_at}
+    issued = credentials.issue(
+        db_session(),
+        user=user,
+        kind=CredentialKind.API,
+        lifetime=lifetime,
+        client_address=client_address(),
+        user_agent=request.user_agent.string,
+    )
+    return {
+        "token": issued.secret,
+        "expires_in": int(lifetime.total_seconds()),
+        "id": issued.id,
+        "expires_at": issued.expires_at,
+    }
 
 
 @blp.route("/auth/logout", methods=["POST"])
@@ -48,9 +59,18 @@ def my_tokens():
     """My tokens and page sessions that still let someone in, newest first; `current` marks this call's."""
     user = current_user()
     mine = current_credential_id()
-    return [{"id": c.id, "kind": c.kind, "created_at": c.created_at, "expires_at": c.expires_at,
-             "client_address": c.client_address, "user_agent": c.user_agent, "current": c.id == mine}
-            for c in credentials.live_for(db_session(), user=user)]
+    return [
+        {
+            "id": c.id,
+            "kind": c.kind,
+            "created_at": c.created_at,
+            "expires_at": c.expires_at,
+            "client_address": c.client_address,
+            "user_agent": c.user_agent,
+            "current": c.id == mine,
+        }
+        for c in credentials.live_for(db_session(), user=user)
+    ]
 
 
 @blp.route("/auth/tokens/<int:token_id>", methods=["DELETE"])

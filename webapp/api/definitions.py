@@ -1,5 +1,6 @@
 """Changing procedures: drafts from the modeler, validation while editing, the change proposal,
 version history, rollback, and migrating running cases (admin)."""
+
 from __future__ import annotations
 
 from flask import Response
@@ -38,10 +39,26 @@ blp = Blueprint("definitions", __name__, description="流程变更：草稿、�
 
 def _draft_out(session, draft: ProcessDraft, *, content: bool = True) -> dict:
     names = catalogue.display_names(session, [draft.created_by, draft.updated_by])
-    out = {c: getattr(draft, c) for c in ("id", "process_key", "name", "base_version", "rollback_of",
-                                         "change_instance_id", "activated_version", "lock_version", "updated_at")}
-    out.update(state=drafts.state_of(session, draft), editable=drafts.editable(session, draft),
-               created_by=names.get(draft.created_by), updated_by=names.get(draft.updated_by))
+    out = {
+        c: getattr(draft, c)
+        for c in (
+            "id",
+            "process_key",
+            "name",
+            "base_version",
+            "rollback_of",
+            "change_instance_id",
+            "activated_version",
+            "lock_version",
+            "updated_at",
+        )
+    }
+    out.update(
+        state=drafts.state_of(session, draft),
+        editable=drafts.editable(session, draft),
+        created_by=names.get(draft.created_by),
+        updated_by=names.get(draft.updated_by),
+    )
     if content:
         out.update(bpmn_xml=draft.bpmn_xml, forms=draft.forms or {})
     return out
@@ -60,8 +77,13 @@ def list_roles():
 def get_content(args, key):
     """A version's diagram and the forms frozen with it (the live version by default)."""
     version = deployment.get_version(db_session(), key, args.get("version"))
-    return {"key": key, "name": version.name, "version": version.version, "bpmn_xml": version.bpmn_xml,
-            "forms": version.forms or {}}
+    return {
+        "key": key,
+        "name": version.name,
+        "version": version.version,
+        "bpmn_xml": version.bpmn_xml,
+        "forms": version.forms or {},
+    }
 
 
 @blp.route("/processes/<key>/versions", methods=["GET"])
@@ -77,9 +99,14 @@ def list_versions(key):
 def export_catalogue():
     """流程清单 as an Excel workbook."""
     data = catalogue.to_xlsx(catalogue.catalogue(db_session()))
-    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": "attachment; filename=process-catalogue.xlsx; "
-                                                    "filename*=UTF-8''%E6%B5%81%E7%A8%8B%E6%B8%85%E5%8D%95.xlsx"})
+    return Response(
+        data,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": "attachment; filename=process-catalogue.xlsx; "
+            "filename*=UTF-8''%E6%B5%81%E7%A8%8B%E6%B8%85%E5%8D%95.xlsx"
+        },
+    )
 
 
 @blp.route("/definitions/validate", methods=["POST"])
@@ -115,8 +142,7 @@ def list_drafts(key):
 def create_draft(body, key):
     """Save the modeler's diagram and forms as a new draft (refused with element errors if invalid)."""
     session = db_session()
-    draft = drafts.create(session, user=current_user(), process_key=key, bpmn_xml=body["bpmn_xml"],
-                          forms=body["forms"])
+    draft = drafts.create(session, user=current_user(), process_key=key, bpmn_xml=body["bpmn_xml"], forms=body["forms"])
     return _draft_out(session, draft)
 
 
@@ -148,8 +174,14 @@ def draft_diff(draft_id):
 @blp.response(200, DraftOut)
 def save_draft(body, draft_id):
     session = db_session()
-    draft = drafts.save(session, draft_id, user=current_user(), bpmn_xml=body["bpmn_xml"], forms=body["forms"],
-                        lock_version=body["lock_version"])
+    draft = drafts.save(
+        session,
+        draft_id,
+        user=current_user(),
+        bpmn_xml=body["bpmn_xml"],
+        forms=body["forms"],
+        lock_version=body["lock_version"],
+    )
     return _draft_out(session, draft)
 
 
@@ -187,7 +219,13 @@ def migrate_instances(body, key):
     """Move running cases to a newer version where safe. `dry_run` (the default) only says which can move."""
     session = db_session()
     if body["dry_run"]:
-        return migration.plan(session, process_key=key, to_version=body.get("to_version"),
-                              instance_ids=body.get("instance_ids"))
-    return migration.migrate(session, process_key=key, to_version=body.get("to_version"),
-                             instance_ids=body.get("instance_ids"), actor=current_user())
+        return migration.plan(
+            session, process_key=key, to_version=body.get("to_version"), instance_ids=body.get("instance_ids")
+        )
+    return migration.migrate(
+        session,
+        process_key=key,
+        to_version=body.get("to_version"),
+        instance_ids=body.get("instance_ids"),
+        actor=current_user(),
+    )

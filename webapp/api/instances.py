@@ -22,8 +22,14 @@ blp = Blueprint("instances", __name__, description="流程案件")
 @blp.response(200, InstanceOut(many=True))
 def list_instances(args):
     session = db_session()
-    rows = runtime.list_visible(session, user=current_user(), status=args["status"], mine=args["mine"],
-                                limit=args["limit"], offset=args["offset"])
+    rows = runtime.list_visible(
+        session,
+        user=current_user(),
+        status=args["status"],
+        mine=args["mine"],
+        limit=args["limit"],
+        offset=args["offset"],
+    )
     return views.instance_bodies(session, rows)
 
 
@@ -63,8 +69,11 @@ def withdraw_instance(body, instance_id):
 @blp.response(200, PeopleOut)
 def copy_instance(body, instance_id):
     """抄送: the people may read the case; answers who was newly copied."""
-    return {"users": actions.copy_to(db_session(), instance_id, user=current_user(), usernames=body["users"],
-                                     comment=body["comment"])}
+    return {
+        "users": actions.copy_to(
+            db_session(), instance_id, user=current_user(), usernames=body["users"], comment=body["comment"]
+        )
+    }
 
 
 @blp.route("/instances/<int:instance_id>/urge", methods=["POST"])

@@ -1,4 +1,5 @@
 """Notifications: my list and unread count, marking read, my channels per kind; the e-mail outbox (admin)."""
+
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from engine.notifications import inapp_list, present
@@ -13,16 +14,20 @@ blp = Blueprint("notifications", __name__, description="通知：站内通知、
 
 
 class NotificationQuery(Schema):
-    unread = fields.Boolean(load_default=False, metadata={"description": "1: only the unread ones"},
-                            error_messages={"invalid": "应为 0 或 1"})
+    unread = fields.Boolean(
+        load_default=False,
+        metadata={"description": "1: only the unread ones"},
+        error_messages={"invalid": "应为 0 或 1"},
+    )
     limit = whole_number(1, 200, load_default=50)
     offset = whole_number(load_default=0)
 
 
 class NotificationOut(Schema):
     id = fields.Integer()
-    kind = fields.String(metadata={"description": "task | reminder | overdue | escalated | urged | copied | notify | "
-                                                  "completed"})
+    kind = fields.String(
+        metadata={"description": "task | reminder | overdue | escalated | urged | copied | notify | completed"}
+    )
     kind_label = fields.String()
     title = fields.String()
     body = fields.String(allow_none=True)
@@ -40,8 +45,7 @@ class NotificationList(Schema):
 
 
 class ReadRequest(Schema):
-    ids = fields.List(whole_number(), load_default=None,
-                      validate=validate.Length(max=500, error="一次最多 {max} 条"))
+    ids = fields.List(whole_number(), load_default=None, validate=validate.Length(max=500, error="一次最多 {max} 条"))
     all = fields.Boolean(load_default=False, error_messages={"invalid": "应为 true 或 false"})
 
     @validates_schema
@@ -78,13 +82,16 @@ class SettingsOut(Schema):
 
 
 class SettingsRequest(Schema):
-    kinds = fields.List(fields.Nested(KindSetting), required=True,
-                        error_messages={"required": "缺少 kinds：[{{kind, in_app, email}}]"})
+    kinds = fields.List(
+        fields.Nested(KindSetting), required=True, error_messages={"required": "缺少 kinds：[{{kind, in_app, email}}]"}
+    )
 
 
 class OutboxQuery(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(
-        email_channel.OUTBOX_STATUSES, error="只能是 pending、sent 或 failed"))
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(email_channel.OUTBOX_STATUSES, error="只能是 pending、sent 或 failed"),
+    )
     limit = whole_number(1, 500, load_default=100)
     offset = whole_number(load_default=0)
 
@@ -107,8 +114,11 @@ class MailOut(Schema):
 
 class OutboxList(Schema):
     items = fields.List(fields.Nested(MailOut))
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(),
-                         metadata={"description": "mails by status: pending, sent, failed"})
+    counts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "mails by status: pending, sent, failed"},
+    )
 
 
 @blp.route("/notifications", methods=["GET"])
@@ -117,10 +127,8 @@ class OutboxList(Schema):
 def list_notifications(args):
     """My notifications, newest first, and how many are unread."""
     session, user = db_session(), current_user()
-    rows = inapp_list.list_for(session, user.id, unread=args["unread"], limit=args["limit"],
-                               offset=args["offset"])
-    return {"items": [present.notification(r) for r in rows],
-            "unread": inapp_list.unread_count(session, user.id)}
+    rows = inapp_list.list_for(session, user.id, unread=args["unread"], limit=args["limit"], offset=args["offset"])
+    return {"items": [present.notification(r) for r in rows], "unread": inapp_list.unread_count(session, user.id)}
 
 
 @blp.route("/notifications/read", methods=["POST"])

@@ -32,8 +32,13 @@ def list_processes():
 @blp.response(201, DeployResponse)
 def deploy_process(body):
     """Deploy a diagram (admin only). Identical content is not a new version."""
-    result = definitions.deploy(db_session(), body["bpmn_xml"], forms=body.get("forms"),
-                                actor_id=current_user().id, note=body.get("note") or "通过 API 直接部署")
+    result = definitions.deploy(
+        db_session(),
+        body["bpmn_xml"],
+        forms=body.get("forms"),
+        actor_id=current_user().id,
+        note=body.get("note") or "通过 API 直接部署",
+    )
     return {"key": result.version.process_key, "version": result.version.version, "created": result.created}
 
 

@@ -1,4 +1,5 @@
 """Request and response bodies of the API."""
+
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
@@ -8,8 +9,11 @@ from engine.store.models import InstanceStatus, TaskRowState
 
 def whole_number(minimum: int = 0, maximum: int = MAX_INTEGER, **kwargs) -> fields.Integer:
     """An integer in a request, within what the database holds; refused in Chinese otherwise."""
-    return fields.Integer(validate=validate.Range(min=minimum, max=maximum, error="应在 {min}–{max} 之间"),
-                          error_messages={"invalid": "应为整数"}, **kwargs)
+    return fields.Integer(
+        validate=validate.Range(min=minimum, max=maximum, error="应在 {min}–{max} 之间"),
+        error_messages={"invalid": "应为整数"},
+        **kwargs,
+    )
 
 
 class TokenRequest(Schema):
@@ -50,8 +54,12 @@ class ProcessDetail(ProcessSummary):
 
 class DeployRequest(Schema):
     bpmn_xml = fields.String(required=True, validate=validate.Length(min=1))
-    forms = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=None,
-                        metadata={"description": "form-js schemas by form key; others come from forms/"})
+    forms = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(),
+        load_default=None,
+        metadata={"description": "form-js schemas by form key; others come from forms/"},
+    )
     note = fields.String(load_default=None)
 
 
@@ -92,9 +100,15 @@ class TaskOut(Schema):
 class TaskDetail(TaskOut):
     form = fields.Dict(allow_none=True)
     data = fields.Dict()
-    prefill = fields.Dict(metadata={"description": "what the form opens with: the case data, or a delegate's submission"})
-    actions = fields.List(fields.String(), metadata={"description": "what I may do now: complete, claim, unclaim, "
-                                                     "transfer, delegate, add_signer, return, attach"})
+    prefill = fields.Dict(
+        metadata={"description": "what the form opens with: the case data, or a delegate's submission"}
+    )
+    actions = fields.List(
+        fields.String(),
+        metadata={
+            "description": "what I may do now: complete, claim, unclaim, transfer, delegate, add_signer, return, attach"
+        },
+    )
     approval = fields.Dict(allow_none=True, metadata={"description": "{mode, votes} of a multi-person step"})
     origin = fields.Dict(allow_none=True, metadata={"description": "加签: who added me, before or after them"})
     process_key = fields.String()
@@ -152,8 +166,11 @@ class InstanceQuery(Schema):
 
 class TaskQuery(Schema):
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "group", "all"]))
-    state = fields.String(load_default=TaskRowState.OPEN, validate=validate.OneOf([TaskRowState.OPEN, TaskRowState.COMPLETED]),
-                          metadata={"description": "open: 待办; completed: 已办 (the tasks I completed)"})
+    state = fields.String(
+        load_default=TaskRowState.OPEN,
+        validate=validate.OneOf([TaskRowState.OPEN, TaskRowState.COMPLETED]),
+        metadata={"description": "open: 待办; completed: 已办 (the tasks I completed)"},
+    )
     limit = whole_number(1, 500, load_default=50)
     offset = whole_number(load_default=0)
 
@@ -163,22 +180,36 @@ class CompleteRequest(Schema):
 
 
 class RetryRequest(Schema):
-    data = fields.Dict(load_default=dict, metadata={
-        "description": "admin only: corrections merged into the failed step's data; never what an approval "
-                       "step decided. Each corrected field is recorded with its old and new value"})
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000),
-                           metadata={"description": "why the data is corrected (required with data)"})
+    data = fields.Dict(
+        load_default=dict,
+        metadata={
+            "description": "admin only: corrections merged into the failed step's data; never what an approval "
+            "step decided. Each corrected field is recorded with its old and new value"
+        },
+    )
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "why the data is corrected (required with data)"},
+    )
 
 
 class UserQuery(Schema):
-    q = fields.String(load_default="", validate=validate.Length(max=64),
-                      metadata={"description": "part of the username, name or department"})
+    q = fields.String(
+        load_default="",
+        validate=validate.Length(max=64),
+        metadata={"description": "part of the username, name or department"},
+    )
     limit = whole_number(1, 200, load_default=20)
 
 
 class HandoverPeopleQuery(UserQuery):
-    action = fields.String(required=True, validate=validate.OneOf(["transfer", "delegate", "add_signer"]),
-                           metadata={"description": "the hand-over the picker is for: transfer, delegate, add_signer"})
+    action = fields.String(
+        required=True,
+        validate=validate.OneOf(["transfer", "delegate", "add_signer"]),
+        metadata={"description": "the hand-over the picker is for: transfer, delegate, add_signer"},
+    )
 
 
 class UserOut(Schema):
@@ -194,8 +225,11 @@ class DiagramOut(Schema):
 
 
 class AttachmentUpload(Schema):
-    file = Upload(required=True, error_messages={"required": "请选择要上传的文件"},
-                  metadata={"description": "the file (multipart/form-data field `file`)"})
+    file = Upload(
+        required=True,
+        error_messages={"required": "请选择要上传的文件"},
+        metadata={"description": "the file (multipart/form-data field `file`)"},
+    )
 
 
 class AttachmentOut(Schema):
@@ -215,14 +249,18 @@ class AttachmentOut(Schema):
 
 # --- approval actions (engine/runtime/actions.py) ---
 
+
 class PersonRequest(Schema):
     user = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={"description": "username"})
     comment = fields.String(load_default=None, validate=validate.Length(max=2000))
 
 
 class AddSignerRequest(PersonRequest):
-    position = fields.String(required=True, validate=validate.OneOf(["before", "after"]),
-                             metadata={"description": "before: 在我之前; after: 在我之后"})
+    position = fields.String(
+        required=True,
+        validate=validate.OneOf(["before", "after"]),
+        metadata={"description": "before: 在我之前; after: 在我之后"},
+    )
 
 
 class CommentRequest(Schema):
@@ -242,8 +280,9 @@ class ReturnTarget(Schema):
 
 
 class CopyRequest(CommentRequest):
-    users = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
-                        validate=validate.Length(min=1, max=100))
+    users = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)), required=True, validate=validate.Length(min=1, max=100)
+    )
 
 
 class PeopleOut(Schema):
@@ -251,8 +290,9 @@ class PeopleOut(Schema):
 
 
 class BulkRequest(CommentRequest):
-    task_ids = fields.List(fields.String(validate=validate.Length(min=1, max=36)), required=True,
-                           validate=validate.Length(min=1, max=100))
+    task_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=36)), required=True, validate=validate.Length(min=1, max=100)
+    )
 
 
 class BulkResult(Schema):
@@ -281,8 +321,12 @@ class ContentOut(Schema):
 
 class DefinitionIn(Schema):
     bpmn_xml = fields.String(required=True, validate=validate.Length(min=1))
-    forms = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict,
-                        metadata={"description": "form-js schemas by form key"})
+    forms = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(),
+        load_default=dict,
+        metadata={"description": "form-js schemas by form key"},
+    )
 
 
 class ValidateIn(DefinitionIn):
@@ -346,8 +390,9 @@ class VersionOut(Schema):
 
 
 class MigrationIn(Schema):
-    instance_ids = fields.List(whole_number(), load_default=None,
-                               metadata={"description": "omit for every running case on an older version"})
+    instance_ids = fields.List(
+        whole_number(), load_default=None, metadata={"description": "omit for every running case on an older version"}
+    )
     to_version = whole_number(1, load_default=None)
     dry_run = fields.Boolean(load_default=True)
 

@@ -29,8 +29,14 @@ def list_tasks(args):
     """scope=mine: assigned to me; group: my groups' unclaimed tasks; all: both (企管部/admin: every open task).
     state=completed: the tasks I completed (已办)."""
     session = db_session()
-    rows = runtime.list_for(session, user=current_user(), scope=args["scope"], state_=args["state"],
-                            limit=args["limit"], offset=args["offset"])
+    rows = runtime.list_for(
+        session,
+        user=current_user(),
+        scope=args["scope"],
+        state_=args["state"],
+        limit=args["limit"],
+        offset=args["offset"],
+    )
     return views.task_bodies(session, rows)
 
 
@@ -79,8 +85,9 @@ def complete_task(body, task_id):
 def handover_people(args, task_id):
     """Whom 转办 / 委派 / 加签 of this task would accept, for the picker: not me, not anyone the step's
     lane keeps off it for separation of duties (e.g. the applicant on `dept_head!initiator`)."""
-    return actions.people_for(db_session(), task_id, user=current_user(), action=args["action"], text=args["q"],
-                              limit=args["limit"])
+    return actions.people_for(
+        db_session(), task_id, user=current_user(), action=args["action"], text=args["q"], limit=args["limit"]
+    )
 
 
 @blp.route("/tasks/<task_id>/transfer", methods=["POST"])
@@ -104,8 +111,16 @@ def delegate_task(body, task_id):
 @blp.response(200, TaskOut)
 def add_signer(body, task_id):
     """加签 before me (their opinion first, then I decide) or after me (my approval goes on to them)."""
-    return _task(actions.add_signer(db_session(), task_id, user=current_user(), to=body["user"],
-                                    position=body["position"], comment=body["comment"]))
+    return _task(
+        actions.add_signer(
+            db_session(),
+            task_id,
+            user=current_user(),
+            to=body["user"],
+            position=body["position"],
+            comment=body["comment"],
+        )
+    )
 
 
 @blp.route("/tasks/<task_id>/return-targets", methods=["GET"])
@@ -120,8 +135,11 @@ def return_targets(task_id):
 @blp.response(200, InstanceOut)
 def return_task(body, task_id):
     """退回 the case to an earlier step, which is redone from there (also from a 会签 step)."""
-    return _case(actions.return_to(db_session(), task_id, user=current_user(), element_id=body["element_id"],
-                                   comment=body["comment"]))
+    return _case(
+        actions.return_to(
+            db_session(), task_id, user=current_user(), element_id=body["element_id"], comment=body["comment"]
+        )
+    )
 
 
 @blp.route("/tasks/bulk-complete", methods=["POST"])
@@ -129,5 +147,6 @@ def return_task(body, task_id):
 @blp.response(200, BulkOut)
 def bulk_complete(body):
     """批量同意: approve each selected task with one comment; each succeeds or fails on its own."""
-    return {"results": actions.bulk_approve(db_session(), body["task_ids"], user=current_user(),
-                                            comment=body["comment"])}
+    return {
+        "results": actions.bulk_approve(db_session(), body["task_ids"], user=current_user(), comment=body["comment"])
+    }

@@ -1,5 +1,6 @@
 """The vocabulary diagrams are written in (engine.definitions.vocabulary), for the modeler: extension
 property names, approval modes, escalations, categories, element kind labels, the lane grammar."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields
@@ -23,28 +24,51 @@ class EscalationOut(Schema):
 
 
 class RoleExpressionOut(Schema):
-    pattern = fields.String(required=True, metadata={
-        "description": "a lane name, as a JavaScript regular expression with the groups role, field, excl"})
+    pattern = fields.String(
+        required=True,
+        metadata={"description": "a lane name, as a JavaScript regular expression with the groups role, field, excl"},
+    )
     role = fields.String(required=True, metadata={"description": "a role code (regular expression)"})
     field = fields.String(required=True, metadata={"description": "a form field after `@` (regular expression)"})
-    pseudo_roles = fields.List(fields.String(), required=True, metadata={
-        "description": "what a lane may name besides roles: initiator, user (with @field)"})
-    exclusion_kinds = fields.List(fields.String(), required=True, metadata={
-        "description": "what may follow `!`: initiator, dept@field, user@field"})
+    pseudo_roles = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "what a lane may name besides roles: initiator, user (with @field)"},
+    )
+    exclusion_kinds = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "what may follow `!`: initiator, dept@field, user@field"},
+    )
 
 
 class VocabularyOut(Schema):
-    properties = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={
-        "description": "the spiffworkflow:property names the engine reads, by constant name (FORM_KEY: formKey)"})
-    property_labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={
-        "description": "property name → Chinese label"})
+    properties = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "description": "the spiffworkflow:property names the engine reads, by constant name (FORM_KEY: formKey)"
+        },
+    )
+    property_labels = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "property name → Chinese label"},
+    )
     approval_modes = fields.List(fields.Nested(ApprovalModeOut), required=True)
     escalations = fields.List(fields.Nested(EscalationOut), required=True)
     categories = fields.List(fields.String(), required=True, metadata={"description": "the library's categories"})
-    kinds = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={
-        "description": "BPMN element kind (local name, e.g. userTask) → Chinese label"})
-    role_expression = fields.Nested(RoleExpressionOut, required=True, metadata={
-        "description": "the grammar of lane names (see the library guide)"})
+    kinds = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "BPMN element kind (local name, e.g. userTask) → Chinese label"},
+    )
+    role_expression = fields.Nested(
+        RoleExpressionOut, required=True, metadata={"description": "the grammar of lane names (see the library guide)"}
+    )
 
 
 @blp.route("/vocabulary", methods=["GET"])

@@ -3,6 +3,7 @@
 One module per concern: auth (login, logout, language), inbox (待办, 已办, 我发起的, 抄送我的),
 start (发起流程), task (the task page), case (the case page).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template, request
@@ -30,9 +31,16 @@ def _dt(value) -> str:
 @bp.app_context_processor
 def inject():
     lang = current_lang()
-    return {"csrf_token": csrf_token, "lang": lang, "colon": ": " if lang == "en" else "：", "nav_counts": nav_counts, "js_catalog": js_catalog,
-            "STATUS_LABELS": STATUS_LABELS, "TASK_STATE_LABELS": TASK_STATE_LABELS,
-            "DECISION_LABELS": DECISION_LABELS}
+    return {
+        "csrf_token": csrf_token,
+        "lang": lang,
+        "colon": ": " if lang == "en" else "：",
+        "nav_counts": nav_counts,
+        "js_catalog": js_catalog,
+        "STATUS_LABELS": STATUS_LABELS,
+        "TASK_STATE_LABELS": TASK_STATE_LABELS,
+        "DECISION_LABELS": DECISION_LABELS,
+    }
 
 
 def nav_counts() -> dict | None:
@@ -42,16 +50,24 @@ def nav_counts() -> dict | None:
         return None
     if "nav_counts" not in g:
         session = db_session()
-        g.nav_counts = {"todo": inbox_service.todo_count(session, user=user),
-                        "cc": inbox_service.copied_unread_count(session, user=user),
-                        "notifications": notification_service.unread_count(session, user.id)}
+        g.nav_counts = {
+            "todo": inbox_service.todo_count(session, user=user),
+            "cc": inbox_service.copied_unread_count(session, user=user),
+            "notifications": notification_service.unread_count(session, user.id),
+        }
     return g.nav_counts
 
 
 # ---- error pages, in the layout; the API keeps its JSON answers ----
 
-TITLES = {400: N_("请求有误"), 403: N_("无权访问"), 404: N_("页面不存在"), 405: N_("请求有误"),
-          413: N_("上传内容过大"), 500: N_("服务器出错了")}
+TITLES = {
+    400: N_("请求有误"),
+    403: N_("无权访问"),
+    404: N_("页面不存在"),
+    405: N_("请求有误"),
+    413: N_("上传内容过大"),
+    500: N_("服务器出错了"),
+}
 
 
 def _error_page(code: int, message: str | None):
@@ -61,8 +77,9 @@ def _error_page(code: int, message: str | None):
             g.user = user
     if code >= 500:
         g.broken = True  # the database may be what failed: no badge counts
-    return render_template("error.html", code=code, title=gettext(TITLES.get(code, N_("出错了"))),
-                           message=message), code
+    return render_template(
+        "error.html", code=code, title=gettext(TITLES.get(code, N_("出错了"))), message=message
+    ), code
 
 
 @bp.errorhandler(EngineError)

@@ -1,4 +1,5 @@
 """Login, logout and the language switch."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -44,8 +45,11 @@ def login():
             return redirect(next_path or url_for("pages.todo"))
     elif request.args.get("expired"):
         error = gettext("登录已过期，请重新登录")
-    return render_template("login.html", error=error, next=next_path,
-                           username=request.form.get("username", "")), status, headers
+    return (
+        render_template("login.html", error=error, next=next_path, username=request.form.get("username", "")),
+        status,
+        headers,
+    )
 
 
 @bp.route("/logout", methods=["POST"])

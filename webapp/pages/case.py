@@ -1,4 +1,5 @@
 """The case page (/cases/<id>, short link /c/<id>): summary, current steps, diagram, history, attachments."""
+
 from __future__ import annotations
 
 from flask import current_app, g, redirect, render_template, url_for
@@ -15,9 +16,15 @@ def case_parts(session, instance: Instance) -> dict:
     case = views.case_view(session, instance)
     files = attachments(case)
     return {
-        "case": instance, "version": case["version"], "process": case["process"], "initiator": case["initiator"],
-        "steps": case["steps"], "summary": summary(session, instance, case["version"]),
-        "history": timeline(session, case, files), "files": files, "change": case["change"],
+        "case": instance,
+        "version": case["version"],
+        "process": case["process"],
+        "initiator": case["initiator"],
+        "steps": case["steps"],
+        "summary": summary(session, instance, case["version"]),
+        "history": timeline(session, case, files),
+        "files": files,
+        "change": case["change"],
     }
 
 

@@ -1,5 +1,6 @@
 """What several pages share: time formatting, paging, the case summary, the history timeline and the
 attachments list, labelled for people from the engine's read models (engine/runtime/views.py)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,20 +18,44 @@ from webapp.i18n import N_
 
 PAGE_SIZE = 50
 
-STATUS_LABELS = {InstanceStatus.RUNNING: N_("进行中"), InstanceStatus.COMPLETED: N_("已完成"),
-                 InstanceStatus.WITHDRAWN: N_("已撤回"), InstanceStatus.TERMINATED: N_("已终止"),
-                 InstanceStatus.ERROR: N_("出错")}
-TASK_STATE_LABELS = {TaskRowState.OPEN: N_("待办理"), TaskRowState.COMPLETED: N_("已办理"),
-                     TaskRowState.CANCELLED: N_("已取消"), TaskRowState.WAITING: N_("等待加签人"),
-                     TaskRowState.PENDING: N_("未轮到")}
+STATUS_LABELS = {
+    InstanceStatus.RUNNING: N_("进行中"),
+    InstanceStatus.COMPLETED: N_("已完成"),
+    InstanceStatus.WITHDRAWN: N_("已撤回"),
+    InstanceStatus.TERMINATED: N_("已终止"),
+    InstanceStatus.ERROR: N_("出错"),
+}
+TASK_STATE_LABELS = {
+    TaskRowState.OPEN: N_("待办理"),
+    TaskRowState.COMPLETED: N_("已办理"),
+    TaskRowState.CANCELLED: N_("已取消"),
+    TaskRowState.WAITING: N_("等待加签人"),
+    TaskRowState.PENDING: N_("未轮到"),
+}
 DECISION_LABELS = {"approve": N_("同意"), "reject": N_("拒绝")}
 EVENT_LABELS = {
-    "instance_started": N_("发起流程"), "task_claimed": N_("认领任务"), "task_unclaimed": N_("取消认领"),
-    "task_completed": N_("办理完成"), "task_cancelled": N_("任务取消"), "task_transferred": N_("转办"),
-    "task_delegated": N_("委派"), "delegate_resolved": N_("委派人处理完成"), "signer_added": N_("加签"),
-    "returned": N_("退回"), "withdrawn": N_("撤回"), "copied": N_("抄送"), "urged": N_("催办"), "migrated": N_("迁移版本"),
-    "attachment_added": N_("上传附件"), "timer_fired": N_("定时触发"), "case_started": N_("发起子流程"),
-    "notified": N_("发送提醒"), "escalated": N_("超时升级"), "error": N_("出错"), "retried": N_("重试"), "instance_completed": N_("流程结束"),
+    "instance_started": N_("发起流程"),
+    "task_claimed": N_("认领任务"),
+    "task_unclaimed": N_("取消认领"),
+    "task_completed": N_("办理完成"),
+    "task_cancelled": N_("任务取消"),
+    "task_transferred": N_("转办"),
+    "task_delegated": N_("委派"),
+    "delegate_resolved": N_("委派人处理完成"),
+    "signer_added": N_("加签"),
+    "returned": N_("退回"),
+    "withdrawn": N_("撤回"),
+    "copied": N_("抄送"),
+    "urged": N_("催办"),
+    "migrated": N_("迁移版本"),
+    "attachment_added": N_("上传附件"),
+    "timer_fired": N_("定时触发"),
+    "case_started": N_("发起子流程"),
+    "notified": N_("发送提醒"),
+    "escalated": N_("超时升级"),
+    "error": N_("出错"),
+    "retried": N_("重试"),
+    "instance_completed": N_("流程结束"),
 }
 
 
@@ -64,6 +89,7 @@ def pager(page: int, total: int | None, shown: int) -> dict:
 
 # ---- case summary: the case data as label/value rows, labels from the version's forms ----
 
+
 def _walk(components):
     for comp in components or []:
         yield comp
@@ -80,8 +106,12 @@ def form_fields(version: ProcessVersion) -> dict[str, dict]:
                 continue
             source = (comp.get("properties") or {}).get("options")
             options = {v.get("value"): v.get("label") for v in comp.get("values") or [] if isinstance(v, dict)}
-            fields[key] = {"label": comp.get("label") or key, "options": options or None, "source": source,
-                           "type": comp.get("type")}
+            fields[key] = {
+                "label": comp.get("label") or key,
+                "options": options or None,
+                "source": source,
+                "type": comp.get("type"),
+            }
     return fields
 
 
@@ -93,13 +123,22 @@ def summary(session: Session, instance: Instance, version: ProcessVersion) -> li
         if (fields.get(key) or {}).get("source") == "users":
             people.update(value if isinstance(value, list) else [value])
     names = views.display_names_by_username(session, people)
-    departments = views.department_names(session) \
-        if any((fields.get(k) or {}).get("source") == "departments" for k in data) else {}
+    departments = (
+        views.department_names(session)
+        if any((fields.get(k) or {}).get("source") == "departments" for k in data)
+        else {}
+    )
     rows = []
     for key, value in data.items():
         field = fields.get(key)
-        rows.append({"key": key, "label": field["label"] if field else key, "known": field is not None,
-                     "value": _show(value, field, names, departments)})
+        rows.append(
+            {
+                "key": key,
+                "label": field["label"] if field else key,
+                "known": field is not None,
+                "value": _show(value, field, names, departments),
+            }
+        )
     rows.sort(key=lambda r: not r["known"])  # the form's fields first, technical values last
     return rows
 
@@ -125,11 +164,21 @@ def _show(value, field, names, departments) -> str:
 
 # ---- history timeline and attachments ----
 
+
 def attachments(case: dict) -> list[dict]:
     """The attachments panel's rows, from the case's read model (engine/runtime/views.case_view)."""
-    return [{"id": a["id"], "filename": a["filename"], "size": a["size"], "task_id": a["task_id"],
-             "uploaded_by": a["uploaded_by_name"] or "", "uploaded_at": a["uploaded_at"],
-             "url": f"/api/v1/attachments/{a['id']}"} for a in case["attachments"]]
+    return [
+        {
+            "id": a["id"],
+            "filename": a["filename"],
+            "size": a["size"],
+            "task_id": a["task_id"],
+            "uploaded_by": a["uploaded_by_name"] or "",
+            "uploaded_at": a["uploaded_at"],
+            "url": f"/api/v1/attachments/{a['id']}",
+        }
+        for a in case["attachments"]
+    ]
 
 
 # Event data keys that name people (usernames), shown by name in the timeline.
@@ -162,7 +211,13 @@ def timeline(session: Session, case: dict, files: list[dict]) -> list[dict]:
                 named += [names.get(v, str(v)) for v in (value if isinstance(value, list) else [value])]
         if e["type"] == "returned" and data.get("to_name"):  # where the case went back to, and to whom
             named = [f"{data['to_name']}（{'、'.join(named)}）" if named else data["to_name"]]
-        rows.append({**e, "label": EVENT_LABELS.get(e["type"], e["type"]), "targets": named,
-                     "element_name": steps.get(e["element_id"]),
-                     "files": by_task.get(e["task_id"], []) if e["type"] == "task_completed" else []})
+        rows.append(
+            {
+                **e,
+                "label": EVENT_LABELS.get(e["type"], e["type"]),
+                "targets": named,
+                "element_name": steps.get(e["element_id"]),
+                "files": by_task.get(e["task_id"], []) if e["type"] == "task_completed" else [],
+            }
+        )
     return rows

@@ -1,5 +1,6 @@
 """The modeler (/modeler/<key>): bpmn-js with our properties panel and the form-js editor. The page
 only carries what the script needs to start; it loads and saves through /api/v1."""
+
 from __future__ import annotations
 
 from flask import g, render_template, request
@@ -30,9 +31,15 @@ def modeler(key: str):
                 break
     elif not 0 <= draft_id <= MAX_INTEGER or not process_views.draft_exists(session, draft_id):
         raise NotFound(f"草稿不存在：{draft_id}")
-    roles = [{"code": r.code, "name": r.name, "scope": r.scope}
-             for r in process_views.roles(session)]
-    return render_template("modeler.html", active="processes", process_key=key,
-                           name=(definition.name if definition else key), live_version=live.version if live else None,
-                           draft_id=draft_id, is_new=live is None, can_deploy=is_admin(user),
-                           roles=roles)
+    roles = [{"code": r.code, "name": r.name, "scope": r.scope} for r in process_views.roles(session)]
+    return render_template(
+        "modeler.html",
+        active="processes",
+        process_key=key,
+        name=(definition.name if definition else key),
+        live_version=live.version if live else None,
+        draft_id=draft_id,
+        is_new=live is None,
+        can_deploy=is_admin(user),
+        roles=roles,
+    )

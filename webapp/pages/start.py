@@ -1,4 +1,5 @@
 """发起流程: the procedures this user may start, by category, with a search box."""
+
 from __future__ import annotations
 
 from flask import g, render_template, request
@@ -16,5 +17,6 @@ def start():
         if q and q.lower() not in definition.name.lower() and q.lower() not in definition.key.lower():
             continue
         groups.setdefault(definition.category or "", []).append(
-            {"key": definition.key, "name": definition.name, "version": version.version})
+            {"key": definition.key, "name": definition.name, "version": version.version}
+        )
     return render_template("start.html", groups=sorted(groups.items(), key=lambda kv: (kv[0] == "", kv[0])), q=q)

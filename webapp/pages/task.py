@@ -2,6 +2,7 @@
 
 The form, its prefill and the actions this user may take come from GET /api/v1/tasks/<id> in the page's
 JavaScript, which then acts through the API; the rest is rendered here."""
+
 from __future__ import annotations
 
 from flask import g, render_template
@@ -20,6 +21,14 @@ def task(task_id: str):
     parts = case_parts(session, task_service.case_of(session, row))
     facts = views.task_view(session, row, user, parts["history"])
     config = {"task_id": row.id, "instance_id": row.instance_id, "submitted": facts["submitted"], "me": user.username}
-    return render_template("task.html", task=row, mine=facts["mine"], overdue=facts["overdue"],
-                           assignee=facts["assignee"], completed_by=facts["completed_by"], owner=facts["owner"],
-                           config=config, **parts)
+    return render_template(
+        "task.html",
+        task=row,
+        mine=facts["mine"],
+        overdue=facts["overdue"],
+        assignee=facts["assignee"],
+        completed_by=facts["completed_by"],
+        owner=facts["owner"],
+        config=config,
+        **parts,
+    )

@@ -4,6 +4,7 @@ and turns a `Notice` into the rows that record it for the people who get it. Tho
 the engine step's transaction, so a channel that talks to the outside world (a mail server, a webhook)
 writes an outbox row here and sends it later, outside any transaction (see `email`).
 `ALL`, at the bottom, lists the channels in the order the settings show them."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 @dataclass(frozen=True)
 class Notice:
     """What each channel is told by one call of `send`: the same for everyone it reaches."""
+
     kind: str  # a key of KINDS
     title: str  # one line, at most 255 characters
     body: str
@@ -29,6 +31,7 @@ class Notice:
 @dataclass(frozen=True)
 class Recipient:
     """An active person to be told, with what a channel needs to reach them."""
+
     user_id: int
     email: str | None
 
@@ -50,7 +53,7 @@ class Channel(ABC):
 def clip(text: str, size: int) -> str:
     """One line of at most `size` characters, for a column of that size."""
     text = " ".join((text or "").split())
-    return text if len(text) <= size else text[:size - 1] + "…"
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 from engine.notifications.channels import email, in_app  # noqa: E402  (each subclasses Channel above)

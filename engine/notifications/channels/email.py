@@ -3,6 +3,7 @@
 Rows are claimed with a lease, so several deliverers send each mail once. The text of a mail is
 `templates/email/subject.txt` and `body.txt`, the same for every kind. Also the outbox for operations:
 the list, its counts, and putting failed mails back in the queue."""
+
 from __future__ import annotations
 
 import logging
@@ -37,9 +38,15 @@ OUTBOX_STATUSES = tuple(MailStatus)
 
 # Plain text: nothing is escaped; a name the templates do not get is an error, not an empty string.
 # The templates ship with the code: read once, not checked for changes on every mail.
-_templates = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
-                                autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
+    autoescape=False,
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
 
 
 def configured() -> bool:
@@ -56,9 +63,20 @@ class Email(Channel):
 
     def records(self, session: Session, notice: Notice, people: list[Recipient]) -> list[object]:
         subject, body = compose(session, notice)  # the same text for everyone notified by this call
-        return [MailOutbox(to_address=(person.email or "").strip(), user_id=person.user_id, kind=notice.kind,
-                           subject=subject, body=body, status=MailStatus.PENDING, attempts=0, next_attempt_at=notice.at,
-                           created_at=notice.at) for person in people]
+        return [
+            MailOutbox(
+                to_address=(person.email or "").strip(),
+                user_id=person.user_id,
+                kind=notice.kind,
+                subject=subject,
+                body=body,
+                status=MailStatus.PENDING,
+                attempts=0,
+                next_attempt_at=notice.at,
+                created_at=notice.at,
+            )
+            for person in people
+        ]
 
 
 CHANNEL: Channel = Email()
@@ -69,14 +87,21 @@ def compose(session: Session, notice: Notice) -> tuple[str, str]:
     case = session.get(Instance, notice.instance_id) if notice.instance_id is not None else None
     # Callers often say which case in the body; the body's case line says it once, with its number.
     says_the_case = case is not None and notice.body.strip() == f"案件：{case.title}"
-    context = {"kind_label": KINDS[notice.kind], "title": notice.title, "case": case,
-               "body": "" if says_the_case else notice.body, "link": notice.link,
-               "local_time": clock.local(notice.at), "base_url": config.base_url()}
+    context = {
+        "kind_label": KINDS[notice.kind],
+        "title": notice.title,
+        "case": case,
+        "body": "" if says_the_case else notice.body,
+        "link": notice.link,
+        "local_time": clock.local(notice.at),
+        "base_url": config.base_url(),
+    }
     subject = clip(_templates.get_template("email/subject.txt").render(context), 255)
     return subject, _templates.get_template("email/body.txt").render(context)
 
 
 # ---- the outbox, for operations ----------------------------------------------------------------
+
 
 def outbox(session: Session, *, status: str | None = None, limit: int = 100, offset: int = 0) -> list[MailOutbox]:
     if status is not None and status not in OUTBOX_STATUSES:
@@ -123,6 +148,7 @@ def retry_failed(session: Session) -> int:
 
 
 # ---- delivering (the scheduler's tick) ----------------------------------------------------------
+
 
 def backoff(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failure: 1 min, 2, 4 … at most 1 h."""
@@ -180,19 +206,39 @@ def deliver_outbox(db: Database, *, limit: int = 100, worker: str | None = None)
 def _claim(db: Database, limit: int, worker: str) -> list[MailOutbox]:
     """Lease up to `limit` due rows in one short transaction."""
     with db.session(write=True) as session:
-        ids = [row.id for row in leases.claim(session, MailOutbox, MailOutbox.next_attempt_at, now=clock.now(),
-                                              worker=worker, batch=limit, lease=LEASE,
-                                              where=(MailOutbox.status == MailStatus.PENDING,))]
-        return list(session.scalars(select(MailOutbox).where(MailOutbox.id.in_(ids))
-                                    .order_by(MailOutbox.next_attempt_at, MailOutbox.id))) if ids else []
+        ids = [
+            row.id
+            for row in leases.claim(
+                session,
+                MailOutbox,
+                MailOutbox.next_attempt_at,
+                now=clock.now(),
+                worker=worker,
+                batch=limit,
+                lease=LEASE,
+                where=(MailOutbox.status == MailStatus.PENDING,),
+            )
+        ]
+        return (
+            list(
+                session.scalars(
+                    select(MailOutbox).where(MailOutbox.id.in_(ids)).order_by(MailOutbox.next_attempt_at, MailOutbox.id)
+                )
+            )
+            if ids
+            else []
+        )
 
 
 def _update_leased(db: Database, row: MailOutbox, worker: str, **values) -> None:
     # Only while the lease is still ours: a deliverer that overran its lease must not clobber the next one.
     with db.session(write=True) as session:
-        session.execute(update(MailOutbox).where(MailOutbox.id == row.id, MailOutbox.locked_by == worker)
-                        .values(locked_by=None, locked_until=None, **values)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(MailOutbox)
+            .where(MailOutbox.id == row.id, MailOutbox.locked_by == worker)
+            .values(locked_by=None, locked_until=None, **values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _record_sent(db: Database, row: MailOutbox, worker: str) -> None:
@@ -205,8 +251,16 @@ def _record_failure(db: Database, row: MailOutbox, worker: str, error: str, *, p
     since = row.failing_since or now
     give_up = permanent or now - since >= GIVE_UP_AFTER
     log.warning("mail %s to %s failed (attempt %d): %s", row.id, row.to_address, attempts, error)
-    _update_leased(db, row, worker, attempts=attempts, last_error=_clip_error(error), failing_since=since,
-                   status=MailStatus.FAILED if give_up else MailStatus.PENDING, next_attempt_at=now + backoff(attempts))
+    _update_leased(
+        db,
+        row,
+        worker,
+        attempts=attempts,
+        last_error=_clip_error(error),
+        failing_since=since,
+        status=MailStatus.FAILED if give_up else MailStatus.PENDING,
+        next_attempt_at=now + backoff(attempts),
+    )
 
 
 def _clip_error(text: str) -> str:

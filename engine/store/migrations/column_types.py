@@ -3,6 +3,7 @@ schema as it was when it was written, so editing the models never changes an old
 
 A type here is frozen once a revision uses it: a later schema change gets a new type, never an edit.
 """
+
 import sqlalchemy as sa
 
 # BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.

@@ -1,4 +1,5 @@
 """Alembic environment: run programmatically by engine.store.schema with a live connection."""
+
 from alembic import context
 
 from engine.store.models import Base
@@ -7,6 +8,7 @@ config = context.config
 connection = config.attributes.get("connection")
 if connection is None:  # `alembic` command line: build one from DATABASE_URL
     from engine.store.db import make_engine
+
     connection = make_engine().connect()
 
 context.configure(

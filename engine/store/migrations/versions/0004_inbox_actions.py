@@ -4,6 +4,7 @@ the path a case has taken.
 Revision ID: 0004
 Revises: 0003
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -68,6 +69,16 @@ def downgrade() -> None:
     op.drop_column("instance", "path")
     op.drop_index("ix_task_spiff", "task")
     op.drop_index("ix_task_completed_by", "task")
-    for column in ("urged_at", "pending_data", "position", "origin_task_id", "seq", "mode", "decision",
-                   "owner_id", "kind", "spiff_task_id"):
+    for column in (
+        "urged_at",
+        "pending_data",
+        "position",
+        "origin_task_id",
+        "seq",
+        "mode",
+        "decision",
+        "owner_id",
+        "kind",
+        "spiff_task_id",
+    ):
         op.drop_column("task", column)

@@ -4,6 +4,7 @@ group tasks are probed against (PostgreSQL merge-joins it with the candidate's r
 Revision ID: 0005
 Revises: 0004
 """
+
 import sqlalchemy as sa
 from alembic import op
 

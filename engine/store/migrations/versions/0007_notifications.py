@@ -3,6 +3,7 @@
 Revision ID: 0007
 Revises: 0006
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,8 +30,13 @@ def upgrade() -> None:
         sa.Column("read_at", Timestamp, nullable=True),
     )
     op.create_index("ix_notification_user", "notification", ["user_id", "id"])
-    op.create_index("ix_notification_unread", "notification", ["user_id"],
-                    postgresql_where=sa.text("read_at IS NULL"), sqlite_where=sa.text("read_at IS NULL"))
+    op.create_index(
+        "ix_notification_unread",
+        "notification",
+        ["user_id"],
+        postgresql_where=sa.text("read_at IS NULL"),
+        sqlite_where=sa.text("read_at IS NULL"),
+    )
     op.create_table(
         "mail_outbox",
         sa.Column("id", BigId, primary_key=True),
@@ -49,13 +55,17 @@ def upgrade() -> None:
         sa.Column("created_at", Timestamp, nullable=False),
         sa.Column("sent_at", Timestamp, nullable=True),
     )
-    op.create_index("ix_mail_outbox_due", "mail_outbox", ["next_attempt_at"],
-                    postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'"))
+    op.create_index(
+        "ix_mail_outbox_due",
+        "mail_outbox",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    )
     op.create_index("ix_mail_outbox_status", "mail_outbox", ["status", "id"])
     op.create_table(
         "notification_optout",
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("user_account.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("kind", sa.String(16), primary_key=True),
         sa.Column("channel", sa.String(8), primary_key=True),
     )
