@@ -38,7 +38,7 @@ def usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))))
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
 
 
 def users_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, User]:
@@ -52,7 +52,7 @@ def display_names_by_username(session: Session, names: Iterable[object]) -> dict
     wanted = {u for u in names if isinstance(u, str)}
     if not wanted:
         return {}
-    return dict(session.execute(select(User.username, User.display_name).where(User.username.in_(wanted))))
+    return dict(session.execute(select(User.username, User.display_name).where(User.username.in_(wanted))).all())
 
 
 def process_names(session: Session, keys: Iterable[str]) -> dict[str, str]:
@@ -60,7 +60,9 @@ def process_names(session: Session, keys: Iterable[str]) -> dict[str, str]:
     if not wanted:
         return {}
     return dict(
-        session.execute(select(ProcessDefinition.key, ProcessDefinition.name).where(ProcessDefinition.key.in_(wanted)))
+        session.execute(
+            select(ProcessDefinition.key, ProcessDefinition.name).where(ProcessDefinition.key.in_(wanted))
+        ).all()
     )
 
 
@@ -72,7 +74,7 @@ def instances_by_id(session: Session, ids: Iterable[int]) -> dict[int, Instance]
 
 
 def department_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Department.code, Department.name)))
+    return dict(session.execute(select(Department.code, Department.name)).all())
 
 
 # ---- API bodies ----
@@ -178,7 +180,7 @@ def instance_bodies(session: Session, rows: list[Instance], *, open_tasks_only: 
     versions = dict(
         session.execute(
             select(ProcessVersion.id, ProcessVersion.version).where(ProcessVersion.id.in_({i.version_id for i in rows}))
-        )
+        ).all()
     )
     names = usernames(session, [i.initiator_id for i in rows])
     return [
@@ -271,7 +273,7 @@ def case_view(session: Session, instance: Instance) -> dict:
         ):
             candidates.setdefault(task_id, []).append(name)
     people = users_by_id(session, [t.assignee_id for t in steps] + [instance.initiator_id])
-    step_names = dict(session.execute(select(Task.element_id, Task.name).where(Task.instance_id == instance.id)))
+    step_names = dict(session.execute(select(Task.element_id, Task.name).where(Task.instance_id == instance.id)).all())
     return {
         "case": instance,
         "version": version,
