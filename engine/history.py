@@ -2,43 +2,48 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store.models import Event, User
 
-STARTED, CLAIMED, COMPLETED, CANCELLED, ERROR, RETRIED, FINISHED = (
-    "instance_started",
-    "task_claimed",
-    "task_completed",
-    "task_cancelled",
-    "error",
-    "retried",
-    "instance_completed",
-)
-# Timers that fired, cases this case started, reminders it sent, overdue tasks escalated (engine/runtime/deadlines.py).
-TIMER_FIRED, CASE_STARTED, NOTIFIED, ESCALATED = "timer_fired", "case_started", "notified", "escalated"
-# Approval actions (engine/runtime/actions.py) and attachments.
-(UNCLAIMED, TRANSFERRED, DELEGATED, DELEGATE_RESOLVED, SIGNER_ADDED, RETURNED, WITHDRAWN, COPIED, URGED, ATTACHED) = (
-    "task_unclaimed",
-    "task_transferred",
-    "task_delegated",
-    "delegate_resolved",
-    "signer_added",
-    "returned",
-    "withdrawn",
-    "copied",
-    "urged",
-    "attachment_added",
-)
-# An admin moved the case to a newer version of its procedure (engine/runtime/migration.py).
-MIGRATED = "migrated"
+
+class EventType(StrEnum):
+    """What an `event` row records (`event.type`)."""
+
+    STARTED = "instance_started"
+    CLAIMED = "task_claimed"
+    COMPLETED = "task_completed"
+    CANCELLED = "task_cancelled"
+    ERROR = "error"
+    RETRIED = "retried"
+    FINISHED = "instance_completed"
+    # Timers that fired, cases this case started, reminders it sent, overdue tasks escalated
+    # (engine/flows/timers.py, engine/flows/messages.py, engine/flows/deadlines.py).
+    TIMER_FIRED = "timer_fired"
+    CASE_STARTED = "case_started"
+    NOTIFIED = "notified"
+    ESCALATED = "escalated"
+    # Approval actions (engine/runtime/actions.py) and attachments.
+    UNCLAIMED = "task_unclaimed"
+    TRANSFERRED = "task_transferred"
+    DELEGATED = "task_delegated"
+    DELEGATE_RESOLVED = "delegate_resolved"
+    SIGNER_ADDED = "signer_added"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
+    COPIED = "copied"
+    URGED = "urged"
+    ATTACHED = "attachment_added"
+    MIGRATED = "migrated"  # an admin moved the case to a newer version (engine/runtime/migration.py)
 
 
 def record(
     session: Session,
     instance_id: int,
-    type_: str,
+    type_: EventType,
     *,
     actor_id: int | None = None,
     task_id: str | None = None,

@@ -109,7 +109,7 @@ def do_migrate(db, ids, to_version=None) -> list[migration.MigrationCheck]:
 
 def migrated_events(db, instance_id: int) -> list[dict]:
     with db.session() as s:
-        return [e for e in history.for_instance(s, instance_id) if e["type"] == history.MIGRATED]
+        return [e for e in history.for_instance(s, instance_id) if e["type"] == history.EventType.MIGRATED]
 
 
 # --- a case that may move -------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def test_a_moved_case_runs_the_new_versions_timer(mdb):
         clock.set_time(t0 + timedelta(days=1, minutes=1))
         assert timers.fire_due(mdb)
         with mdb.session() as s:
-            notified = [e for e in history.for_instance(s, case) if e["type"] == history.NOTIFIED]
+            notified = [e for e in history.for_instance(s, case) if e["type"] == history.EventType.NOTIFIED]
             assert [e["comment"] for e in notified] == ["请尽快审核"]
             assert notified[0]["data"]["to"] == ["qg_head", "qg_staff"]
             assert open_row(s, case, "review") is not None

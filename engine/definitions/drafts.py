@@ -270,8 +270,8 @@ def _check_change_process_approvals(session: Session, change_instance_id: int | 
             select(Event.id)
             .where(
                 Event.instance_id == change_instance_id,
-                Event.type.in_((history.RETURNED, history.WITHDRAWN))
-                | ((Event.type == history.COMPLETED) & (Event.decision == "reject")),
+                Event.type.in_((history.EventType.RETURNED, history.EventType.WITHDRAWN))
+                | ((Event.type == history.EventType.COMPLETED) & (Event.decision == "reject")),
             )
             .order_by(Event.id.desc())
             .limit(1)
@@ -285,7 +285,7 @@ def _check_change_process_approvals(session: Session, change_instance_id: int | 
             .where(
                 Event.instance_id == change_instance_id,
                 Event.id > restart,
-                Event.type == history.COMPLETED,
+                Event.type == history.EventType.COMPLETED,
                 Event.decision == "approve",
                 UserRole.role_code.in_(CHANGE_PROCESS_APPROVERS),
             )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engine import clock, history, notifications
 from engine.definitions.vocabulary import EscalationKind
 from engine.errors import EngineError
+from engine.notifications.kinds import NoticeKind
 from engine.org import assignment
 from engine.runtime.actions import separation_rules
 from engine.runtime.deadlines import CLOSED
@@ -44,20 +45,20 @@ def fire(session: Session, timer: Timer) -> bool:
         notifications.send(
             session,
             user_ids=holders,
-            kind="reminder",
+            kind=NoticeKind.REMINDER,
             title=title,
             body=f"案件：{instance.title}",
             instance_id=instance.id,
             task_id=task.id,
             link=notifications.task_link(task.id),
         )
-        _record(session, task, history.NOTIFIED, title, holders, kind="reminder")
+        _record(session, task, history.EventType.NOTIFIED, title, holders, kind=NoticeKind.REMINDER)
     else:
         title = f"{task.name} 已逾期（应于 {clock.local(task.due_at):%m-%d %H:%M} 前办理）"
         notifications.send(
             session,
             user_ids=holders,
-            kind="overdue",
+            kind=NoticeKind.OVERDUE,
             title=title,
             body=f"案件：{instance.title}",
             instance_id=instance.id,
@@ -67,7 +68,7 @@ def fire(session: Session, timer: Timer) -> bool:
         if timer.action:
             _escalate(session, instance, task, timer.action, holders, title)
         else:
-            _record(session, task, history.NOTIFIED, title, holders, kind="overdue")
+            _record(session, task, history.EventType.NOTIFIED, title, holders, kind=NoticeKind.OVERDUE)
     _next_stage(session, timer, task)
     return True
 
@@ -96,7 +97,7 @@ def _escalate(session: Session, instance: Instance, task: Task, action: str, hol
         _record(
             session,
             task,
-            history.ESCALATED,
+            history.EventType.ESCALATED,
             f"{overdue}；超时处理“{action}”未能执行：{exc}",
             [],
             action=verb,
@@ -113,7 +114,7 @@ def _escalate(session: Session, instance: Instance, task: Task, action: str, hol
             _record(
                 session,
                 task,
-                history.ESCALATED,
+                history.EventType.ESCALATED,
                 f"{overdue}；超时处理“{action}”未能执行：{reasons}",
                 [],
                 action=verb,
@@ -140,21 +141,23 @@ def _escalate(session: Session, instance: Instance, task: Task, action: str, hol
     notifications.send(
         session,
         user_ids=targets,
-        kind="escalated",
+        kind=NoticeKind.ESCALATED,
         title=title,
         body=f"案件：{instance.title}",
         instance_id=instance.id,
         task_id=task.id,
         link=link,
     )
-    _record(session, task, history.ESCALATED, overdue, targets, action=verb, holders=_usernames(session, holders))
+    _record(
+        session, task, history.EventType.ESCALATED, overdue, targets, action=verb, holders=_usernames(session, holders)
+    )
 
 
 def _usernames(session: Session, ids: list[int]) -> list[str]:
     return list(session.scalars(select(User.username).where(User.id.in_(ids)).order_by(User.id))) if ids else []
 
 
-def _record(session: Session, task: Task, type_: str, comment: str, to: list[int], **data) -> None:
+def _record(session: Session, task: Task, type_: history.EventType, comment: str, to: list[int], **data) -> None:
     history.record(
         session,
         task.instance_id,

@@ -18,7 +18,7 @@ def start_case(session: Session, parent: Instance, message: str, payload: dict, 
     history.record(
         session,
         parent.id,
-        history.CASE_STARTED,
+        history.EventType.CASE_STARTED,
         actor_id=actor_id,
         comment=f"发起 {child.title}",
         data={"instance_id": child.id, "process_key": child.process_key},

@@ -168,7 +168,7 @@ def _fire_schedule(session: Session, claimed, worker: str, *, alone: bool = Fals
             history.record(
                 session,
                 instance.id,
-                history.TIMER_FIRED,
+                history.EventType.TIMER_FIRED,
                 element_id=row.element_id,
                 comment=note,
                 data={"due_at": missed_from.isoformat(), "missed": due_count - 1},
@@ -190,5 +190,5 @@ def _record_failure(session: Session, instance_id: int, element_id: str, exc: En
     message = f"定时器 {element_id} 触发失败：{exc}"
     instance.status, instance.error = InstanceStatus.ERROR, message
     instance.lock_version += 1
-    history.record(session, instance_id, history.ERROR, element_id=element_id, comment=message)
+    history.record(session, instance_id, history.EventType.ERROR, element_id=element_id, comment=message)
     log.error("instance %s: %s", instance_id, message)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.notifications.fanout import send
-from engine.notifications.kinds import KINDS
+from engine.notifications.kinds import KINDS, NoticeKind
 from engine.store.models import Instance, Task, TaskCandidate, TaskRowState, User
 
 
@@ -31,7 +31,7 @@ def tasks_created(session: Session, instance: Instance, rows, *, actor_id: int |
         made += send(
             session,
             user_ids=[p for p in people if p != actor_id],
-            kind="task",
+            kind=NoticeKind.TASK,
             title=f"{row.name}：{instance.title}",
             instance_id=instance.id,
             task_id=row.id,
@@ -62,7 +62,7 @@ def task_handed(session: Session, task: Task, *, to: User, by: User, how: str, c
     return send(
         session,
         user_ids=[to.id],
-        kind="task",
+        kind=NoticeKind.TASK,
         title=f"{by.display_name} {how}给你：{task.name}",
         body=comment or f"案件：{instance.title}",
         instance_id=instance.id,
@@ -90,7 +90,7 @@ def urged(session: Session, instance: Instance, rows, user_ids, *, by: User, com
         made += send(
             session,
             user_ids=[uid],
-            kind="urged",
+            kind=NoticeKind.URGED,
             title=f"{by.display_name} 催办：{one.name if one else instance.title}",
             body=comment or "",
             instance_id=instance.id,
@@ -104,7 +104,7 @@ def copied(session: Session, instance: Instance, people, *, by: User, comment: s
     return send(
         session,
         user_ids=[p.id for p in people],
-        kind="copied",
+        kind=NoticeKind.COPIED,
         title=f"{by.display_name} 抄送给你：{instance.title}",
         body=comment or "",
         instance_id=instance.id,
@@ -114,16 +114,16 @@ def copied(session: Session, instance: Instance, people, *, by: User, comment: s
 
 # What a diagram's `notify` payload may call its kind, and what we file it under.
 MESSAGE_KINDS = {
-    "reminder": "reminder",
-    "overdue": "overdue",
-    "escalation": "escalated",
-    "escalated": "escalated",
-    "notify": "notify",
+    "reminder": NoticeKind.REMINDER,
+    "overdue": NoticeKind.OVERDUE,
+    "escalation": NoticeKind.ESCALATED,
+    "escalated": NoticeKind.ESCALATED,
+    "notify": NoticeKind.NOTIFY,
 }
 
 
 def message_kind(value) -> str:
-    return MESSAGE_KINDS.get(str(value or "reminder").strip().lower(), "notify")
+    return MESSAGE_KINDS.get(str(value or NoticeKind.REMINDER).strip().lower(), NoticeKind.NOTIFY)
 
 
 def case_message(session: Session, instance: Instance, user_ids, payload: dict) -> int:
@@ -145,7 +145,7 @@ def case_completed(session: Session, instance: Instance) -> int:
     return send(
         session,
         user_ids=[instance.initiator_id],
-        kind="completed",
+        kind=NoticeKind.COMPLETED,
         title=f"已办结：{instance.title}",
         instance_id=instance.id,
         link=case_link(instance.id),

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class NoticeKind(StrEnum):
+    TASK = "task"  # a task for me (new, or handed to me)
+    REMINDER = "reminder"  # a deadline comes near
+    OVERDUE = "overdue"
+    ESCALATED = "escalated"  # an overdue task escalated to me
+    URGED = "urged"  # 催办
+    COPIED = "copied"  # 抄送
+    NOTIFY = "notify"  # a diagram's `notify` message
+    COMPLETED = "completed"  # a case I started ended
+
+
 KINDS: dict[str, str] = {
-    "task": "新待办",
-    "reminder": "到期提醒",
-    "overdue": "已逾期",
-    "escalated": "超时升级",
-    "urged": "催办",
-    "copied": "抄送",
-    "notify": "流程通知",
-    "completed": "流程结束",
+    NoticeKind.TASK: "新待办",
+    NoticeKind.REMINDER: "到期提醒",
+    NoticeKind.OVERDUE: "已逾期",
+    NoticeKind.ESCALATED: "超时升级",
+    NoticeKind.URGED: "催办",
+    NoticeKind.COPIED: "抄送",
+    NoticeKind.NOTIFY: "流程通知",
+    NoticeKind.COMPLETED: "流程结束",
 }

@@ -42,14 +42,14 @@ URGE_INTERVAL = timedelta(hours=1)
 BULK_LIMIT = 100
 # What counts as someone having acted on a step (撤回 is refused after any of these by another person).
 ACTED = {
-    history.COMPLETED,
-    history.CLAIMED,
-    history.TRANSFERRED,
-    history.DELEGATED,
-    history.DELEGATE_RESOLVED,
-    history.SIGNER_ADDED,
-    history.RETURNED,
-    history.ATTACHED,
+    history.EventType.COMPLETED,
+    history.EventType.CLAIMED,
+    history.EventType.TRANSFERRED,
+    history.EventType.DELEGATED,
+    history.EventType.DELEGATE_RESOLVED,
+    history.EventType.SIGNER_ADDED,
+    history.EventType.RETURNED,
+    history.EventType.ATTACHED,
 }
 
 
@@ -73,7 +73,7 @@ def _receiver(session: Session, user: User, username: str, *, not_yourself: str)
     return target
 
 
-def _record(session: Session, task: Task, type_: str, actor: User, comment: str | None, **data) -> None:
+def _record(session: Session, task: Task, type_: history.EventType, actor: User, comment: str | None, **data) -> None:
     history.record(
         session,
         task.instance_id,
@@ -90,7 +90,7 @@ def _take(session: Session, task: Task, user: User) -> None:
     """Acting on a group task you have not claimed claims it first."""
     if task.assignee_id is None:
         task.assignee_id = user.id
-        _record(session, task, history.CLAIMED, user, None)
+        _record(session, task, history.EventType.CLAIMED, user, None)
 
 
 def _lane_of(session: Session, task: Task) -> str | None:
@@ -162,7 +162,7 @@ def unclaim(session: Session, task_id: str, *, user: User) -> Task:
     task = tasks.actionable(session, task_id, user)
     _refuse(_unclaim_refusal(session, task, user))
     task.assignee_id = None
-    _record(session, task, history.UNCLAIMED, user, None)
+    _record(session, task, history.EventType.UNCLAIMED, user, None)
     session.flush()
     return task
 
@@ -177,7 +177,9 @@ def transfer(session: Session, task_id: str, *, user: User, to: str, comment: st
     session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
     session.add(TaskCandidate(task_id=task.id, user_id=target.id))
     task.assignee_id = target.id
-    _record(session, task, history.TRANSFERRED, user, comment, to=target.username, to_name=target.display_name)
+    _record(
+        session, task, history.EventType.TRANSFERRED, user, comment, to=target.username, to_name=target.display_name
+    )
     notifications.task_handed(session, task, to=target, by=user, how="转办", comment=comment)
     session.flush()
     return task
@@ -196,7 +198,7 @@ def delegate(session: Session, task_id: str, *, user: User, to: str, comment: st
     _check_separation(session, task, target)
     _take(session, task, user)
     task.owner_id, task.assignee_id = user.id, target.id
-    _record(session, task, history.DELEGATED, user, comment, to=target.username, to_name=target.display_name)
+    _record(session, task, history.EventType.DELEGATED, user, comment, to=target.username, to_name=target.display_name)
     notifications.task_handed(session, task, to=target, by=user, how="委派", comment=comment)
     session.flush()
     return task
@@ -235,7 +237,7 @@ def add_signer(
     _record(
         session,
         task,
-        history.SIGNER_ADDED,
+        history.EventType.SIGNER_ADDED,
         user,
         comment,
         to=target.username,
@@ -350,7 +352,7 @@ def return_to(session: Session, task_id: str, *, user: User, element_id: str, co
     _record(
         session,
         task,
-        history.RETURNED,
+        history.EventType.RETURNED,
         user,
         comment,
         to_element=element_id,
@@ -423,7 +425,9 @@ def _withdraw_point(session: Session, instance: Instance, user: User) -> tuple[T
         since = (
             session.scalar(
                 select(func.max(Event.id)).where(
-                    Event.instance_id == instance.id, Event.task_id == last.id, Event.type == history.COMPLETED
+                    Event.instance_id == instance.id,
+                    Event.task_id == last.id,
+                    Event.type == history.EventType.COMPLETED,
                 )
             )
             or 0
@@ -460,7 +464,7 @@ def withdraw(session: Session, instance_id: int, *, user: User, comment: str | N
     history.record(
         session,
         instance.id,
-        history.WITHDRAWN,
+        history.EventType.WITHDRAWN,
         actor_id=user.id,
         comment=comment or None,
         element_id=point.element_id if point else None,
@@ -485,7 +489,7 @@ def withdraw(session: Session, instance_id: int, *, user: User, comment: str | N
 
 
 # Acting on a case, as opposed to being copied on it or urging it: what makes someone a participant.
-PARTICIPATED = ACTED | {history.STARTED, history.WITHDRAWN}
+PARTICIPATED = ACTED | {history.EventType.STARTED, history.EventType.WITHDRAWN}
 
 
 def is_participant(session: Session, instance: Instance, user: User) -> bool:
@@ -559,7 +563,7 @@ def copy_to(
         history.record(
             session,
             instance.id,
-            history.COPIED,
+            history.EventType.COPIED,
             actor_id=user.id,
             comment=comment or None,
             data={"users": [p.username for p in added], "names": [p.display_name for p in added]},
@@ -601,7 +605,7 @@ def urge(session: Session, instance_id: int, *, user: User, comment: str | None 
     rows, people = _waited_on(session, instance, user)
     last = session.scalar(
         select(func.max(Event.at)).where(
-            Event.instance_id == instance.id, Event.type == history.URGED, Event.actor_id == user.id
+            Event.instance_id == instance.id, Event.type == history.EventType.URGED, Event.actor_id == user.id
         )
     )
     if last is not None and utcnow() - last < URGE_INTERVAL:
@@ -610,7 +614,9 @@ def urge(session: Session, instance_id: int, *, user: User, comment: str | None 
     for row in rows:
         row.urged_at = now
     names = list(session.scalars(select(User.username).where(User.id.in_(people)).order_by(User.id)))
-    history.record(session, instance.id, history.URGED, actor_id=user.id, comment=comment or None, data={"to": names})
+    history.record(
+        session, instance.id, history.EventType.URGED, actor_id=user.id, comment=comment or None, data={"to": names}
+    )
     notifications.urged(session, instance, rows, people, by=user, comment=comment)
     session.flush()
     return names

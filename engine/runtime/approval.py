@@ -186,5 +186,5 @@ def _decide(session: Session, row: Task, data: dict) -> tuple[str, dict] | None:
 def cancel(session: Session, row: Task, reason: str | None = None) -> None:
     row.state, row.completed_at = TaskRowState.CANCELLED, utcnow()
     history.record(
-        session, row.instance_id, history.CANCELLED, task_id=row.id, element_id=row.element_id, comment=reason
+        session, row.instance_id, history.EventType.CANCELLED, task_id=row.id, element_id=row.element_id, comment=reason
     )

@@ -349,7 +349,7 @@ def add(session: Session, *, task_id: str, user: User, filename: str | None, dat
     history.record(
         session,
         task.instance_id,
-        history.ATTACHED,
+        history.EventType.ATTACHED,
         actor_id=user.id,
         task_id=task.id,
         element_id=task.element_id,

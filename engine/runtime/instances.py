@@ -200,7 +200,7 @@ def _start(
     history.record(
         session,
         instance.id,
-        history.STARTED,
+        history.EventType.STARTED,
         actor_id=user.id,
         element_id=start_event,
         data={**data, **started} if data else started,
@@ -255,7 +255,7 @@ def fire_timers_of(session: Session, instance: Instance) -> bool:
         history.record(
             session,
             instance.id,
-            history.TIMER_FIRED,
+            history.EventType.TIMER_FIRED,
             task_id=str(task.id),
             element_id=spec.bpmn_id,
             comment=spec.bpmn_name,
@@ -323,7 +323,7 @@ def retry(
     history.record(
         session,
         instance.id,
-        history.RETRIED,
+        history.EventType.RETRIED,
         actor_id=user.id,
         comment=(reason or "").strip() or None,
         data={"corrections": corrections} if corrections else None,
@@ -359,14 +359,16 @@ def _submitted_fields(session: Session, instance_id: int) -> tuple[dict[str, str
     rows = session.execute(
         select(Event.type, Event.element_id, Event.decision, Event.data, Task.name)
         .outerjoin(Task, Task.id == Event.task_id)
-        .where(Event.instance_id == instance_id, Event.type.in_((history.STARTED, history.COMPLETED)))
+        .where(
+            Event.instance_id == instance_id, Event.type.in_((history.EventType.STARTED, history.EventType.COMPLETED))
+        )
         .order_by(Event.id)
     )
     for type_, element_id, decision, values, name in rows:
         if not isinstance(values, dict):
             continue
         step = name or element_id or "发起"
-        if type_ == history.STARTED:
+        if type_ == history.EventType.STARTED:
             values = {k: v for k, v in values.items() if k not in _START_RECORD_KEYS}
         approval_step = decision is not None or any(isinstance(v, dict) and "decision" in v for v in values.values())
         for key in values:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import history, notifications
 from engine.errors import Conflict
+from engine.notifications.kinds import NoticeKind
 from engine.org import assignment
 from engine.store.models import Instance, Task, TaskCandidate, TaskRowState, User
 
@@ -82,8 +83,8 @@ def _notify(session: Session, instance: Instance, payload: dict) -> None:
     history.record(
         session,
         instance.id,
-        history.NOTIFIED,
+        history.EventType.NOTIFIED,
         comment=str(payload.get("text") or ""),
-        data={"to": usernames, "kind": payload.get("kind", "reminder")},
+        data={"to": usernames, "kind": payload.get("kind", NoticeKind.REMINDER)},
     )
     notifications.case_message(session, instance, ids, payload)

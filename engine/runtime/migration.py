@@ -172,7 +172,7 @@ def _move(session: Session, instance: Instance, workflow, dest: _Target, actor: 
     history.record(
         session,
         instance.id,
-        history.MIGRATED,
+        history.EventType.MIGRATED,
         actor_id=actor.id,
         comment=f"从版本 {check.from_version} 迁移到版本 {check.to_version}",
         data={"from_version": check.from_version, "to_version": check.to_version},

@@ -44,7 +44,7 @@ def advance(
             _count_budget_hit(session, instance, budget, exc)
         message = _error_message(exc)
         _written(instance, error=message)
-        history.record(session, instance.id, history.ERROR, element_id=_element_of(exc), comment=message)
+        history.record(session, instance.id, history.EventType.ERROR, element_id=_element_of(exc), comment=message)
     _sync_tasks(session, instance, workflow, actor_id)
     if compiled.has_timers:  # most steps of most procedures: no timer rows to read or write
         timers.sync(session, instance.id, workflow)
@@ -54,7 +54,7 @@ def advance(
         _written(instance, status=InstanceStatus.ERROR)
     elif workflow.completed:
         _written(instance, status=InstanceStatus.COMPLETED, completed_at=utcnow())
-        history.record(session, instance.id, history.FINISHED)
+        history.record(session, instance.id, history.EventType.FINISHED)
         notifications.case_completed(session, instance)
     else:
         _written(instance, status=InstanceStatus.RUNNING)

@@ -118,7 +118,12 @@ def claim(session: Session, task_id: str, *, user: User) -> Task:
         return task  # already theirs: claiming twice (a double click) is harmless
     task.assignee_id = user.id
     history.record(
-        session, task.instance_id, history.CLAIMED, actor_id=user.id, task_id=task.id, element_id=task.element_id
+        session,
+        task.instance_id,
+        history.EventType.CLAIMED,
+        actor_id=user.id,
+        task_id=task.id,
+        element_id=task.element_id,
     )
     session.flush()
     return task
@@ -161,7 +166,7 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
         history.record(
             session,
             instance.id,
-            history.DELEGATE_RESOLVED,
+            history.EventType.DELEGATE_RESOLVED,
             actor_id=user.id,
             task_id=task.id,
             element_id=task.element_id,
@@ -182,7 +187,7 @@ def complete(session: Session, task_id: str, *, user: User, data: dict | None) -
     history.record(
         session,
         instance.id,
-        history.COMPLETED,
+        history.EventType.COMPLETED,
         actor_id=user.id,
         task_id=task.id,
         element_id=task.element_id,

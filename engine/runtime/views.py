@@ -314,7 +314,8 @@ def task_view(session: Session, task: Task, user: User, events: list[dict]) -> d
     people = users_by_id(session, [task.assignee_id, task.completed_by, task.owner_id])
     overdue = task.is_overdue(clock.now())
     submitted = next(
-        (e["data"] for e in reversed(events) if e["type"] == history.COMPLETED and e["task_id"] == task.id), None
+        (e["data"] for e in reversed(events) if e["type"] == history.EventType.COMPLETED and e["task_id"] == task.id),
+        None,
     )
     return {
         "mine": mine,

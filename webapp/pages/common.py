@@ -11,6 +11,7 @@ from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from engine.config import timezone_name
+from engine.history import EventType
 from engine.runtime import views
 from engine.store.db import MAX_INTEGER
 from engine.store.models import Instance, InstanceStatus, ProcessVersion, TaskRowState
@@ -34,28 +35,28 @@ TASK_STATE_LABELS = {
 }
 DECISION_LABELS = {"approve": N_("同意"), "reject": N_("拒绝")}
 EVENT_LABELS = {
-    "instance_started": N_("发起流程"),
-    "task_claimed": N_("认领任务"),
-    "task_unclaimed": N_("取消认领"),
-    "task_completed": N_("办理完成"),
-    "task_cancelled": N_("任务取消"),
-    "task_transferred": N_("转办"),
-    "task_delegated": N_("委派"),
-    "delegate_resolved": N_("委派人处理完成"),
-    "signer_added": N_("加签"),
-    "returned": N_("退回"),
-    "withdrawn": N_("撤回"),
-    "copied": N_("抄送"),
-    "urged": N_("催办"),
-    "migrated": N_("迁移版本"),
-    "attachment_added": N_("上传附件"),
-    "timer_fired": N_("定时触发"),
-    "case_started": N_("发起子流程"),
-    "notified": N_("发送提醒"),
-    "escalated": N_("超时升级"),
-    "error": N_("出错"),
-    "retried": N_("重试"),
-    "instance_completed": N_("流程结束"),
+    EventType.STARTED: N_("发起流程"),
+    EventType.CLAIMED: N_("认领任务"),
+    EventType.UNCLAIMED: N_("取消认领"),
+    EventType.COMPLETED: N_("办理完成"),
+    EventType.CANCELLED: N_("任务取消"),
+    EventType.TRANSFERRED: N_("转办"),
+    EventType.DELEGATED: N_("委派"),
+    EventType.DELEGATE_RESOLVED: N_("委派人处理完成"),
+    EventType.SIGNER_ADDED: N_("加签"),
+    EventType.RETURNED: N_("退回"),
+    EventType.WITHDRAWN: N_("撤回"),
+    EventType.COPIED: N_("抄送"),
+    EventType.URGED: N_("催办"),
+    EventType.MIGRATED: N_("迁移版本"),
+    EventType.ATTACHED: N_("上传附件"),
+    EventType.TIMER_FIRED: N_("定时触发"),
+    EventType.CASE_STARTED: N_("发起子流程"),
+    EventType.NOTIFIED: N_("发送提醒"),
+    EventType.ESCALATED: N_("超时升级"),
+    EventType.ERROR: N_("出错"),
+    EventType.RETRIED: N_("重试"),
+    EventType.FINISHED: N_("流程结束"),
 }
 
 
