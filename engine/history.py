@@ -21,7 +21,7 @@ class EventType(StrEnum):
     RETRIED = "retried"
     FINISHED = "instance_completed"
     # Timers that fired, cases this case started, reminders it sent, overdue tasks escalated
-    # (engine/flows/timers.py, engine/flows/messages.py, engine/flows/deadlines.py).
+    # (engine/flows/timers.py, engine/runtime/instances.py, engine/flows/deadlines.py).
     TIMER_FIRED = "timer_fired"
     CASE_STARTED = "case_started"
     NOTIFIED = "notified"

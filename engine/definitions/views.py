@@ -21,8 +21,8 @@ def summary(definition: ProcessDefinition, version: ProcessVersion) -> dict:
     }
 
 
-def live_processes(session: Session) -> list[dict]:
-    """Every procedure with its live version, by category."""
+def live_versions(session: Session) -> list[tuple[ProcessDefinition, ProcessVersion]]:
+    """Every procedure with its live version, by category then key."""
     rows = session.execute(
         select(ProcessDefinition, ProcessVersion)
         .join(
@@ -32,7 +32,12 @@ def live_processes(session: Session) -> list[dict]:
         )
         .order_by(ProcessDefinition.category, ProcessDefinition.key)
     )
-    return [summary(d, v) for d, v in rows]
+    return [(d, v) for d, v in rows]
+
+
+def live_processes(session: Session) -> list[dict]:
+    """Every procedure with its live version, by category."""
+    return [summary(d, v) for d, v in live_versions(session)]
 
 
 def definition(session: Session, key: str) -> ProcessDefinition | None:

@@ -19,8 +19,8 @@ from engine import clock, history, notifications
 from engine.errors import Conflict, EngineError, Forbidden, InvalidData, NotFound, TooManyRequests
 from engine.org import assignment
 from engine.org.service import find_users
-from engine.runtime import access, approval, rewind, tasks
-from engine.runtime.step import advance, spiff_task
+from engine.runtime import access, approval, instances, rewind, tasks
+from engine.runtime.step import spiff_task
 from engine.store.db import lock_instance
 from engine.store.models import (
     LIVE_TASK_STATES,
@@ -367,7 +367,7 @@ def _rewind(session: Session, instance: Instance, element_id: str, username: str
     compiled = tasks.compiled_for(session, instance)
     workflow = tasks.workflow_of(instance, compiled)
     rewind.jump_to(workflow, element_id, instance.data or {})
-    advance(session, instance, workflow, compiled, actor_id=actor.id)
+    instances.advance_and_start(session, instance, workflow, compiled, actor_id=actor.id)
     # The step goes back to the person who did it, if the lane still allows them.
     person = session.scalar(select(User).where(User.username == username))
     for row in session.scalars(

@@ -8,11 +8,13 @@ import re
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import history, scripting
+from engine.definitions import views as definition_views
 from engine.definitions.cache import SPECS, CompiledVersion
 from engine.definitions.deploy import get_version, start_forms
 from engine.definitions.specs import start_event_specs, timer_event_spec
@@ -207,8 +209,31 @@ def _start(
     )
     workflow = state.new_workflow(compiled, start_event, data)
     # Whoever starts a case by hand is looking at its first step; a case another case started is news.
-    advance(session, instance, workflow, compiled, actor_id=user.id if parent is None else None)
+    advance_and_start(session, instance, workflow, compiled, actor_id=user.id if parent is None else None)
     return instance
+
+
+def advance_and_start(
+    session: Session,
+    instance: Instance,
+    workflow,
+    compiled: CompiledVersion,
+    failure: WorkflowException | None = None,
+    *,
+    actor_id: int | None = None,
+) -> None:
+    """One engine step of the case (engine/runtime/step.py), then the cases it asked for, in turn."""
+    for asked in advance(session, instance, workflow, compiled, failure, actor_id=actor_id):
+        user = session.get_one(User, asked.actor_id or instance.initiator_id)
+        child = start_by_message(session, message=asked.message, payload=asked.payload, user=user, parent=instance)
+        history.record(
+            session,
+            instance.id,
+            history.EventType.CASE_STARTED,
+            actor_id=asked.actor_id,
+            comment=f"发起 {child.title}",
+            data={"instance_id": child.id, "process_key": child.process_key},
+        )
 
 
 def _check_department_roles(session: Session, compiled: CompiledVersion, user: User) -> None:
@@ -261,7 +286,7 @@ def fire_timers_of(session: Session, instance: Instance) -> bool:
             comment=spec.bpmn_name,
             data={"due_at": due.isoformat()} if due else None,
         )
-    advance(session, instance, workflow, compiled)
+    advance_and_start(session, instance, workflow, compiled)
     return True
 
 
@@ -328,7 +353,7 @@ def retry(
         comment=(reason or "").strip() or None,
         data={"corrections": corrections} if corrections else None,
     )
-    advance(session, instance, workflow, compiled, actor_id=user.id)
+    advance_and_start(session, instance, workflow, compiled, actor_id=user.id)
     return instance
 
 
@@ -406,17 +431,8 @@ def diagram(session: Session, instance: Instance) -> dict:
 def startable(session: Session, user: User) -> list[tuple[ProcessDefinition, ProcessVersion]]:
     """The procedures this user may start by hand (the rule of `start`), by category then key:
     the latest version's starterRoles admit them and it has a none or timer start event."""
-    rows = session.execute(
-        select(ProcessDefinition, ProcessVersion)
-        .join(
-            ProcessVersion,
-            (ProcessVersion.process_key == ProcessDefinition.key)
-            & (ProcessVersion.version == ProcessDefinition.latest_version),
-        )
-        .order_by(ProcessDefinition.category, ProcessDefinition.key)
-    )
     allowed = []
-    for definition, version in rows:
+    for definition, version in definition_views.live_versions(session):
         compiled = SPECS.get(version)
         if compiled.starter_roles and not (compiled.starter_roles & user.role_codes):
             continue

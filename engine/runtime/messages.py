@@ -1,14 +1,16 @@
 """Messages a case throws that no task inside it catches, handed on by the engine:
 
 `start:<process_key>`  asks for a case of that procedure, started at its message start event with
-                       the payload (a dict) as its data, by the flow engine/flows/messages.py installs.
+                       the payload (a dict) as its data; `initiator` in it names who starts it, by
+                       default the person whose action threw it (or the calling case's initiator).
+                       The step answers it to its caller, which starts it; both histories record the link.
 `notify`               a reminder or escalation: payload `{"to": <lane expression>, "text": ...}`;
                        without `to`, the people the case's open tasks wait on.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from sqlalchemy import select
@@ -24,40 +26,31 @@ START_PREFIX = "start:"
 NOTIFY = "notify"
 
 
-def dispatch(session: Session, instance: Instance, events, *, actor_id: int | None) -> None:
+@dataclass(frozen=True)
+class CaseStart:
+    """A case a step asks for: the step hands it back to its caller, which starts it once the step's
+    own case is saved (engine/runtime/instances.py `advance_and_start`), in the same transaction."""
+
+    message: str  # start:<process_key>
+    payload: dict
+    actor_id: int | None  # whose action threw it; None: the engine's
+
+
+def dispatch(session: Session, instance: Instance, events, *, actor_id: int | None) -> list[CaseStart]:
+    """Hand on what the step threw: `notify` here; the cases `start:` messages ask for are returned."""
+    starts = []
     for event in events:
         if not isinstance(event.event_definition, MessageEventDefinition):
             continue  # e.g. a terminate end event: SpiffWorkflow has already ended the case
         name = event.event_definition.name or ""
         payload = event.payload if isinstance(event.payload, dict) else {}
         if name.startswith(START_PREFIX):
-            _start_case(session, instance, name, payload, actor_id)
+            starts.append(CaseStart(name, payload, actor_id))
         elif name == NOTIFY:
             _notify(session, instance, payload)
         else:
             raise Conflict(f"没有流程接收消息“{name}”：消息名应为 start:<流程标识> 或 notify")
-
-
-class CaseStarter(Protocol):
-    def __call__(
-        self, session: Session, parent: Instance, message: str, payload: dict, actor_id: int | None
-    ) -> None: ...
-
-
-_case_starter: CaseStarter | None = None
-
-
-def start_cases_with(starter: CaseStarter) -> None:
-    """Starting a case is orchestration above the runtime (engine/flows/messages.py installs it): the
-    runtime only says which case a step asks for, and the flow starts it within the same transaction."""
-    global _case_starter
-    _case_starter = starter
-
-
-def _start_case(session: Session, parent: Instance, message: str, payload: dict, actor_id: int | None) -> None:
-    if _case_starter is None:
-        raise Conflict(f"消息“{message}”无法发起案件：流程编排未加载（engine.flows）")
-    _case_starter(session, parent, message, payload, actor_id)
+    return starts
 
 
 def _notify(session: Session, instance: Instance, payload: dict) -> None:

@@ -10,8 +10,8 @@ from engine import history, notifications, scripting
 from engine.definitions.cache import SPECS, CompiledVersion
 from engine.errors import Conflict, EngineError, Forbidden, NotFound
 from engine.forms.schema import fill_options, validate_submission
-from engine.runtime import access, approval, inbox, state
-from engine.runtime.step import advance, spiff_task
+from engine.runtime import access, approval, inbox, instances, state
+from engine.runtime.step import spiff_task
 from engine.store.db import lock_instance
 from engine.store.models import (
     Instance,
@@ -216,7 +216,7 @@ def run_engine_task(
     except WorkflowException as exc:  # a post-script: keep the submission, put the case in error
         failure = exc
     session.flush()
-    advance(session, instance, workflow, compiled, failure, actor_id=actor_id)
+    instances.advance_and_start(session, instance, workflow, compiled, failure, actor_id=actor_id)
 
 
 def list_for(
