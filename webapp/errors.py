@@ -36,7 +36,9 @@ PAGE_STATUSES = {403, 404}
 
 
 def status_of(exc: EngineError) -> int:
-    return STATUS.get(type(exc), 400)
+    """The status of the error's own class or of the nearest class it derives from (DiagramTooLarge is
+    a DefinitionError)."""
+    return next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), 400)
 
 
 def page_status_of(exc: EngineError) -> int:

@@ -23,9 +23,9 @@ from engine.errors import Conflict, Forbidden, InvalidData, NotFound
 from engine.forms.schema import DECISION, build_schema, fill_options, validate_submission
 from engine.org import assignment
 from engine.org.service import system_user
-from engine.runtime import access, state, timers
+from engine.runtime import access, messages, state, timers
 from engine.runtime.script_functions import SCRIPT_FUNCTIONS
-from engine.runtime.step import advance
+from engine.runtime.step import advance, finish
 from engine.store.db import lock_instance
 from engine.store.models import (
     LIVE_TASK_STATES,
@@ -165,11 +165,12 @@ def start_by_message(session: Session, *, message: str, payload: dict, user: Use
         raise Conflict(f"流程 {process_key} 没有接收消息“{message}”的启动事件")
     data = {k: v for k, v in payload.items() if k != "initiator"}
     _check_keys(data)
-    starter: User | None = user
+    starter = user
     if payload.get("initiator"):
-        starter = session.scalar(select(User).where(User.username == str(payload["initiator"]), User.active))
-    if starter is None:
-        raise Conflict(f"发起人不存在或已停用：{payload['initiator']}")
+        named = session.scalar(select(User).where(User.username == str(payload["initiator"]), User.active))
+        if named is None:
+            raise Conflict(f"发起人不存在或已停用：{payload['initiator']}")
+        starter = named
     return _start(session, version, compiled, chosen.bpmn_id, starter, data, parent=parent)
 
 
@@ -222,18 +223,27 @@ def advance_and_start(
     *,
     actor_id: int | None = None,
 ) -> None:
-    """One engine step of the case (engine/runtime/step.py), then the cases it asked for, in turn."""
-    for asked in advance(session, instance, workflow, compiled, failure, actor_id=actor_id):
-        user = session.get_one(User, asked.actor_id or instance.initiator_id)
-        child = start_by_message(session, message=asked.message, payload=asked.payload, user=user, parent=instance)
-        history.record(
-            session,
-            instance.id,
-            history.EventType.CASE_STARTED,
-            actor_id=asked.actor_id,
-            comment=f"发起 {child.title}",
-            data={"instance_id": child.id, "process_key": child.process_key},
-        )
+    """One engine step of the case (engine/runtime/step.py): what it threw handed on in order — the
+    cases its `start:<key>` messages ask for started, `notify` told — and then the case saved."""
+    for message in advance(session, instance, workflow, compiled, failure, actor_id=actor_id):
+        if message.starts_case:
+            _start_asked(session, instance, message)
+        else:
+            messages.notify(session, instance, message.payload)
+    finish(session, instance, workflow)
+
+
+def _start_asked(session: Session, parent: Instance, message: messages.Thrown) -> None:
+    user = session.get_one(User, message.actor_id or parent.initiator_id)
+    child = start_by_message(session, message=message.name, payload=message.payload, user=user, parent=parent)
+    history.record(
+        session,
+        parent.id,
+        history.EventType.CASE_STARTED,
+        actor_id=message.actor_id,
+        comment=f"发起 {child.title}",
+        data={"instance_id": child.id, "process_key": child.process_key},
+    )
 
 
 def _check_department_roles(session: Session, compiled: CompiledVersion, user: User) -> None:

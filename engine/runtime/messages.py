@@ -27,33 +27,33 @@ NOTIFY = "notify"
 
 
 @dataclass(frozen=True)
-class CaseStart:
-    """A case a step asks for: the step hands it back to its caller, which starts it once the step's
-    own case is saved (engine/runtime/instances.py `advance_and_start`), in the same transaction."""
+class Thrown:
+    """A message a step threw, answered by the step to its caller, which hands it on in order
+    (engine/runtime/instances.py `advance_and_start`): a case to start, or people to notify."""
 
-    message: str  # start:<process_key>
+    name: str
     payload: dict
     actor_id: int | None  # whose action threw it; None: the engine's
 
+    @property
+    def starts_case(self) -> bool:
+        return self.name.startswith(START_PREFIX)
 
-def dispatch(session: Session, instance: Instance, events, *, actor_id: int | None) -> list[CaseStart]:
-    """Hand on what the step threw: `notify` here; the cases `start:` messages ask for are returned."""
-    starts = []
+
+def thrown(events, *, actor_id: int | None) -> list[Thrown]:
+    """The messages among a step's events, in the order thrown; a name nobody receives is refused."""
+    found = []
     for event in events:
         if not isinstance(event.event_definition, MessageEventDefinition):
             continue  # e.g. a terminate end event: SpiffWorkflow has already ended the case
         name = event.event_definition.name or ""
-        payload = event.payload if isinstance(event.payload, dict) else {}
-        if name.startswith(START_PREFIX):
-            starts.append(CaseStart(name, payload, actor_id))
-        elif name == NOTIFY:
-            _notify(session, instance, payload)
-        else:
+        if not (name.startswith(START_PREFIX) or name == NOTIFY):
             raise Conflict(f"没有流程接收消息“{name}”：消息名应为 start:<流程标识> 或 notify")
-    return starts
+        found.append(Thrown(name, event.payload if isinstance(event.payload, dict) else {}, actor_id))
+    return found
 
 
-def _notify(session: Session, instance: Instance, payload: dict) -> None:
+def notify(session: Session, instance: Instance, payload: dict) -> None:
     target = payload.get("to")
     if target:
         ids = assignment.resolve(

@@ -29,10 +29,10 @@ def advance(
     failure: WorkflowException | None = None,
     *,
     actor_id: int | None = None,
-) -> list[messages.CaseStart]:
-    """Run engine steps, sync task and timer rows, hand thrown messages on, save; answers the cases the
-    step asks for (`start:<key>`), which its caller starts. Script errors put the instance in `error`;
-    what the user submitted before the failing step is kept."""
+) -> list[messages.Thrown]:
+    """Run engine steps, sync task and timer rows; answers the messages the step threw, which its caller
+    hands on before it `finish`es the step. Script errors put the instance in `error`; what the user
+    submitted before the failing step is kept."""
     budget = StepBudget()
     try:
         if failure is not None:
@@ -50,7 +50,11 @@ def advance(
     if compiled.has_timers:  # most steps of most procedures: no timer rows to read or write
         timers.sync(session, instance.id, workflow)
     _written(instance, data=_current_data(workflow), path=_path(instance, workflow))
-    starts = messages.dispatch(session, instance, workflow.get_events(), actor_id=actor_id)
+    return messages.thrown(workflow.get_events(), actor_id=actor_id)
+
+
+def finish(session: Session, instance: Instance, workflow) -> None:
+    """The case's status after the step (and its messages), saved in one UPDATE."""
     if instance.error:
         _written(instance, status=InstanceStatus.ERROR)
     elif workflow.completed:
@@ -60,7 +64,6 @@ def advance(
     else:
         _written(instance, status=InstanceStatus.RUNNING)
     save(session, instance, workflow)
-    return starts
 
 
 class StepBudgetExceeded(WorkflowTaskException):
