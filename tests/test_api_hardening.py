@@ -83,6 +83,41 @@ def test_pages_with_numbers_beyond_the_database(client):
     assert client.get(f"/cases/{BEYOND}").status_code == 404
     assert client.get(f"/done?page={BEYOND}").status_code == 200
     assert client.get(f"/modeler/t_quick?draft={BEYOND}").status_code == 404
+    assert client.get(f"/modeler/t_quick?draft={2**31}").status_code == 404  # beyond a draft's INTEGER id
+
+
+BEYOND_32 = 2**31  # the first number an INTEGER column of PostgreSQL cannot hold
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", f"/drafts/{BEYOND_32}"),
+        ("GET", f"/drafts/{BEYOND_32}/diff"),
+        ("DELETE", f"/drafts/{BEYOND_32}"),
+        ("POST", f"/drafts/{BEYOND_32}/propose"),
+        ("DELETE", f"/auth/tokens/{BEYOND_32}"),
+        ("POST", f"/processes/t_quick/versions/{BEYOND_32}/rollback"),
+    ],
+)
+def test_an_id_beyond_a_32_bit_column_names_nothing(api, method, path):
+    r = api.call(method, path, "admin")
+    assert r.status_code == 404 and r.json["code"] == 404
+
+
+def test_a_version_beyond_a_32_bit_column_is_refused_naming_the_field(api):
+    r = api.get(f"/processes/t_quick/content?version={BEYOND_32}", "admin")
+    assert r.status_code == 400 and "version" in r.json["errors"]
+
+
+def test_a_nul_byte_in_a_request_is_refused_not_a_server_error(api):
+    """PostgreSQL text cannot hold NUL; SQLite can: either way the answer is the request's, never a 500."""
+    r = api.post("/tasks/bulk-complete", "admin", {"task_ids": ["a\u0000b"], "comment": "同意"})
+    assert r.status_code in (200, 400), r.json
+    if r.status_code == 400:
+        assert "NUL" in r.json["message"]
+    else:
+        assert [x["ok"] for x in r.json["results"]] == [False]
 
 
 # --- item 20: the OpenAPI matches the code ----------------------------------------------------------

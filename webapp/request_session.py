@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_babel import gettext
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 
+from engine.errors import InvalidData
 from engine.store.db import is_busy
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -53,6 +54,14 @@ def busy_response():
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(DataError)
+    def unstorable(exc: DataError):
+        """A value the database cannot hold (PostgreSQL: a number beyond its column, text with a NUL
+        byte) is the request's fault: a 400 through the usual error answer of the API or the pages."""
+        return app.handle_user_exception(
+            InvalidData({}, "请求中有数据库无法保存的值：数字超出范围，或文本含有 NUL 字符")
+        )
+
     @app.errorhandler(OperationalError)
     def database_busy(exc: OperationalError):
         if not is_busy(exc):

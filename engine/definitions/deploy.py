@@ -19,6 +19,7 @@ from engine.definitions.validation import ParsedDiagram, check_links, validate
 from engine.definitions.vocabulary import Property
 from engine.errors import DefinitionError, Forbidden, NotFound
 from engine.org.service import role_codes
+from engine.store.db import fits_32_bits
 from engine.store.models import ProcessDefinition, ProcessVersion
 
 CHANGE_PROCESS = "process_change"  # the library's 流程新增/变更审批, which governs every change (drafts.py)
@@ -175,6 +176,8 @@ def latest_version(session: Session, key: str) -> ProcessVersion | None:
 def get_version(session: Session, key: str, version: int | None = None) -> ProcessVersion:
     if version is None:
         found = latest_version(session, key)
+    elif not fits_32_bits(version):
+        found = None
     else:
         found = session.scalar(
             select(ProcessVersion).where(ProcessVersion.process_key == key, ProcessVersion.version == version)

@@ -16,6 +16,7 @@ from engine.definitions import deploy as deployment
 from engine.definitions.diff import diff_definitions
 from engine.errors import Conflict, DefinitionError, Forbidden, NotFound
 from engine.org.service import role_codes
+from engine.store.db import fits_32_bits
 from engine.store.models import (
     DraftState,
     Event,
@@ -117,7 +118,7 @@ def editable(session: Session, draft: ProcessDraft) -> bool:
 
 
 def get(session: Session, draft_id: int) -> ProcessDraft:
-    draft = session.get(ProcessDraft, draft_id)
+    draft = session.get(ProcessDraft, draft_id) if fits_32_bits(draft_id) else None
     if draft is None:
         raise NotFound(f"草稿不存在：{draft_id}")
     return draft
@@ -334,7 +335,11 @@ def _activated(draft: ProcessDraft) -> dict:
 
 
 def locked(session: Session, draft_id: int) -> ProcessDraft:
-    draft = session.get(ProcessDraft, draft_id, with_for_update=True, populate_existing=True)
+    draft = (
+        session.get(ProcessDraft, draft_id, with_for_update=True, populate_existing=True)
+        if fits_32_bits(draft_id)
+        else None
+    )
     if draft is None:
         raise NotFound(f"草稿不存在：{draft_id}")
     return draft

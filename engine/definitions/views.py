@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.definitions import deploy as deployment
+from engine.store.db import fits_32_bits
 from engine.store.models import Instance, InstanceStatus, ProcessDefinition, ProcessDraft, ProcessVersion, Role
 
 
@@ -67,7 +68,7 @@ def roles(session: Session) -> list[Role]:
 
 
 def draft_exists(session: Session, draft_id: int) -> bool:
-    return session.get(ProcessDraft, draft_id) is not None
+    return fits_32_bits(draft_id) and session.get(ProcessDraft, draft_id) is not None
 
 
 def migratable_cases(session: Session, key: str, live: ProcessVersion) -> list:

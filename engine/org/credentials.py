@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.config import session_max_hours, token_lifetime_minutes
 from engine.errors import AuthError, NotFound
+from engine.store.db import fits_32_bits
 from engine.store.models import ApiToken, CredentialKind, User
 
 
@@ -97,7 +98,7 @@ def revoke(session: Session, credential_id: int) -> None:
 def revoke_own(session: Session, *, user: User, credential_id: int) -> None:
     """Revoke one of `user`'s credentials (revoking one already ended is no error); NotFound for
     anyone else's, so that ids say nothing about other people."""
-    row = session.get(ApiToken, credential_id)
+    row = session.get(ApiToken, credential_id) if fits_32_bits(credential_id) else None
     if row is None or row.user_id != user.id:
         raise NotFound(f"令牌不存在：{credential_id}")
     revoke(session, credential_id)

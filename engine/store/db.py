@@ -13,9 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import database_url
 
-# The largest integer a column holds (signed 64 bits on SQLite and PostgreSQL): ids, offsets and versions
-# beyond it name nothing, and the drivers refuse them, so the web layer refuses them first.
+# The largest integer a column holds: BIGINT ids (signed 64 bits on SQLite and PostgreSQL), and the INTEGER
+# columns of the small tables (drafts, version numbers, tokens: 32 bits on PostgreSQL). Ids, offsets and
+# versions beyond them name nothing, and the drivers refuse them, so the web layer refuses them first.
 MAX_INTEGER = 2**63 - 1
+MAX_INTEGER_32 = 2**31 - 1
+
+
+def fits_32_bits(value: int) -> bool:
+    """Whether `value` can be in an INTEGER column at all (a draft's or token's id, a version number):
+    one beyond names nothing, and PostgreSQL would refuse the query that asks for it."""
+    return 0 <= value <= MAX_INTEGER_32
 
 
 def make_engine(url: str | None = None, *, lock_timeout: float | None = None, **kwargs) -> Engine:

@@ -3,7 +3,7 @@
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from engine.store.db import MAX_INTEGER
+from engine.store.db import MAX_INTEGER, MAX_INTEGER_32
 from engine.store.models import InstanceStatus, TaskRowState
 
 
@@ -70,7 +70,7 @@ class DeployResponse(Schema):
 
 
 class VersionQuery(Schema):
-    version = whole_number(1, load_default=None)
+    version = whole_number(1, MAX_INTEGER_32, load_default=None)
 
 
 class StartRequest(Schema):
@@ -393,7 +393,7 @@ class MigrationIn(Schema):
     instance_ids = fields.List(
         whole_number(), load_default=None, metadata={"description": "omit for every running case on an older version"}
     )
-    to_version = whole_number(1, load_default=None)
+    to_version = whole_number(1, MAX_INTEGER_32, load_default=None)
     dry_run = fields.Boolean(load_default=True)
 
 

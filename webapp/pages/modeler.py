@@ -9,7 +9,6 @@ from engine.definitions import deploy as deployment
 from engine.definitions import drafts
 from engine.definitions import views as process_views
 from engine.errors import NotFound
-from engine.store.db import MAX_INTEGER
 from webapp.auth import is_admin
 from webapp.pages import bp
 from webapp.request_session import db_session
@@ -29,7 +28,7 @@ def modeler(key: str):
             if draft.created_by == user.id and drafts.editable(session, draft):
                 draft_id = draft.id
                 break
-    elif not 0 <= draft_id <= MAX_INTEGER or not process_views.draft_exists(session, draft_id):
+    elif not process_views.draft_exists(session, draft_id):
         raise NotFound(f"草稿不存在：{draft_id}")
     roles = [{"code": r.code, "name": r.name, "scope": r.scope} for r in process_views.roles(session)]
     return render_template(
